@@ -1,0 +1,52 @@
+"""Element-wise activations: ReLU, eqs. (11)-(12), and the seed's "Linear", eqs. (13)-(14)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchnet.layers.base import Layer
+
+
+class ReLU(Layer):
+    """``y = max(0, x)`` (11); ``dy/dx = 1 if x > 0 else 0`` (12).
+
+    The seed leaves the derivative at exactly ``x = 0`` open; like PyTorch, it is 0 here.
+    Shapes: any ``x`` -> ``y`` of the same shape.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._positive: np.ndarray | None = None
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, "of any shape", x.ndim if isinstance(x, np.ndarray) else 1)
+        self._positive = x > 0
+        # np.maximum keeps a NaN (as torch.relu does) and the input's memory layout.
+        return self._remember_output(np.maximum(x, x.dtype.type(0)))
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        self._check_grad(grad_y, self._positive)
+        return np.where(self._positive, grad_y, grad_y.dtype.type(0))
+
+
+class Identity(Layer):
+    """The seed's "Linear" activation: ``y = x`` (13), ``dy/dx = 1`` (14)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: bool | None = None
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, "of any shape", x.ndim if isinstance(x, np.ndarray) else 1)
+        self._seen = True
+        return self._remember_output(x)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        self._check_grad(grad_y, self._seen)
+        return grad_y

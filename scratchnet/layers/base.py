@@ -1,0 +1,109 @@
+"""What every layer shares: the forward/backward contract, parameters, and input checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class ShapeError(ValueError):
+    """An array given to a layer or loss has the wrong rank, size, dtype or labels."""
+
+
+def as_float_dtype(dtype: Any) -> np.dtype:
+    """Check that ``dtype`` is float32 or float64 and return it as an ``np.dtype``."""
+    dt = np.dtype(dtype)
+    if dt not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def default_rng(rng: np.random.Generator | None) -> np.random.Generator:
+    """The generator to initialize weights with (a fresh unseeded one if none is given)."""
+    return rng if rng is not None else np.random.default_rng()
+
+
+def fmt_shape(shape: tuple[int, ...]) -> str:
+    """``(4, 24, 24)`` -> ``'4x24x24'``, as the seed's tables write shapes."""
+    return "x".join(str(s) for s in shape)
+
+
+class Layer:
+    """A layer: ``forward(x) -> y`` and ``backward(grad_y) -> grad_x``.
+
+    ``params`` and ``grads`` are dicts with the same keys and shapes; the arrays in
+    ``params`` are the layer's live weights (write into them to change the layer).
+    ``grads`` holds the gradients of the last ``backward``, summed over the batch.
+    ``name`` is set by the network that holds the layer and is used in error messages.
+    """
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.name: str = type(self).__name__
+        self._out_shape: tuple[int, ...] | None = None
+        self._out_dtype: np.dtype | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def extra_repr(self) -> str:
+        """The constructor arguments shown by ``repr``."""
+        return ""
+
+    @property
+    def label(self) -> str:
+        """How errors name this layer, e.g. ``conv1 (Conv2D)``."""
+        kind = type(self).__name__
+        return kind if self.name == kind else f"{self.name} ({kind})"
+
+    # Subclasses implement these three.
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-example output shape for a per-example ``input_shape`` (no batch axis)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ checks
+    def _fail(self, message: str) -> None:
+        raise ShapeError(f"{self.label}: {message}")
+
+    def _check_input(self, x: Any, expected: str, ndim: int) -> None:
+        """Check ``x`` is a float array of rank ``ndim``; ``expected`` describes its shape."""
+        if not isinstance(x, np.ndarray):
+            self._fail(f"expected a NumPy array {expected}, got {type(x).__name__}")
+        if x.ndim != ndim:
+            self._fail(f"expected input {expected}, got an array of shape {x.shape}")
+        if x.dtype not in FLOAT_DTYPES:
+            self._fail(f"expected float32 or float64 input, got {x.dtype}")
+        dtype = getattr(self, "dtype", None)
+        if dtype is not None and x.dtype != dtype:
+            self._fail(
+                f"expected {dtype} input to match the layer's weights, got {x.dtype} "
+                f"(convert with x.astype(np.{dtype}))"
+            )
+
+    def _remember_output(self, y: np.ndarray) -> np.ndarray:
+        self._out_shape, self._out_dtype = y.shape, y.dtype
+        return y
+
+    def _check_grad(self, grad_y: Any, cache: Any) -> None:
+        """Check ``backward`` follows a ``forward`` and ``grad_y`` matches that output."""
+        if cache is None:
+            self._fail("backward called before forward")
+        if not isinstance(grad_y, np.ndarray):
+            self._fail(f"expected grad_y as a NumPy array, got {type(grad_y).__name__}")
+        if grad_y.shape != self._out_shape:
+            self._fail(
+                f"expected grad_y of shape {self._out_shape} (the last forward's output), "
+                f"got {grad_y.shape}"
+            )
+        if grad_y.dtype != self._out_dtype:
+            self._fail(f"expected {self._out_dtype} grad_y like the output, got {grad_y.dtype}")

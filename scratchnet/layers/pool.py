@@ -1,0 +1,66 @@
+"""MaxPool2D: the seed's pooling layer, equations (5)-(6)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchnet import kernels
+from scratchnet.layers.base import Layer
+
+
+class MaxPool2D(Layer):
+    """Max-pooling over ``k x k`` windows, as ``torch.nn.MaxPool2d`` (no padding).
+
+    Forward, eq. (5): each output is the maximum of its window, ``Y = max(I_slide)``.
+    Backward, eq. (6): ``dE/dX = Cache * dE/dY``, where the cache marks, for each window,
+    the ONE element the maximum came from: the first maximum in row-major window order
+    (PyTorch's rule; on ties, e.g. a window of zeros, only that first element gets the
+    gradient). A NaN in a window is its maximum (the last NaN if several), as in PyTorch.
+
+    Args:
+        kernel_size: ``k``.
+        stride: defaults to ``k``; a smaller stride gives overlapping windows, whose
+            gradients add up. Sizes that do not divide are floored, as in PyTorch.
+
+    Shapes: ``x: (N, C, H, W)`` -> ``y: (N, C, (H - k)//stride + 1, (W - k)//stride + 1)``.
+    """
+
+    def __init__(self, kernel_size: int = 2, stride: int | None = None) -> None:
+        super().__init__()
+        stride = kernel_size if stride is None else stride
+        for arg, value in [("kernel_size", kernel_size), ("stride", stride)]:
+            if int(value) != value or value < 1:
+                raise ValueError(f"MaxPool2D: {arg} must be an integer >= 1, got {value!r}")
+        if kernel_size * kernel_size > 256:
+            raise ValueError(f"MaxPool2D: kernel_size must be at most 16, got {kernel_size}")
+        self.kernel_size, self.stride = int(kernel_size), int(stride)
+        self._cache: tuple | None = None
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) != 3:
+            self._fail(f"expected an input of shape (C, H, W), got {input_shape}")
+        C, H, W = input_shape
+        k, s = self.kernel_size, self.stride
+        if H < k or W < k:
+            self._fail(f"input {H}x{W} is smaller than the {k}x{k} window")
+        return (C, kernels.output_size(H, k, s), kernels.output_size(W, k, s))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x: (N, C, H, W)`` -> ``y: (N, C, H_out, W_out)``; eq. (5)."""
+        self._check_input(x, "(N, C, H, W)", 4)
+        self.output_shape(x.shape[1:])
+        xb = kernels.to_batch_last(x)                       # (C, H, W, N)
+        y, winner = kernels.maxpool_forward(xb, self.kernel_size, self.stride)
+        self._cache = (winner, xb.shape)                    # the seed's "Cache"
+        return self._remember_output(kernels.from_batch_last(y))
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """``grad_y: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``; eq. (6)."""
+        self._check_grad(grad_y, self._cache)
+        winner, x_shape = self._cache
+        gb = kernels.to_batch_last(grad_y)
+        dx = kernels.maxpool_backward(gb, winner, x_shape, self.kernel_size, self.stride)
+        return kernels.from_batch_last(dx)

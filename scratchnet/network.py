@@ -1,0 +1,193 @@
+"""Sequential networks, the seed's two networks, and their summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from scratchnet.layers import Conv2D, Dense, Flatten, Identity, Layer, MaxPool2D, ReLU
+from scratchnet.layers.base import ShapeError, as_float_dtype, fmt_shape
+
+# Short names for auto-naming layers (conv1, relu1, pool1, ..., fc1), as the seed's tables do.
+_PREFIX = {Conv2D: "conv", MaxPool2D: "pool", Dense: "fc", ReLU: "relu", Identity: "identity",
+           Flatten: "flatten"}
+
+
+class Sequential:
+    """Layers applied in order.
+
+    ``Sequential(Conv2D(...), ReLU(), ...)`` names the layers ``conv1, relu1, ...`` (a count
+    per kind); pass ``(name, layer)`` pairs to choose the names yourself.
+
+    ``forward(x) -> logits``; ``backward(grad_logits) -> grad_x`` fills every layer's grads.
+    ``named_params()`` / ``named_grads()`` give flat dicts keyed ``"<layer>.<param>"`` (e.g.
+    ``"conv1.weight"``) in layer order; their arrays are the live ones.
+    """
+
+    def __init__(self, *layers: Layer | tuple[str, Layer]) -> None:
+        counts: dict[str, int] = {}
+        self.layers: dict[str, Layer] = {}
+        for item in layers:
+            name, layer = item if isinstance(item, tuple) else (None, item)
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: expected a Layer, got {type(layer).__name__}")
+            if name is None:
+                prefix = _PREFIX.get(type(layer), type(layer).__name__.lower())
+                counts[prefix] = counts.get(prefix, 0) + 1
+                name = f"{prefix}{counts[prefix]}"
+            if name in self.layers or "." in name:
+                raise ValueError(f"Sequential: layer names must be unique and dot-free: {name!r}")
+            layer.name = name
+            self.layers[name] = layer
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers.values())
+
+    def __getitem__(self, name: str) -> Layer:
+        return self.layers[name]
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({name}): {layer!r}" for name, layer in self.layers.items())
+        return f"Sequential(\n{inner}\n)"
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """The dtype of the weights (None for a network without weights)."""
+        for layer in self:
+            if getattr(layer, "dtype", None) is not None:
+                return layer.dtype
+        return None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x: (N, C, H, W)`` -> ``logits: (N, K)``."""
+        for layer in self:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """``grad: (N, K)`` -> ``grad_x: (N, C, H, W)``; fills every layer's ``grads``.
+
+        With ``need_input_grad=False`` a first Conv2D skips its input gradient (training
+        never needs it) and None is returned.
+        """
+        layers = list(self)
+        for i, layer in enumerate(reversed(layers)):
+            if i == len(layers) - 1 and not need_input_grad and isinstance(layer, Conv2D):
+                return layer.backward(grad, need_input_grad=False)
+            grad = layer.backward(grad)
+        return grad
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.params.items()}
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.grads.items()}
+
+    def load_params(self, params: dict[str, np.ndarray]) -> None:
+        """Copy ``params`` (keys as ``named_params()``) into the network's weights."""
+        own = self.named_params()
+        if set(own) != set(params):
+            missing, extra = sorted(set(own) - set(params)), sorted(set(params) - set(own))
+            raise ValueError(f"load_params: keys differ: missing {missing}, unexpected {extra}")
+        for key, value in params.items():
+            value = np.asarray(value)
+            if value.shape != own[key].shape:
+                raise ValueError(
+                    f"load_params: {key} has shape {value.shape}, expected {own[key].shape}"
+                )
+            own[key][...] = value
+
+    def num_params(self) -> int:
+        return sum(v.size for v in self.named_params().values())
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Predicted classes ``(N,)`` for ``x: (N, C, H, W)``, in batches."""
+        out = [self.forward(x[i : i + batch_size]).argmax(axis=1)
+               for i in range(0, len(x), batch_size)]
+        return np.concatenate(out)
+
+    def summary(self, input_shape: tuple[int, ...]) -> pd.DataFrame:
+        """One row per layer: input and output shape of one example, parameters and counts.
+
+        Shapes are written as the seed's tables write them, e.g. ``4x24x24``.
+        """
+        rows, shape = [], tuple(input_shape)
+        for name, layer in self.layers.items():
+            out = layer.output_shape(shape)
+            rows.append({
+                "layer": name,
+                "type": type(layer).__name__,
+                "input": fmt_shape(shape),
+                "output": fmt_shape(out),
+                "weight": fmt_shape(layer.params["weight"].shape) if "weight" in layer.params
+                else "",
+                "bias": fmt_shape(layer.params["bias"].shape) if "bias" in layer.params else "",
+                "params": sum(v.size for v in layer.params.values()),
+            })
+            shape = out
+        return pd.DataFrame(rows).set_index("layer")
+
+
+VARIANTS = ("full", "shallow")
+
+
+def seed_network(
+    variant: str = "full",
+    bias: str | None = "untied",
+    dtype: type | np.dtype = np.float64,
+    seed: int = 0,
+    init: str = "torch",
+) -> Sequential:
+    """The seed report's network for 1x28x28 MNIST images.
+
+    ``"full"`` (the seed's Tables 2-7)::
+
+        conv1 4@5x5 -> relu1 -> pool1 2x2 -> conv2 8@5x5 -> relu2 -> pool2 2x2 -> flatten1
+        -> fc1 128 -> relu3 -> fc2 10 -> identity1        (1x28x28 -> 4x24x24 -> 4x12x12
+                                                           -> 8x8x8 -> 8x4x4 -> 128 -> 10)
+
+    ``"shallow"`` (what the seed's author actually trained)::
+
+        conv1 4@5x5 -> relu1 -> pool1 2x2 -> flatten1 (576) -> fc1 128 -> relu2 -> fc2 10
+
+    Args:
+        variant: ``"full"`` or ``"shallow"``.
+        bias: the convolutions' bias: ``"untied"`` (the seed's, one per output position),
+            ``"tied"`` (one per channel, as PyTorch) or None.
+        dtype: ``np.float64`` or ``np.float32``.
+        seed: seeds the initialization; the same seed gives the same weights.
+        init: ``"torch"`` (PyTorch's default initialization, the default) or ``"he"``.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"seed_network: variant must be one of {VARIANTS}, got {variant!r}")
+    dtype = as_float_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    common = {"dtype": dtype, "rng": rng, "init": init}
+    if variant == "full":
+        return Sequential(
+            Conv2D(1, 4, 5, bias=bias, input_shape=(1, 28, 28), **common),
+            ReLU(),
+            MaxPool2D(2),
+            Conv2D(4, 8, 5, bias=bias, input_shape=(4, 12, 12), **common),
+            ReLU(),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(128, 128, **common),
+            ReLU(),
+            Dense(128, 10, **common),
+            Identity(),
+        )
+    return Sequential(
+        Conv2D(1, 4, 5, bias=bias, input_shape=(1, 28, 28), **common),
+        ReLU(),
+        MaxPool2D(2),
+        Flatten(),
+        Dense(576, 128, **common),
+        ReLU(),
+        Dense(128, 10, **common),
+    )
+
+
+__all__ = ["VARIANTS", "Sequential", "ShapeError", "seed_network"]
