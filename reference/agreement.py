@@ -32,7 +32,8 @@ def errors(ours: np.ndarray, reference: np.ndarray) -> tuple[float, float, float
 
     The relative error of an entry is ``|ours - ref| / max(|ref|, tiny)``; ``scale`` is
     ``max(1, max|ref|)``, the quantity the tolerance is multiplied by. NaNs in the same
-    places count as equal; a NaN in only one of them is an infinite error.
+    places count as equal, as do equal infinities; a NaN in only one of them is an
+    infinite error. Infinite reference values do not enter the scale.
     """
     ours = np.asarray(ours, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
@@ -40,12 +41,13 @@ def errors(ours: np.ndarray, reference: np.ndarray) -> tuple[float, float, float
         raise ValueError(f"shapes differ: {ours.shape} vs reference {reference.shape}")
     if ours.size == 0:
         return 0.0, 0.0, 1.0
-    both_nan = np.isnan(ours) & np.isnan(reference)
-    diff = np.where(both_nan, 0.0, np.abs(ours - reference))
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    ref = np.where(both_nan, 0.0, np.abs(reference))
-    rel = diff / np.maximum(ref, np.finfo(np.float64).tiny)
-    scale = max(1.0, float(np.nanmax(ref)))
+    same = (ours == reference) | (np.isnan(ours) & np.isnan(reference))  # equal infs too
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = np.where(same, 0.0, np.abs(ours - reference))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        magnitude = np.where(np.isfinite(reference), np.abs(reference), 0.0)
+        rel = np.where(same, 0.0, diff / np.maximum(magnitude, np.finfo(np.float64).tiny))
+    scale = max(1.0, float(magnitude.max()))
     return float(diff.max()), float(rel.max()), scale
 
 

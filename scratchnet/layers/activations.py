@@ -11,6 +11,7 @@ class ReLU(Layer):
     """``y = max(0, x)`` (11); ``dy/dx = 1 if x > 0 else 0`` (12).
 
     The seed leaves the derivative at exactly ``x = 0`` open; like PyTorch, it is 0 here.
+    A NaN passes through forward and lets its gradient through backward, as in PyTorch.
     Shapes: any ``x`` -> ``y`` of the same shape.
     """
 
@@ -23,7 +24,7 @@ class ReLU(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "of any shape", x.ndim if isinstance(x, np.ndarray) else 1)
-        self._positive = x > 0
+        self._positive = ~(x <= 0)  # True for x > 0 and for NaN
         # np.maximum keeps a NaN (as torch.relu does) and the input's memory layout.
         return self._remember_output(np.maximum(x, x.dtype.type(0)))
 

@@ -1,0 +1,144 @@
+"""The seed networks against their PyTorch twins, finite differences, and the summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from reference import to_torch
+from reference.agreement import assert_agree
+from scratchnet import (
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    SoftmaxCrossEntropy,
+    seed_network,
+)
+from scratchnet.layers import ShapeError
+from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
+
+
+def digits(rng: np.random.Generator, n: int, dtype) -> np.ndarray:
+    """Digit-like images: zero background, strokes in (0, 1], so max-pool sees many ties."""
+    x = np.zeros((n, 1, 28, 28))
+    x[:, :, 6:22, 8:20] = rng.random((n, 1, 16, 12)) * (rng.random((n, 1, 16, 12)) < 0.5)
+    return x.astype(dtype)
+
+
+def assert_network_matches_twin(net: Sequential, x: np.ndarray, labels: np.ndarray) -> None:
+    """Logits, loss, every parameter gradient and the input gradient agree with the twin."""
+    twin = to_torch(net)
+    loss_fn = SoftmaxCrossEntropy()
+    logits = net.forward(x)
+    loss = loss_fn.forward(logits, labels)
+    grad_x = net.backward(loss_fn.backward())
+
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    t_logits = twin(xt)
+    t_loss = F.cross_entropy(t_logits, torch.from_numpy(labels))
+    t_loss.backward()
+
+    dtype = x.dtype
+    assert_agree(logits, t_logits.detach().numpy(), dtype, "logits")
+    assert_agree(np.float64(loss), t_loss.detach().numpy(), dtype, "loss")
+    t_params = dict(twin.named_parameters())
+    assert list(net.named_grads()) == list(t_params)
+    for key, grad in net.named_grads().items():
+        assert_agree(grad, t_params[key].grad.numpy(), dtype, key)
+    assert_agree(grad_x, xt.grad.numpy(), dtype, "input gradient")
+
+
+@pytest.mark.parametrize("variant", ["full", "shallow"])
+@pytest.mark.parametrize("bias", ["untied", "tied", None])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch", [1, 7, 32])
+def test_seed_network_matches_twin(variant: str, bias, dtype, batch: int) -> None:
+    rng = np.random.default_rng(batch)
+    net = seed_network(variant, bias=bias, dtype=dtype, seed=batch)
+    labels = rng.integers(0, 10, batch)
+    assert_network_matches_twin(net, digits(rng, batch, dtype), labels)
+
+
+@pytest.mark.parametrize("init", ["torch", "he"])
+def test_seed_network_matches_twin_on_noise_and_he_init(init: str) -> None:
+    rng = np.random.default_rng(0)
+    net = seed_network("full", init=init, seed=3)
+    assert_network_matches_twin(net, rng.standard_normal((5, 1, 28, 28)), rng.integers(0, 10, 5))
+
+
+def test_same_seed_same_weights() -> None:
+    a, b, c = seed_network(seed=1), seed_network(seed=1), seed_network(seed=2)
+    for key, value in a.named_params().items():
+        np.testing.assert_array_equal(value, b.named_params()[key])
+    assert not np.array_equal(a.named_params()["fc1.weight"], c.named_params()["fc1.weight"])
+
+
+def test_whole_network_matches_finite_differences() -> None:
+    """A small seed-shaped net in float64, checked against central differences (no torch)."""
+    rng = np.random.default_rng(0)
+    net = Sequential(
+        Conv2D(1, 2, 3, bias="untied", input_shape=(1, 10, 10), rng=rng), ReLU(),
+        MaxPool2D(2),
+        Conv2D(2, 2, 3, stride=2, padding=1, rng=rng), ReLU(), Flatten(),
+        Dense(8, 5, rng=rng),
+    )
+    x = rng.standard_normal((2, 1, 10, 10))
+    labels = np.array([1, 4])
+    loss_fn = SoftmaxCrossEntropy()
+
+    def f() -> float:
+        return loss_fn.forward(net.forward(x), labels)
+
+    f()
+    grad_x = net.backward(loss_fn.backward())
+    grads = {k: v.copy() for k, v in net.named_grads().items()}
+    assert_matches_finite_differences(grad_x, numerical_gradient(f, x), "input")
+    for key, param in net.named_params().items():
+        assert_matches_finite_differences(grads[key], numerical_gradient(f, param), key)
+
+
+def test_summary_reproduces_the_corrected_seed_tables() -> None:
+    """Tables 2 and 4-7 of the seed, with Table 4's pool1 output corrected to 4x12x12."""
+    table = seed_network("full").summary((1, 28, 28))
+    expected = {
+        # layer:  (input,     output,    weight,    bias)
+        "conv1": ("1x28x28", "4x24x24", "4x1x5x5", "4x24x24"),   # Table 2
+        "pool1": ("4x24x24", "4x12x12", "", ""),                 # Table 4 said 4x24x24
+        "conv2": ("4x12x12", "8x8x8", "8x4x5x5", "8x8x8"),       # Table 2
+        "pool2": ("8x8x8", "8x4x4", "", ""),                     # Table 4
+        "flatten1": ("8x4x4", "128", "", ""),
+        "fc1": ("128", "128", "128x128", "128"),                 # Table 6
+        "fc2": ("128", "10", "10x128", "10"),                    # Table 6
+    }
+    for layer, row in expected.items():
+        got = tuple(table.loc[layer, ["input", "output", "weight", "bias"]])
+        assert got == row, f"{layer}: {got} != {row}"
+    assert list(table.index) == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2",
+                                 "flatten1", "fc1", "relu3", "fc2", "identity1"]
+    assert table["params"].sum() == 4 * 25 + 4 * 576 + 8 * 100 + 8 * 64 + 128 * 129 + 10 * 129
+
+
+def test_summary_of_shallow_and_tied() -> None:
+    table = seed_network("shallow", bias="tied").summary((1, 28, 28))
+    assert table.loc["flatten1", "output"] == "576"
+    assert table.loc["fc1", "weight"] == "128x576"
+    assert table.loc["conv1", "bias"] == "4"
+
+
+def test_network_errors() -> None:
+    net = seed_network("full")
+    with pytest.raises(ShapeError, match=r"conv1 \(Conv2D\): expected input of shape"):
+        net.forward(np.zeros((2, 1, 32, 32)))
+    with pytest.raises(ShapeError, match=r"conv1 \(Conv2D\): expected float64 input"):
+        net.forward(np.zeros((2, 1, 28, 28), np.float32))
+    with pytest.raises(ShapeError, match=r"identity1 \(Identity\): backward called before"):
+        seed_network("full").backward(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="variant must be one of"):
+        seed_network("deep")
+    with pytest.raises(ValueError, match=r"load_params: fc2\.bias has shape"):
+        net.load_params({**net.named_params(), "fc2.bias": np.zeros(11)})
