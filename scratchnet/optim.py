@@ -1,0 +1,314 @@
+"""Optimizers (SGD, Adam) and global-norm gradient clipping, in NumPy.
+
+Each optimizer mirrors the algorithm documented for ``torch.optim`` and does the same
+floating-point operations in the same order as torch's default CPU implementation
+(the single-tensor loop), so the two agree to the last few bits.
+
+An optimizer works on any object with ``named_params()`` and ``named_grads()``: two
+dicts with the same keys whose values are the network's live arrays. It asks for both
+dicts afresh at every ``step()`` (a backward pass may replace the gradient arrays) and
+updates the parameter arrays in place, keeping their dtype::
+
+    opt = SGD(net, lr=0.01, momentum=0.9)
+    for x, y in batches:
+        ...forward, loss, backward...
+        clip_grad_norm(net.named_grads(), max_norm=5.0)  # optional
+        opt.step()
+
+The optimizer state (step count, momentum or moment buffers) is a flat dict of numeric
+arrays, so ``np.savez(path, **opt.state_dict())`` saves it and
+``opt.load_state_dict(np.load(path, allow_pickle=False))`` restores it exactly.
+Hyperparameters are constructor arguments and are not part of the state; ``lr`` is a
+plain attribute that may be changed between steps (e.g. by a schedule).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Protocol
+
+import numpy as np
+
+
+class HasParams(Protocol):
+    """What an optimizer needs from a network."""
+
+    def named_params(self) -> dict[str, np.ndarray]: ...
+
+    def named_grads(self) -> dict[str, np.ndarray]: ...
+
+
+def _check_range(name: str, value: float, low: float, high: float, high_open: bool) -> None:
+    """Raise ValueError unless ``low <= value <= high`` (``< high`` if ``high_open``).
+
+    Written as ``not (...)`` so that NaN fails too.
+    """
+    ok = low <= value < high if high_open else low <= value <= high
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}{bracket}, got {value!r}")
+
+
+def _check_non_negative(name: str, value: float) -> None:
+    if not value >= 0.0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0.0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """``start <- start + weight * (end - start)``, in place, computed as torch.lerp does.
+
+    torch evaluates the formula from the nearer end for accuracy: from ``start`` when
+    ``weight < 0.5`` and as ``end - (1 - weight) * (end - start)`` otherwise.
+    """
+    if weight < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (1.0 - weight) * (end - start)
+
+
+class Optimizer:
+    """Shared bookkeeping: fetch and check params/grads, hold and (re)store the state.
+
+    Subclasses name their per-parameter buffers in ``buffer_names`` (e.g. ``("exp_avg",)``);
+    the state then holds one zero-initialised array ``f"{buffer}.{param_name}"`` per buffer
+    and parameter, with the parameter's shape and dtype, plus the step count.
+    """
+
+    buffer_names: tuple[str, ...] = ()
+
+    def __init__(self, net: HasParams, lr: float) -> None:
+        _check_non_negative("lr", lr)
+        self.net = net
+        self.lr = lr
+        self.steps = 0  # number of step() calls so far
+        self.state: dict[str, np.ndarray] = {
+            f"{buffer}.{name}": np.zeros_like(p)
+            for buffer in self.buffer_names
+            for name, p in net.named_params().items()
+        }
+
+    def _params_and_grads(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``(name, param, grad)`` for every parameter, after checking keys and shapes."""
+        params, grads = self.net.named_params(), self.net.named_grads()
+        for name in params.keys() - grads.keys():
+            raise ValueError(f"parameter {name!r} has no gradient in named_grads()")
+        for name in grads.keys() - params.keys():
+            raise ValueError(f"gradient {name!r} has no parameter in named_params()")
+        out = []
+        for name, p in params.items():
+            g = grads[name]
+            if g.shape != p.shape:
+                raise ValueError(f"{name}: gradient shape {g.shape} != parameter shape {p.shape}")
+            for buffer in self.buffer_names:
+                key = f"{buffer}.{name}"
+                if key not in self.state:
+                    raise ValueError(f"parameter {name!r} was not in the network at construction")
+                if self.state[key].shape != p.shape:
+                    raise ValueError(
+                        f"{name}: parameter shape {p.shape} != shape at construction "
+                        f"{self.state[key].shape}"
+                    )
+            out.append((name, p, g))
+        return out
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The state as a flat dict of arrays (copies): ``step`` (0-d int64) and buffers."""
+        state = {key: buf.copy() for key, buf in self.state.items()}
+        state["step"] = np.array(self.steps, dtype=np.int64)
+        return state
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore a ``state_dict()`` (a dict or an ``np.load``-ed ``.npz``) exactly.
+
+        Raises ValueError on missing or unexpected keys, a wrong shape or
+        a non-integer step; buffers are copied into this optimizer's arrays (param dtype).
+        """
+        expected = set(self.state) | {"step"}
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        if missing or extra:
+            raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
+        step = np.asarray(state["step"])
+        if step.shape != () or step.dtype.kind not in "iu" or step < 0:
+            raise ValueError(f"load_state_dict: step must be a 0-d integer >= 0, got {step!r}")
+        for key, buf in self.state.items():
+            value = np.asarray(state[key])
+            if value.shape != buf.shape:
+                raise ValueError(
+                    f"load_state_dict: {key} has shape {value.shape}, expected {buf.shape}"
+                )
+        for key, buf in self.state.items():  # only after every check passed
+            buf[...] = state[key]
+        self.steps = int(step)
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with optional momentum, as ``torch.optim.SGD``.
+
+    For every parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...``::
+
+        g <- g + weight_decay * p                     (if weight_decay != 0)
+        b <- g                                        (t = 1)
+        b <- momentum * b + (1 - dampening) * g       (t > 1)      (if momentum != 0)
+        g <- g + momentum * b   if nesterov   else   g <- b        (if momentum != 0)
+        p <- p - lr * g
+
+    Note the first step sets the buffer to ``g`` itself, not ``(1 - dampening) * g``;
+    this mirrors torch.optim.SGD's documented algorithm.
+
+    Args:
+        net: object with ``named_params()`` and ``named_grads()``.
+        lr: learning rate, >= 0.
+        momentum: momentum factor in [0, 1).
+        dampening: dampening for momentum, in [0, 1].
+        weight_decay: L2 penalty coefficient (added to the gradient), >= 0.
+        nesterov: use Nesterov momentum; needs momentum > 0 and dampening == 0.
+    """
+
+    def __init__(
+        self,
+        net: HasParams,
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        _check_range("momentum", momentum, 0.0, 1.0, high_open=True)
+        _check_range("dampening", dampening, 0.0, 1.0, high_open=False)
+        _check_non_negative("weight_decay", weight_decay)
+        if nesterov and (momentum <= 0.0 or dampening != 0.0):
+            raise ValueError(
+                "nesterov=True requires momentum > 0 and dampening == 0, "
+                f"got momentum={momentum!r}, dampening={dampening!r}"
+            )
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weight_decay = weight_decay
+        self.nesterov = nesterov
+        self.buffer_names = ("momentum_buffer",) if momentum != 0.0 else ()
+        super().__init__(net, lr)
+
+    def step(self) -> None:
+        """Update every parameter in place with one SGD step."""
+        items = self._params_and_grads()
+        first = self.steps == 0
+        for name, p, g in items:
+            if self.weight_decay != 0.0:
+                g = g + self.weight_decay * p
+            if self.momentum != 0.0:
+                buf = self.state[f"momentum_buffer.{name}"]
+                if first:
+                    buf[...] = g
+                else:
+                    buf *= self.momentum
+                    buf += (1.0 - self.dampening) * g
+                g = g + self.momentum * buf if self.nesterov else buf
+            p -= self.lr * g
+        self.steps += 1
+
+
+class Adam(Optimizer):
+    r"""Adam, as ``torch.optim.Adam`` (``amsgrad=False``, L2 weight decay).
+
+    For every parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...``, with the
+    moments ``m`` and ``v`` starting at zero::
+
+        g <- g + weight_decay * p                     (if weight_decay != 0)
+        m <- beta1 * m + (1 - beta1) * g              (as torch: m.lerp(g, 1 - beta1))
+        v <- beta2 * v + (1 - beta2) * g * g
+        p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    This mirrors torch.optim.Adam's documented algorithm, and the last line is evaluated
+    in torch's order (step size and bias corrections as Python floats) so float64
+    results agree with torch to rounding.
+
+    Args:
+        net: object with ``named_params()`` and ``named_grads()``.
+        lr: learning rate, >= 0.
+        betas: decay rates ``(beta1, beta2)`` of the moment averages, each in [0, 1).
+        eps: added to the denominator for stability, > 0.
+        weight_decay: L2 penalty coefficient (added to the gradient), >= 0.
+    """
+
+    buffer_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(
+        self,
+        net: HasParams,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        _check_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
+        _check_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
+        _check_positive("eps", eps)
+        _check_non_negative("weight_decay", weight_decay)
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = eps
+        self.weight_decay = weight_decay
+        super().__init__(net, lr)
+
+    def step(self) -> None:
+        """Update every parameter in place with one Adam step."""
+        items = self._params_and_grads()
+        beta1, beta2 = self.betas
+        t = self.steps + 1
+        bias_correction1 = 1 - beta1**t
+        bias_correction2 = 1 - beta2**t
+        step_size = self.lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2**0.5
+        for name, p, g in items:
+            m = self.state[f"exp_avg.{name}"]
+            v = self.state[f"exp_avg_sq.{name}"]
+            if self.weight_decay != 0.0:
+                g = g + self.weight_decay * p
+            _lerp_(m, g, 1 - beta1)
+            v *= beta2
+            v += (1 - beta2) * g * g
+            denom = np.sqrt(v) / bias_correction2_sqrt + self.eps
+            p -= step_size * m / denom
+        self.steps = t
+
+
+def global_grad_norm(grads: Mapping[str, np.ndarray]) -> float:
+    r"""The L2 norm of all gradients taken together: ``sqrt(sum_k sum_i grads[k]_i^2)``.
+
+    Accumulated in float64 whatever the gradients' dtype.
+    """
+    return math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
+
+
+def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
+    r"""Scale all gradients in place so their global L2 norm is at most ``max_norm``.
+
+    With ``n = global_grad_norm(grads)`` and ``c = max_norm / (n + 1e-6)``, every gradient
+    is multiplied by ``c`` if ``c < 1`` (else left alone), as
+    ``torch.nn.utils.clip_grad_norm_``. Unlike torch, a non-finite norm leaves the
+    gradients untouched (torch would multiply them by NaN); the returned norm shows it.
+
+    Args:
+        grads: name -> gradient array, e.g. ``net.named_grads()`` (modified in place).
+        max_norm: the largest allowed global norm, > 0.
+
+    Returns:
+        The global norm before clipping.
+    """
+    _check_positive("max_norm", max_norm)
+    total_norm = global_grad_norm(grads)
+    coef = max_norm / (total_norm + 1e-6)
+    if coef < 1.0:
+        for g in grads.values():
+            g *= coef
+    return total_norm

@@ -1,0 +1,344 @@
+"""scratchnet.optim against torch.optim, step by step.
+
+Every configuration runs the same sequence of random gradients through a scratchnet
+optimizer and through the torch optimizer (default settings, so torch's single-tensor
+CPU loop) and compares every parameter after every step.
+
+Tolerances (``max |ours - torch| <= TOL[dtype] * max(1, max |torch|)``):
+
+* float64, 1e-13: both sides do the same arithmetic; the only difference is that torch's
+  CPU kernels fuse ``a + alpha * b`` into one fused multiply-add (one rounding instead of
+  two), so results differ by an ulp here and there. 20 steps of a few such operations on
+  parameters of order one stay below ~1e-14 (measured worst: 2.7e-15); 1e-13 keeps that
+  margin and fails anything that is not rounding.
+* float32, 1e-5: the same ulp-sized differences with float32 eps = 1.2e-7 instead of
+  2.2e-16; at most one rounding difference per operation, ~4 operations per step,
+  20 steps: 20 * 4 * 1.2e-7 ~= 1e-5 (measured worst: ~2e-7 relative).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from scratchnet.optim import SGD, Adam, Optimizer, clip_grad_norm, global_grad_norm
+
+SHAPES = {
+    "conv1.weight": (4, 1, 5, 5),
+    "conv1.bias": (4,),
+    "fc1.weight": (10, 128),
+    "fc1.bias": (10,),
+}
+STEPS = 20
+TOL = {np.dtype(np.float64): 1e-13, np.dtype(np.float32): 1e-5}
+
+
+class TinyNet:
+    """A stand-in for a scratchnet network: live parameter arrays, replaceable gradients."""
+
+    def __init__(self, params: dict[str, np.ndarray]) -> None:
+        self.params = params
+        self.grads = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        return dict(self.params)
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        return dict(self.grads)
+
+    def backward(self, grads: dict[str, np.ndarray]) -> None:
+        """Install new gradient arrays (fresh objects, as a real backward may do)."""
+        self.grads = {k: v.copy() for k, v in grads.items()}
+
+
+def random_params(dtype: type, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()}
+
+
+def random_grads(dtype: type, steps: int, seed: int = 1) -> list[dict[str, np.ndarray]]:
+    """``steps`` random gradient dicts; global norm ~37 (1394 standard normal entries)."""
+    rng = np.random.default_rng(seed)
+    return [{k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()}
+            for _ in range(steps)]
+
+
+MakeOurs = Callable[[TinyNet], Optimizer]
+MakeTorch = Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]
+
+
+BeforeStep = Callable[[int, Optimizer, torch.optim.Optimizer], None]
+
+
+def run_side_by_side(
+    make: MakeOurs, make_torch: MakeTorch, dtype: type, max_norm: float | None,
+    before_step: BeforeStep | None = None,
+) -> Iterator[tuple[TinyNet, dict[str, torch.nn.Parameter], float | None, float | None]]:
+    """Step both optimizers on the same gradients; yield both sides after every step.
+
+    ``before_step(t, ours, theirs)``, if given, runs before step ``t`` (e.g. to set lr).
+    """
+    params = random_params(dtype)
+    net = TinyNet({k: v.copy() for k, v in params.items()})
+    live = net.named_params()
+    tparams = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in params.items()}
+    opt, topt = make(net), make_torch(list(tparams.values()))
+    for t, grads in enumerate(random_grads(dtype, STEPS), start=1):
+        if before_step is not None:
+            before_step(t, opt, topt)
+        net.backward(grads)
+        for k, tp in tparams.items():
+            tp.grad = torch.from_numpy(grads[k].copy())
+        norm = tnorm = None
+        if max_norm is not None:
+            norm = clip_grad_norm(net.named_grads(), max_norm)
+            tnorm = float(torch.nn.utils.clip_grad_norm_(list(tparams.values()), max_norm))
+        opt.step()
+        topt.step()
+        for k, p in net.named_params().items():  # updated in place, dtype kept
+            assert p is live[k] and p.dtype == np.dtype(dtype), k
+        yield net, tparams, norm, tnorm
+
+
+def max_scaled_error(ours: np.ndarray, ref: np.ndarray) -> float:
+    ours, ref = ours.astype(np.float64), ref.astype(np.float64)
+    return float(np.abs(ours - ref).max()) / max(1.0, float(np.abs(ref).max()))
+
+
+def assert_matches_torch(
+    make: MakeOurs, make_torch: MakeTorch, dtype: type, max_norm: float | None = None,
+    clips: bool | None = None, before_step: BeforeStep | None = None,
+) -> float:
+    """Compare every parameter after every step; return the worst scaled error."""
+    tol, worst = TOL[np.dtype(dtype)], 0.0
+    run = run_side_by_side(make, make_torch, dtype, max_norm, before_step)
+    for step, (net, tparams, norm, tnorm) in enumerate(run, start=1):
+        if max_norm is not None:
+            assert (norm > max_norm) == clips, f"step {step}: norm {norm}, max_norm {max_norm}"
+            assert abs(norm - tnorm) <= tol * tnorm, f"step {step}: norm {norm} vs {tnorm}"
+        for k, p in net.named_params().items():
+            err = max_scaled_error(p, tparams[k].detach().numpy())
+            assert err <= tol, f"step {step}, {k}: error {err:.3g} > {tol:g}"
+            worst = max(worst, err)
+    return worst
+
+
+# One line per configuration: (scratchnet optimizer, the same torch optimizer).
+CASES = {
+    "sgd": (lambda n: SGD(n, lr=0.1),
+            lambda p: torch.optim.SGD(p, lr=0.1)),
+    "sgd_momentum": (lambda n: SGD(n, lr=0.1, momentum=0.9),
+                     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
+    "sgd_dampening": (lambda n: SGD(n, lr=0.1, momentum=0.9, dampening=0.3),
+                      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.3)),
+    "sgd_weight_decay": (lambda n: SGD(n, lr=0.1, weight_decay=0.05),
+                         lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=0.05)),
+    "sgd_momentum_wd": (lambda n: SGD(n, lr=0.1, momentum=0.5, weight_decay=0.05),
+                        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5, weight_decay=0.05)),
+    "sgd_nesterov": (lambda n: SGD(n, lr=0.1, momentum=0.9, nesterov=True),
+                     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)),
+    "adam": (lambda n: Adam(n),
+             lambda p: torch.optim.Adam(p)),
+    "adam_big_lr": (lambda n: Adam(n, lr=0.1),
+                    lambda p: torch.optim.Adam(p, lr=0.1)),
+    "adam_weight_decay": (lambda n: Adam(n, lr=0.01, weight_decay=0.05),
+                          lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.05)),
+    "adam_small_betas": (lambda n: Adam(n, lr=0.01, betas=(0.3, 0.5), eps=1e-3),  # lerp w>=.5
+                         lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.3, 0.5), eps=1e-3)),
+    # torch's multi-tensor path (not its CPU default) must agree too.
+    "sgd_nesterov_foreach": (lambda n: SGD(n, lr=0.1, momentum=0.9, nesterov=True),
+                             lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True,
+                                                       foreach=True)),
+    "adam_foreach": (lambda n: Adam(n, lr=0.01, weight_decay=0.05),
+                     lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.05, foreach=True)),
+}
+# max_norm and whether it clips: the random gradients have a global norm of about 37.
+CLIPPING = {"no_clip_call": (None, None), "clips": (5.0, True), "does_not_clip": (1e3, False)}
+
+
+@pytest.mark.parametrize("clip", CLIPPING.values(), ids=CLIPPING.keys())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_matches_torch(case: tuple[MakeOurs, MakeTorch], dtype: type, clip: tuple) -> None:
+    make, make_torch = case
+    max_norm, clips = clip
+    assert_matches_torch(make, make_torch, dtype, max_norm, clips)
+
+
+def test_torch_default_on_cpu_is_the_single_tensor_loop() -> None:
+    """The order of operations we mirror is that of torch's default CPU path."""
+    from torch.optim.optimizer import _default_to_fused_or_foreach
+
+    p = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    assert _default_to_fused_or_foreach([p], differentiable=False) == (False, False)
+
+
+def test_lr_is_a_plain_attribute() -> None:
+    """Changing ``opt.lr`` between steps acts like changing torch's param_group lr."""
+
+    def decay(t: int, ours: Optimizer, theirs: torch.optim.Optimizer) -> None:
+        ours.lr = theirs.param_groups[0]["lr"] = 0.1 / t
+
+    assert_matches_torch(CASES["sgd_nesterov"][0], CASES["sgd_nesterov"][1], np.float64,
+                         before_step=decay)
+    assert_matches_torch(CASES["adam_big_lr"][0], CASES["adam_big_lr"][1], np.float64,
+                         before_step=decay)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_clip_grad_norm_matches_torch(dtype: type) -> None:
+    grads = random_grads(dtype, 1)[0]
+    tgrads = [torch.from_numpy(g.copy()) for g in grads.values()]
+    tparams = [torch.nn.Parameter(torch.zeros_like(g)) for g in tgrads]
+    for p, g in zip(tparams, tgrads, strict=True):
+        p.grad = g
+    before = {k: g.copy() for k, g in grads.items()}
+
+    assert clip_grad_norm(grads, 1e3) == pytest.approx(global_grad_norm(before))
+    assert all(np.array_equal(grads[k], before[k]) for k in grads)  # untouched, not * 1.0
+
+    norm = clip_grad_norm(grads, 2.0)
+    tnorm = float(torch.nn.utils.clip_grad_norm_(tparams, 2.0))
+    tol = TOL[np.dtype(dtype)]
+    assert norm == pytest.approx(tnorm, rel=tol)
+    assert global_grad_norm(grads) == pytest.approx(2.0 * norm / (norm + 1e-6), rel=tol)
+    for g, tg in zip(grads.values(), tgrads, strict=True):
+        assert g.dtype == np.dtype(dtype)
+        assert max_scaled_error(g, tg.numpy()) <= tol
+
+
+# ---- state_dict: a resumed run continues bit-identically --------------------------------
+
+RESUME_CASES = {
+    "sgd": lambda n: SGD(n, lr=0.1),
+    "sgd_dampening": lambda n: SGD(n, lr=0.1, momentum=0.9, dampening=0.3),
+    "sgd_nesterov_wd": lambda n: SGD(n, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "adam": lambda n: Adam(n, lr=0.01),
+    "adam_weight_decay": lambda n: Adam(n, lr=0.01, weight_decay=0.05),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("make", RESUME_CASES.values(), ids=RESUME_CASES.keys())
+def test_state_dict_resume_is_bit_identical(make: MakeOurs, dtype: type, tmp_path) -> None:
+    grads = random_grads(dtype, 20)
+
+    straight = TinyNet(random_params(dtype))
+    opt = make(straight)
+    for g in grads:
+        straight.backward(g)
+        opt.step()
+
+    first = TinyNet(random_params(dtype))
+    opt = make(first)
+    for g in grads[:10]:
+        first.backward(g)
+        opt.step()
+    np.savez(tmp_path / "opt.npz", **opt.state_dict())
+
+    resumed = TinyNet({k: v.copy() for k, v in first.params.items()})
+    opt = make(resumed)
+    with np.load(tmp_path / "opt.npz", allow_pickle=False) as saved:
+        opt.load_state_dict(saved)
+    assert int(opt.state_dict()["step"]) == 10
+    for g in grads[10:]:
+        resumed.backward(g)
+        opt.step()
+
+    for k, p in straight.params.items():
+        assert np.array_equal(resumed.params[k], p), k
+
+
+def test_state_dict_keys_and_copies() -> None:
+    net = TinyNet(random_params(np.float64))
+    opt = Adam(net)
+    state = opt.state_dict()
+    assert set(state) == {"step"} | {f"{b}.{k}" for b in ("exp_avg", "exp_avg_sq") for k in SHAPES}
+    assert state["step"].shape == () and state["step"].dtype == np.int64
+    state["exp_avg.fc1.bias"][...] = 1.0  # a copy: the optimizer is not affected
+    assert not opt.state_dict()["exp_avg.fc1.bias"].any()
+    assert set(SGD(net, lr=0.1).state_dict()) == {"step"}
+    assert set(SGD(net, lr=0.1, momentum=0.9).state_dict()) == {"step"} | {
+        f"momentum_buffer.{k}" for k in SHAPES
+    }
+
+
+# ---- errors -----------------------------------------------------------------------------
+
+
+def _net() -> TinyNet:
+    return TinyNet(random_params(np.float64))
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: SGD(_net(), lr=-0.1), r"lr must be >= 0, got -0\.1"),
+        (lambda: SGD(_net(), lr=float("nan")), r"lr must be >= 0, got nan"),
+        (lambda: SGD(_net(), lr=0.1, momentum=1.0), r"momentum must be in \[0, 1\), got 1\.0"),
+        (lambda: SGD(_net(), lr=0.1, momentum=-0.5), r"momentum must be in \[0, 1\), got -0\.5"),
+        (lambda: SGD(_net(), lr=0.1, dampening=1.5), r"dampening must be in \[0, 1\], got 1\.5"),
+        (lambda: SGD(_net(), lr=0.1, weight_decay=-1.0), r"weight_decay must be >= 0, got -1\.0"),
+        (lambda: SGD(_net(), lr=0.1, nesterov=True),
+         r"nesterov=True requires momentum > 0 and dampening == 0, got momentum=0\.0"),
+        (lambda: SGD(_net(), lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+         r"nesterov=True requires .* got momentum=0\.9, dampening=0\.1"),
+        (lambda: Adam(_net(), lr=-1.0), r"lr must be >= 0, got -1\.0"),
+        (lambda: Adam(_net(), betas=(1.0, 0.999)), r"betas\[0\] must be in \[0, 1\), got 1\.0"),
+        (lambda: Adam(_net(), betas=(0.9, -0.1)), r"betas\[1\] must be in \[0, 1\), got -0\.1"),
+        (lambda: Adam(_net(), betas=(0.9,)), r"betas must be a pair \(beta1, beta2\), got"),
+        (lambda: Adam(_net(), eps=0.0), r"eps must be > 0, got 0\.0"),
+        (lambda: Adam(_net(), weight_decay=-0.1), r"weight_decay must be >= 0, got -0\.1"),
+        (lambda: clip_grad_norm(_net().named_grads(), 0.0), r"max_norm must be > 0, got 0\.0"),
+        (lambda: clip_grad_norm(_net().named_grads(), -1), r"max_norm must be > 0, got -1"),
+    ],
+)
+def test_bad_arguments(build: Callable[[], object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+@pytest.mark.parametrize("make", [lambda n: SGD(n, lr=0.1, momentum=0.9), lambda n: Adam(n)],
+                         ids=["sgd", "adam"])
+def test_step_rejects_mismatched_params_and_grads(make: MakeOurs) -> None:
+    net = _net()
+    opt = make(net)
+    grads = random_grads(np.float64, 1)[0]
+
+    net.backward({k: v for k, v in grads.items() if k != "fc1.bias"})
+    with pytest.raises(ValueError, match=r"parameter 'fc1\.bias' has no gradient"):
+        opt.step()
+
+    net.backward({**grads, "fc2.bias": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"gradient 'fc2\.bias' has no parameter"):
+        opt.step()
+
+    net.backward({**grads, "conv1.bias": np.zeros(5)})
+    with pytest.raises(ValueError, match=r"conv1\.bias: gradient shape \(5,\) != parameter"):
+        opt.step()
+
+    net.backward({**grads, "fc2.bias": np.zeros(3)})
+    net.params["fc2.bias"] = np.zeros(3)  # a parameter the optimizer has never seen
+    with pytest.raises(ValueError, match=r"parameter 'fc2\.bias' was not in the network"):
+        opt.step()
+
+
+def test_load_state_dict_rejects_bad_state() -> None:
+    opt = Adam(_net())
+    good = opt.state_dict()
+
+    with pytest.raises(ValueError, match=r"missing keys \['exp_avg\.fc1\.bias'\], unexpected"):
+        opt.load_state_dict({k: v for k, v in good.items() if k != "exp_avg.fc1.bias"})
+    with pytest.raises(ValueError, match=r"unexpected keys \['momentum_buffer\.fc1\.bias'\]"):
+        opt.load_state_dict({**good, "momentum_buffer.fc1.bias": np.zeros(10)})
+    with pytest.raises(ValueError, match=r"exp_avg_sq\.conv1\.bias has shape \(3,\), expected"):
+        opt.load_state_dict({**good, "exp_avg_sq.conv1.bias": np.ones(3)})
+    with pytest.raises(ValueError, match=r"step must be a 0-d integer >= 0"):
+        opt.load_state_dict({**good, "step": np.array(1.5)})
+    with pytest.raises(ValueError, match=r"step must be a 0-d integer >= 0"):
+        opt.load_state_dict({**good, "step": np.array(-1)})
+    with pytest.raises(ValueError, match=r"missing keys \['step'\]"):
+        opt.load_state_dict({k: v for k, v in good.items() if k != "step"})
