@@ -42,7 +42,7 @@ class HasParams(Protocol):
 def _check_range(name: str, value: float, low: float, high: float, high_open: bool) -> None:
     """Raise ValueError unless ``low <= value <= high`` (``< high`` if ``high_open``).
 
-    Written as ``not (...)`` so that NaN fails too.
+    NaN fails too, as every comparison with NaN is False (likewise in the checks below).
     """
     ok = low <= value < high if high_open else low <= value <= high
     if not ok:
@@ -96,9 +96,9 @@ class Optimizer:
     def _params_and_grads(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``(name, param, grad)`` for every parameter, after checking keys and shapes."""
         params, grads = self.net.named_params(), self.net.named_grads()
-        for name in params.keys() - grads.keys():
+        for name in sorted(params.keys() - grads.keys()):
             raise ValueError(f"parameter {name!r} has no gradient in named_grads()")
-        for name in grads.keys() - params.keys():
+        for name in sorted(grads.keys() - params.keys()):
             raise ValueError(f"gradient {name!r} has no parameter in named_params()")
         out = []
         for name, p in params.items():
@@ -133,17 +133,18 @@ class Optimizer:
         missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or extra:
             raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
-        step = np.asarray(state["step"])
+        values = {key: np.asarray(state[key]) for key in expected}  # reads an .npz once
+        step = values.pop("step")
         if step.shape != () or step.dtype.kind not in "iu" or step < 0:
             raise ValueError(f"load_state_dict: step must be a 0-d integer >= 0, got {step!r}")
-        for key, buf in self.state.items():
-            value = np.asarray(state[key])
-            if value.shape != buf.shape:
+        for key, value in values.items():
+            if value.shape != self.state[key].shape:
                 raise ValueError(
-                    f"load_state_dict: {key} has shape {value.shape}, expected {buf.shape}"
+                    f"load_state_dict: {key} has shape {value.shape}, "
+                    f"expected {self.state[key].shape}"
                 )
-        for key, buf in self.state.items():  # only after every check passed
-            buf[...] = state[key]
+        for key, value in values.items():  # only once every check has passed
+            self.state[key][...] = value
         self.steps = int(step)
 
     def step(self) -> None:

@@ -261,10 +261,10 @@ def test_state_dict_resume_is_bit_identical(make: MakeOurs, dtype: type, tmp_pat
     grads = random_grads(dtype, 20)
 
     straight = TinyNet(random_params(dtype))
-    opt = make(straight)
+    straight_opt = make(straight)
     for g in grads:
         straight.backward(g)
-        opt.step()
+        straight_opt.step()
 
     first = TinyNet(random_params(dtype))
     opt = make(first)
@@ -284,6 +284,10 @@ def test_state_dict_resume_is_bit_identical(make: MakeOurs, dtype: type, tmp_pat
 
     for k, p in straight.params.items():
         assert np.array_equal(resumed.params[k], p), k
+    final, resumed_final = straight_opt.state_dict(), opt.state_dict()
+    assert final.keys() == resumed_final.keys()
+    for k, v in final.items():
+        assert np.array_equal(resumed_final[k], v), k
 
 
 def test_state_dict_keys_and_copies() -> None:
@@ -369,7 +373,10 @@ def test_load_state_dict_rejects_bad_state() -> None:
     with pytest.raises(ValueError, match=r"unexpected keys \['momentum_buffer\.fc1\.bias'\]"):
         opt.load_state_dict({**good, "momentum_buffer.fc1.bias": np.zeros(10)})
     with pytest.raises(ValueError, match=r"exp_avg_sq\.conv1\.bias has shape \(3,\), expected"):
-        opt.load_state_dict({**good, "exp_avg_sq.conv1.bias": np.ones(3)})
+        opt.load_state_dict(
+            {**good, "exp_avg.fc1.bias": np.ones(10), "exp_avg_sq.conv1.bias": np.ones(3)}
+        )
+    assert not opt.state_dict()["exp_avg.fc1.bias"].any()  # a failed load changes nothing
     with pytest.raises(ValueError, match=r"step must be a 0-d integer >= 0"):
         opt.load_state_dict({**good, "step": np.array(1.5)})
     with pytest.raises(ValueError, match=r"step must be a 0-d integer >= 0"):
