@@ -1,0 +1,190 @@
+"""Train scratchnet and its PyTorch twin side by side, epoch by epoch, and compare them.
+
+``train_lockstep`` starts both networks from the same weights (``to_torch`` copies them),
+gives both the same optimizer and hyperparameters, and each epoch:
+
+1. trains the scratchnet network one epoch with ``scratchnet.train.train_epoch``
+   (the very loop ``train`` uses) on the batches of ``epoch_batches(n, ..., epoch)``;
+2. sleeps ``pause`` seconds (see below);
+3. trains the twin one epoch on the SAME batches in the same order (forward,
+   ``F.cross_entropy`` mean, backward, optional ``clip_grad_norm_``, optimizer step);
+4. evaluates both on the test set and measures how far apart their weights are.
+
+Why alternating whole epochs is true lockstep: both sides are deterministic (no dropout,
+no random augmentation, CPU kernels), the batches are a function of ``(seed, epoch)``
+only, and neither side reads the other's state. So the weights each side holds after
+epoch ``e`` are exactly what they would hold if the two were stepped batch by batch in
+alternation; interleaving at the epoch level just keeps each framework's timing clean.
+
+Why the pause: after a BLAS call, OpenBLAS's worker threads keep spinning for about a
+tenth of a second before they sleep. On the 2-core machines this project targets they
+would steal a core from PyTorch right after a scratchnet epoch and make torch look slower
+than it is. The pause is outside both timed regions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from reference.twin import to_torch
+from scratchnet.losses import SoftmaxCrossEntropy
+from scratchnet.network import Sequential
+from scratchnet.train import (
+    TrainConfig,
+    check_data,
+    epoch_batches,
+    evaluate,
+    make_optimizer,
+    train_epoch,
+)
+
+FRAMEWORKS = ("scratchnet", "torch")
+
+
+def make_torch_optimizer(twin: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """``torch.optim.SGD`` or ``Adam`` with the hyperparameters ``make_optimizer`` uses."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(twin.parameters(), lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    return torch.optim.Adam(twin.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def torch_train_epoch(
+    twin: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    epoch: int,
+    progress: bool = True,
+) -> dict[str, float]:
+    """The twin's counterpart of ``train_epoch``: same batches, same metrics (no norms).
+
+    Returns:
+        ``train_loss`` (mean over examples of the batch losses), ``train_acc`` (of the
+        predictions made while training) and ``seconds`` (wall time of the steps).
+    """
+    batches = epoch_batches(len(x), config.batch_size, config.seed, epoch)
+    total_loss, correct, seconds = 0.0, 0, 0.0
+    bar = tqdm(batches, desc=f"torch epoch {epoch}", disable=not progress, leave=False)
+    for idx in bar:
+        index = torch.from_numpy(idx)
+        xb, yb = x[index], y[index]
+        start = time.perf_counter()
+        logits = twin(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad()
+        loss.backward()
+        if config.clip_norm is not None:
+            nn.utils.clip_grad_norm_(twin.parameters(), config.clip_norm)
+        optimizer.step()
+        seconds += time.perf_counter() - start
+
+        total_loss += loss.item() * len(idx)
+        correct += int((logits.argmax(dim=1) == yb).sum())
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    return {"train_loss": total_loss / len(x), "train_acc": correct / len(x),
+            "seconds": seconds}
+
+
+@torch.no_grad()
+def torch_evaluate(
+    twin: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
+) -> tuple[float, float, np.ndarray]:
+    """Mean loss, accuracy and the predicted classes ``(N,)`` of the twin on ``(x, y)``.
+
+    The loss is averaged as ``scratchnet.train.evaluate`` averages it (batch means
+    weighted by batch size), so the two are the same formula.
+    """
+    total_loss, predictions = 0.0, []
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+        logits = twin(xb)
+        total_loss += F.cross_entropy(logits, yb).item() * len(yb)
+        predictions.append(logits.argmax(dim=1).numpy())
+    predicted = np.concatenate(predictions)
+    accuracy = float((predicted == y.numpy()).mean())
+    return total_loss / len(x), accuracy, predicted
+
+
+def as_int64(labels: np.ndarray) -> np.ndarray:
+    """``labels`` as int64, the dtype ``F.cross_entropy`` wants (no copy if already so)."""
+    return np.asarray(labels, dtype=np.int64)
+
+
+def param_gap(net: Sequential, twin: nn.Module) -> float:
+    """The largest absolute difference between any parameter of ``net`` and of ``twin``."""
+    theirs = twin.state_dict()
+    return max(float(np.max(np.abs(p - theirs[key].numpy())))
+               for key, p in net.named_params().items())
+
+
+def train_lockstep(
+    net: Sequential,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    pause: float = 0.12,
+) -> pd.DataFrame:
+    """Train ``net`` and its PyTorch twin in lockstep; one row of comparisons per epoch.
+
+    Args:
+        net: the scratchnet network (trained in place); its twin starts from its weights.
+        train_x, train_y, test_x, test_y: as for ``scratchnet.train.train``.
+        config: the run's ``TrainConfig``, used by both sides.
+        progress: show progress bars.
+        pause: seconds to sleep between the two frameworks' epochs (module docstring).
+
+    Returns:
+        One row per epoch: ``epoch``; for ``f`` in (scratchnet, torch):
+        ``f_train_loss, f_train_acc, f_test_loss, f_test_acc, f_seconds``; then
+        ``param_gap`` (largest absolute weight difference) and ``prediction_agreement``
+        (fraction of test images both classify alike). ``df.attrs["config"]`` holds
+        ``config.to_dict()``.
+    """
+    check_data(net, train_x, train_y, "train")
+    check_data(net, test_x, test_y, "test")
+    twin = to_torch(net)
+    optimizer, torch_optimizer = make_optimizer(net, config), make_torch_optimizer(twin, config)
+    loss_fn = SoftmaxCrossEntropy()
+    # Whole sets converted once; from_numpy shares memory (labels copied only if not int64).
+    train_xt, train_yt = torch.from_numpy(train_x), torch.from_numpy(as_int64(train_y))
+    test_xt, test_yt = torch.from_numpy(test_x), torch.from_numpy(as_int64(test_y))
+
+    rows: list[dict[str, Any]] = []
+    for epoch in range(1, config.epochs + 1):
+        ours = train_epoch(net, optimizer, loss_fn, train_x, train_y, config, epoch, progress)
+        time.sleep(pause)
+        theirs = torch_train_epoch(twin, torch_optimizer, train_xt, train_yt, config, epoch,
+                                   progress)
+        ours["test_loss"], ours["test_acc"] = evaluate(net, test_x, test_y)
+        theirs["test_loss"], theirs["test_acc"], their_predictions = torch_evaluate(
+            twin, test_xt, test_yt)
+        our_predictions = net.predict(test_x)
+
+        row: dict[str, Any] = {"epoch": epoch}
+        for name, metrics in zip(FRAMEWORKS, (ours, theirs), strict=True):
+            for key in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds"):
+                row[f"{name}_{key}"] = metrics[key]
+        row["param_gap"] = param_gap(net, twin)
+        row["prediction_agreement"] = float((our_predictions == their_predictions).mean())
+        rows.append(row)
+    history = pd.DataFrame(rows)
+    history.attrs["config"] = config.to_dict()
+    return history
+
+
+__all__ = ["FRAMEWORKS", "make_torch_optimizer", "param_gap", "torch_evaluate",
+           "torch_train_epoch", "train_lockstep"]
