@@ -221,16 +221,20 @@ def _missing(directory: Path, spec: DatasetSpec, found: Mapping[str, Path]) -> s
     return "missing " + ", ".join(f.stem for role, f in spec.files.items() if role not in found)
 
 
-def _load_checked(path: Path, file: IdxFile) -> np.ndarray:
-    """Read ``path``, check its uncompressed size and MD5 against ``file``, and parse it."""
-    content = read_uncompressed(path)
+def _load_checked(path: Path, file: IdxFile, name: str | None = None) -> np.ndarray:
+    """Read ``path``, check its uncompressed size and MD5 against ``file``, and parse it.
+
+    Errors call the file ``name`` (default: its file name).
+    """
+    name = path.name if name is None else name
+    content = read_uncompressed(path, name)
     if len(content) != file.size:
-        raise DataError(f"{path.name}: content is {len(content)} bytes, expected {file.size}")
+        raise DataError(f"{name}: content is {len(content)} bytes, expected {file.size}")
     md5 = hashlib.md5(content, usedforsecurity=False).hexdigest()
     if md5 != file.md5:
-        raise DataError(f"{path.name}: MD5 of the content is {md5}, expected {file.md5} "
+        raise DataError(f"{name}: MD5 of the content is {md5}, expected {file.md5} "
                         "(the file is damaged or is not this dataset's)")
-    return decode_idx(content, path.name)
+    return decode_idx(content, name)
 
 
 def _make_dataset(name: str, arrays: Mapping[str, np.ndarray], source: Path) -> Dataset:
@@ -276,7 +280,7 @@ def _download_file(file: IdxFile, mirrors: tuple[str, ...], directory: Path) -> 
         part.unlink(missing_ok=True)  # pooch would take a leftover as already downloaded
         try:
             _fetch(url, part)
-            array = _load_checked(part, file)
+            array = _load_checked(part, file, name=final.name)
         except (OSError, ValueError) as err:  # network errors are OSErrors; DataError a ValueError
             errors.append(f"  {url}: {str(err).splitlines()[0]}")
             part.unlink(missing_ok=True)

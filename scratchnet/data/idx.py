@@ -46,23 +46,27 @@ def _type_names() -> str:
                      for code, dt in IDX_DTYPES.items())
 
 
-def read_uncompressed(path: str | os.PathLike) -> bytes:
+def read_uncompressed(path: str | os.PathLike, name: str | None = None) -> bytes:
     """The content of ``path``: its bytes, gunzipped first if it is gzip data.
+
+    Args:
+        path: the file.
+        name: what to call the file in error messages (default: ``path`` as given).
 
     Raises:
         DataError: the file cannot be read, or its gzip stream is corrupt or cut short.
     """
-    path = Path(path)
+    name = str(path) if name is None else name
     try:
-        raw = path.read_bytes()
+        raw = Path(path).read_bytes()
     except OSError as err:
-        raise DataError(f"{path}: cannot read it ({err.strerror or err})") from None
+        raise DataError(f"{name}: cannot read it ({err.strerror or err})") from None
     if raw[:2] != GZIP_MAGIC:
         return raw
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"{path}: corrupt gzip data ({err})") from None
+        raise DataError(f"{name}: corrupt gzip data ({err})") from None
 
 
 def decode_idx(content: bytes, name: str = "<bytes>") -> np.ndarray:
