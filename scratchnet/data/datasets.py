@@ -198,7 +198,7 @@ def load_dataset(
     if download:
         try:
             return _make_dataset(name, _download(spec, target), target)
-        except DataError as err:
+        except (DataError, OSError) as err:  # OSError: the cache cannot be written
             download_note = f"Downloading into {target} failed: {err}"
     else:
         download_note = "Download was not allowed."

@@ -256,6 +256,27 @@ def test_nothing_found_lists_every_place_and_why(
     assert "DIR/tiny" in hint and "allow the download" in hint
 
 
+def test_unwritable_cache_is_reported_not_raised(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (env / "cache").mkdir()
+    (env / "cache" / "scratchnet").write_text("a file, not a directory")
+    set_mirrors(monkeypatch, "http://127.0.0.1:9/")  # never reached
+    with pytest.raises(DataError) as info:
+        load_dataset("tiny")
+    assert f"Downloading into {env / 'cache/scratchnet/tiny'} failed: [Errno" in str(info.value)
+    assert "Looked in:" in str(info.value)
+
+
+def test_images_and_labels_must_agree(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(TINY, "train_labels", np.zeros(4, np.uint8))
+    files = {role: tiny_file(role) for role in TINY_FILES}
+    monkeypatch.setitem(ds.DATASETS, "tiny", dataclasses.replace(ds.DATASETS["tiny"], files=files))
+    where = write_tiny(env / "d")
+    with pytest.raises(DataError, match=r"train images \(5, 4, 4\) and labels \(4,\) do not"):
+        load_dataset("tiny", data_dir=where, download=False)
+
+
 def test_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(DataError, match=r"unknown dataset 'emnist'; known: mnist, fashion-mnist"):
         load_dataset("emnist")
