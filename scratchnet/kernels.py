@@ -21,17 +21,34 @@ one choice was the largest speed-up of all (see ``reports/`` and the project not
 
 The operations
 --------------
-* Convolution is *im2col + one matrix product*: the receptive fields are gathered into a
-  matrix ``cols`` of shape ``(C_in*kh*kw, H_out*W_out*N)``, and the whole layer is
-  ``W (C_out, C_in*kh*kw) @ cols``, one BLAS call. Its weight gradient is the product with
-  ``cols`` transposed, and its input gradient is the transposed product scattered back
-  (col2im), one strided add per kernel offset.
+* Convolution is ONE matrix product per layer, against a *banded* matrix built from the
+  kernel. The textbook route, im2col, copies every ``kh x kw`` receptive field into a
+  column (25 copies of each pixel for a 5x5 kernel) and multiplies by the flattened
+  kernel. Here the output rows are taken in blocks of ``R``; a block of ``R`` output rows
+  reads ``span = (R-1)*stride + kh`` input rows, and a column of the input matrix holds
+  those ``span`` rows at one output column, for each of the ``kw`` column offsets:
+  only ``kw * span / R`` copies of each pixel (5 * 12 / 8 = 7.5 for the seed). The matrix
+  that maps such a column to the block's ``R`` output rows is the kernel written along a
+  band, the same for every block (a convolution is translation invariant)::
+
+        band[(o, r), (c, j, h)] = weight[o, c, h - r*stride, j]   if 0 <= h - r*stride < kh
+                                  0                               otherwise
+
+  The band wastes multiply-adds on its zeros (span/kh = 12/5 for the seed), but one large
+  BLAS product does them faster than the copies im2col needs. ``R = 1`` *is* im2col;
+  ``R = H_out`` is a single band over the whole image. The weight gradient is the product
+  with the columns transposed, folded back from the band (:func:`unband`), and the input
+  gradient is the transposed product scattered back over the ``kw`` column offsets
+  (:func:`block_col2im`), the seed's eqs. (2) and (4).
 * Max-pooling takes ``np.maximum`` over the ``k*k`` strided views of the input (one per
   position inside the window) instead of reducing over a reshaped axis, which is far faster
-  on small windows. The index of the winning view is kept so the gradient goes to exactly
-  one element per window: the first maximum in row-major window order, as PyTorch does
-  (a mask ``x == max`` would send it to every tied element: wrong on digits' zero
-  backgrounds). A NaN wins its window, the last NaN if there are several, again as PyTorch.
+  on small windows. It records, per window, which position the gradient goes to: exactly
+  one element, the first maximum in row-major window order, as PyTorch does (a mask
+  ``x == max`` would send it to every tied element: wrong on digits' zero backgrounds).
+  A NaN wins its window, the last NaN if there are several, again as PyTorch.
+* NumPy's masked operations (``np.where``, ``copyto(where=)``, boolean indexing) are 10-30x
+  slower here than plain arithmetic on the same arrays, so the hot paths multiply by masks
+  instead.
 """
 
 from __future__ import annotations
@@ -88,126 +105,211 @@ def _window_view(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------ convolution
 
+#: Output rows per block of the banded convolution (see the module docstring).
+MAX_BLOCK_ROWS = 8
 
-def im2col(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
-    """Gather the receptive fields of ``x: (C, H, W, N)`` (already padded).
 
-    Returns:
-        cols: ``(C*kh*kw, H_out*W_out*N)``, row ``(c, i, j)`` holding input channel ``c``
-        shifted by kernel offset ``(i, j)`` for every output position and image.
+def block_rows(h_out: int) -> int:
+    """Rows per block: the largest divisor of ``h_out`` that is at most ``MAX_BLOCK_ROWS``."""
+    return max(r for r in range(1, min(h_out, MAX_BLOCK_ROWS) + 1) if h_out % r == 0)
+
+
+def _band_view(band: np.ndarray, kh: int, stride: int) -> np.ndarray:
+    """View ``(C_out, R, C_in, kw, kh)`` of the kernel's entries inside a band matrix.
+
+    ``band: (C_out, R, C_in, kw, span)``; entry ``[o, r, c, j, i]`` of the view is
+    ``band[o, r, c, j, r*stride + i]``, the place where ``weight[o, c, i, j]`` lives.
     """
-    view = _window_view(x, kh, kw, stride)
-    C, _, _, Ho, Wo, N = view.shape
-    return view.reshape(C * kh * kw, Ho * Wo * N)
+    s_o, s_r, s_c, s_j, s_h = band.strides
+    shape = (*band.shape[:4], kh)
+    return as_strided(band, shape, (s_o, s_r + stride * s_h, s_c, s_j, s_h))
 
 
-def col2im(
-    dcols: np.ndarray, shape: tuple[int, int, int, int], kh: int, kw: int, stride: int
+def band_matrix(weight: np.ndarray, rows: int, stride: int) -> np.ndarray:
+    """The banded matrix ``(C_out*R, C_in*kw*span)`` that convolves one block of rows.
+
+    Args:
+        weight: ``(C_out, C_in, kh, kw)``.
+        rows: ``R``, output rows per block.
+    """
+    C_out, C_in, kh, kw = weight.shape
+    span = (rows - 1) * stride + kh
+    band = np.zeros((C_out, rows, C_in, kw, span), weight.dtype)
+    _band_view(band, kh, stride)[...] = weight.transpose(0, 1, 3, 2)[:, None]
+    return band.reshape(C_out * rows, C_in * kw * span)
+
+
+def unband(dband: np.ndarray, weight_shape: tuple[int, ...], rows: int, stride: int):
+    """The adjoint of :func:`band_matrix`: sum a band-shaped gradient into ``weight_shape``."""
+    C_out, C_in, kh, kw = weight_shape
+    span = (rows - 1) * stride + kh
+    band = np.ascontiguousarray(dband).reshape(C_out, rows, C_in, kw, span)
+    return _band_view(band, kh, stride).sum(axis=1).transpose(0, 1, 3, 2)
+
+
+def _block_windows(x: np.ndarray, kh: int, kw: int, rows: int, stride: int) -> np.ndarray:
+    """View ``(C, kw, span, blocks, W_out, N)`` of ``x: (C, H, W, N)``: entry
+    ``[c, j, h, b, q, n] = x[c, b*R*stride + h, q*stride + j, n]``."""
+    C, H, W, N = x.shape
+    h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
+    span = (rows - 1) * stride + kh
+    s_c, s_h, s_w, s_n = x.strides
+    return as_strided(
+        x,
+        (C, kw, span, h_out // rows, w_out, N),
+        (s_c, s_w, s_h, rows * stride * s_h, stride * s_w, s_n),
+        writeable=False,
+    )
+
+
+def block_cols(x: np.ndarray, kh: int, kw: int, rows: int, stride: int) -> np.ndarray:
+    """The input matrix ``(C*kw*span, blocks*W_out*N)`` of the banded product."""
+    view = _block_windows(x, kh, kw, rows, stride)
+    C, _, span, blocks, w_out, N = view.shape
+    return view.reshape(C * kw * span, blocks * w_out * N)
+
+
+def block_col2im(
+    dcols: np.ndarray, shape: tuple[int, int, int, int], kh: int, kw: int, rows: int,
+    stride: int,
 ) -> np.ndarray:
-    """Scatter-add ``dcols: (C*kh*kw, H_out*W_out*N)`` back to an image of ``shape (C, H, W, N)``.
-
-    The adjoint of :func:`im2col`: every input pixel receives the sum of the gradients of
-    all the receptive-field entries it was copied into.
-    """
+    """The adjoint of :func:`block_cols`: scatter-add columns back to ``shape (C, H, W, N)``."""
     C, H, W, N = shape
-    Ho, Wo = output_size(H, kh, stride), output_size(W, kw, stride)
-    d = dcols.reshape(C, kh, kw, Ho, Wo, N)
+    h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
+    span, blocks = (rows - 1) * stride + kh, h_out // rows
+    d = dcols.reshape(C, kw, span, blocks, w_out, N)
     dx = np.zeros(shape, dcols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            dx[:, i : i + stride * Ho : stride, j : j + stride * Wo : stride, :] += d[:, i, j]
+    for j in range(kw):
+        for b in range(blocks):
+            top = b * rows * stride
+            dx[:, top : top + span, j : j + stride * w_out : stride, :] += d[:, j, :, b]
     return dx
+
+
+def _to_blocks(y: np.ndarray, rows: int) -> np.ndarray:
+    """``(C, H_out, W_out, N)`` -> ``(C*R, blocks*W_out*N)``, rows of a block together."""
+    C, h_out, w_out, N = y.shape
+    blocks = h_out // rows
+    y = y.reshape(C, blocks, rows, w_out * N)
+    if blocks > 1:
+        y = y.transpose(0, 2, 1, 3)
+    return y.reshape(C * rows, blocks * w_out * N)
+
+
+def _from_blocks(y: np.ndarray, shape: tuple[int, int, int, int], rows: int) -> np.ndarray:
+    """The inverse of :func:`_to_blocks`."""
+    C, h_out, w_out, N = shape
+    blocks = h_out // rows
+    y = y.reshape(C, rows, blocks, w_out * N)
+    if blocks > 1:
+        y = y.transpose(0, 2, 1, 3)
+    return y.reshape(shape)
 
 
 def conv_forward(
     x: np.ndarray, weight: np.ndarray, stride: int, padding: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cross-correlate a batch-last image with a bank of kernels (no bias).
+) -> tuple[np.ndarray, tuple]:
+    """Cross-correlate a batch-last image with a bank of kernels (no bias); eq. (1).
 
     Args:
         x: ``(C_in, H, W, N)`` contiguous.
         weight: ``(C_out, C_in, kh, kw)``.
 
     Returns:
-        y: ``(C_out, H_out, W_out, N)`` contiguous, and ``cols`` (kept for the backward pass).
+        y: ``(C_out, H_out, W_out, N)`` contiguous, and a cache for :func:`conv_backward`.
     """
     C_out, _, kh, kw = weight.shape
     xp = pad_spatial(x, padding)
-    cols = im2col(xp, kh, kw, stride)
-    Ho, Wo = output_size(xp.shape[1], kh, stride), output_size(xp.shape[2], kw, stride)
-    y = weight.reshape(C_out, -1) @ cols
-    return y.reshape(C_out, Ho, Wo, x.shape[3]), cols
+    h_out = output_size(xp.shape[1], kh, stride)
+    w_out = output_size(xp.shape[2], kw, stride)
+    rows = block_rows(h_out)
+    cols = block_cols(xp, kh, kw, rows, stride)
+    band = band_matrix(weight, rows, stride)
+    y = _from_blocks(band @ cols, (C_out, h_out, w_out, x.shape[3]), rows)
+    return y, (cols, band, rows, xp.shape)
 
 
 def conv_backward(
-    dy: np.ndarray,
-    cols: np.ndarray,
-    weight: np.ndarray,
-    x_shape: tuple[int, int, int, int],
-    stride: int,
-    padding: int,
+    dy: np.ndarray, cache: tuple, weight: np.ndarray, stride: int, padding: int,
     need_input_grad: bool = True,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """Gradients of :func:`conv_forward`.
+    """Gradients of :func:`conv_forward`: eq. (2) for the weight, eq. (4) for the input.
 
     Args:
         dy: ``(C_out, H_out, W_out, N)`` upstream gradient, contiguous.
-        cols: the ``cols`` that :func:`conv_forward` returned.
+        cache: what :func:`conv_forward` returned beside ``y``.
         weight: ``(C_out, C_in, kh, kw)``.
-        x_shape: ``(C_in, H, W, N)``, the unpadded input's shape.
 
     Returns:
-        dx: ``(C_in, H, W, N)`` (or None when not needed), and dweight, shaped like weight.
+        dx: ``(C_in, H, W, N)`` (None when not needed), and dweight, shaped like weight.
     """
-    C_out, _, kh, kw = weight.shape
-    dy2 = dy.reshape(C_out, -1)
-    dweight = (dy2 @ cols.T).reshape(weight.shape)
+    cols, band, rows, padded_shape = cache
+    _, _, kh, kw = weight.shape
+    dy_blocks = _to_blocks(dy, rows)
+    dweight = unband(dy_blocks @ cols.T, weight.shape, rows, stride)
     if not need_input_grad:
         return None, dweight
-    C, H, W, N = x_shape
+    dxp = block_col2im(band.T @ dy_blocks, padded_shape, kh, kw, rows, stride)
     p = padding
-    dcols = weight.reshape(C_out, -1).T @ dy2
-    dxp = col2im(dcols, (C, H + 2 * p, W + 2 * p, N), kh, kw, stride)
-    dx = dxp[:, p : p + H, p : p + W, :] if p else dxp
+    dx = dxp[:, p:-p, p:-p, :] if p else dxp
     return np.ascontiguousarray(dx), dweight
+
+
+def bias_grad(dy: np.ndarray, tied: bool) -> np.ndarray:
+    """Eq. (3) summed over the batch: ``dy: (C_out, H_out, W_out, N)`` ->
+    ``(C_out,)`` for a tied bias, ``(C_out, H_out, W_out)`` for an untied one.
+
+    The sum over the short, innermost batch axis is a matrix-vector product with ones:
+    one BLAS call, several times faster than ``dy.sum(axis=3)``.
+    """
+    ones = np.ones(dy.shape[3], dy.dtype)
+    per_position = (dy.reshape(-1, dy.shape[3]) @ ones).reshape(dy.shape[:3])
+    return per_position.reshape(dy.shape[0], -1).sum(axis=1) if tied else per_position
 
 
 # ------------------------------------------------------------------------ max-pooling
 
 
 def maxpool_forward(x: np.ndarray, k: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Max over ``k x k`` windows of ``x: (C, H, W, N)``.
+    """Max over ``k x k`` windows of ``x: (C, H, W, N)``; eq. (5).
 
     Returns:
         y: ``(C, H_out, W_out, N)``, and ``winner: (C, H_out, W_out, N)`` uint8, the row-major
-        position ``i*k + j`` inside its window of the element each output came from.
+        position ``i*k + j`` inside its window of the one element the gradient goes to.
     """
     view = _window_view(x, k, k, stride)
-    best = view[:, 0, 0].copy()
-    winner = np.zeros(best.shape, np.uint8)
-    for pos in range(1, k * k):
-        cand = view[:, pos // k, pos % k]
-        # Strictly greater: on a tie the earlier (row-major) element keeps the window.
-        # A NaN always takes the window, so the last NaN wins, as in PyTorch.
-        take = (cand > best) | np.isnan(cand)
-        np.copyto(best, cand, where=take)
-        winner[take] = pos
+    at = [view[:, p // k, p % k] for p in range(k * k)]
+    best = at[0].copy()
+    for cand in at[1:]:
+        np.maximum(best, cand, out=best)
+    # winner = how many window positions come before the first one holding the maximum.
+    found = at[0] == best
+    winner = (~found).view(np.uint8).copy()
+    for cand in at[1:-1]:
+        found |= cand == best
+        winner += ~found
+    nan = np.isnan(best)
+    if nan.any():  # np.maximum made the window NaN; the gradient goes to its last NaN
+        for p, cand in enumerate(at):
+            winner[np.isnan(cand)] = p
     return best, winner
 
 
 def maxpool_backward(
     dy: np.ndarray, winner: np.ndarray, x_shape: tuple[int, int, int, int], k: int, stride: int
 ) -> np.ndarray:
-    """Route ``dy: (C, H_out, W_out, N)`` to the one winning element of each window.
+    """Route ``dy: (C, H_out, W_out, N)`` to the one winning element of each window; eq. (6).
 
     Returns:
         dx: ``(C, H, W, N)``; overlapping windows (stride < k) add up.
     """
-    _, Ho, Wo, _ = dy.shape
+    _, h_out, w_out, _ = dy.shape
     dx = np.zeros(x_shape, dy.dtype)
-    zero = dy.dtype.type(0)
-    for pos in range(k * k):
-        i, j = divmod(pos, k)
-        target = dx[:, i : i + stride * Ho : stride, j : j + stride * Wo : stride, :]
-        target += np.where(winner == pos, dy, zero)
+    for p in range(k * k):
+        i, j = divmod(p, k)
+        target = dx[:, i : i + stride * h_out : stride, j : j + stride * w_out : stride, :]
+        if stride >= k:  # windows do not overlap: each element of dx is written once
+            np.multiply(dy, winner == p, out=target)
+        else:
+            target += dy * (winner == p)
     return dx

@@ -17,20 +17,22 @@ class ReLU(Layer):
 
     def __init__(self) -> None:
         super().__init__()
-        self._positive: np.ndarray | None = None
+        self._y: np.ndarray | None = None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(input_shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "of any shape", x.ndim if isinstance(x, np.ndarray) else 1)
-        self._positive = ~(x <= 0)  # True for x > 0 and for NaN
         # np.maximum keeps a NaN (as torch.relu does) and the input's memory layout.
-        return self._remember_output(np.maximum(x, x.dtype.type(0)))
+        self._y = np.maximum(x, x.dtype.type(0))
+        return self._remember_output(self._y)
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        self._check_grad(grad_y, self._positive)
-        return np.where(self._positive, grad_y, grad_y.dtype.type(0))
+        self._check_grad(grad_y, self._y)
+        # y != 0 is x > 0 (and NaN, whose gradient torch passes on); multiplying by the
+        # mask is much faster than np.where.
+        return grad_y * (self._y != 0)
 
 
 class Identity(Layer):

@@ -131,12 +131,14 @@ class Conv2D(Layer):
             self._fail(f"expected input of shape (N, {C}, {H}, {W}), got {x.shape}")
         self.output_shape(x.shape[1:])
         xb = kernels.to_batch_last(x)                      # (C_in, H, W, N)
-        y, cols = kernels.conv_forward(xb, self.params["weight"], self.stride, self.padding)
+        y, conv_cache = kernels.conv_forward(
+            xb, self.params["weight"], self.stride, self.padding
+        )
         if self.bias_mode == "tied":
             y += self.params["bias"][:, None, None, None]   # B_i broadcast over positions
         elif self.bias_mode == "untied":
             y += self.params["bias"][..., None]             # B_i: one value per position
-        self._cache = (cols, xb.shape)
+        self._cache = conv_cache
         return self._remember_output(kernels.from_batch_last(y))
 
     def backward(self, grad_y: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
@@ -147,14 +149,10 @@ class Conv2D(Layer):
         input gradient is not needed for training).
         """
         self._check_grad(grad_y, self._cache)
-        cols, x_shape = self._cache
         gb = kernels.to_batch_last(grad_y)                  # (C_out, H_out, W_out, N)
         dx, self.grads["weight"] = kernels.conv_backward(
-            gb, cols, self.params["weight"], x_shape, self.stride, self.padding,
-            need_input_grad,
+            gb, self._cache, self.params["weight"], self.stride, self.padding, need_input_grad
         )
-        if self.bias_mode == "tied":
-            self.grads["bias"] = gb.sum(axis=(1, 2, 3))
-        elif self.bias_mode == "untied":
-            self.grads["bias"] = gb.sum(axis=3)
+        if self.bias_mode is not None:                     # eq. (3), summed over the batch
+            self.grads["bias"] = kernels.bias_grad(gb, tied=self.bias_mode == "tied")
         return None if dx is None else kernels.from_batch_last(dx)
