@@ -366,7 +366,7 @@ def test_failed_download_leaves_nothing_and_says_why(
     for path in (www / "good").iterdir():  # the second mirror: train-labels cut short
         if path.name.startswith(STEMS[1]):
             path.write_bytes(path.read_bytes()[:-10])
-    set_mirrors(monkeypatch, f"{base}/bad/", f"{base}/good/", f"{base}/missing/")
+    set_mirrors(monkeypatch, f"{base}/missing/", f"{base}/good/", f"{base}/bad/")
     with pytest.raises(DataError) as info:
         load_dataset("tiny")
     message = str(info.value)
@@ -374,13 +374,14 @@ def test_failed_download_leaves_nothing_and_says_why(
     lines = message.splitlines()
     start = lines.index(f"Downloading into {cache / 'tiny'} failed: "
                         f"no mirror gave a good {STEMS[1]}.gz:")
-    assert lines[start + 1].startswith(f"  {base}/bad/{STEMS[1]}.gz: {STEMS[1]}.gz: MD5")
+    assert lines[start + 1].startswith(f"  {base}/missing/{STEMS[1]}.gz: 404")
     assert lines[start + 2].startswith(f"  {base}/good/{STEMS[1]}.gz: {STEMS[1]}.gz: corrupt gzip")
-    assert lines[start + 3].startswith(f"  {base}/missing/{STEMS[1]}.gz: 404")
+    assert lines[start + 3].startswith(f"  {base}/bad/{STEMS[1]}.gz: {STEMS[1]}.gz: MD5")
     assert lines[1].endswith("(user cache): no such directory")
-    # Only the train images were good; no bad, partial or temporary file is left.
+    # Only the train images were good; no bad, partial or temporary file is left, not
+    # even from the last mirror tried.
     assert cache_listing(env) == [f"scratchnet/tiny/{STEMS[0]}.gz"]
-    assert requests[-1] == f"/missing/{STEMS[1]}.gz"  # stopped at the first file it lacks
+    assert requests[-1] == f"/bad/{STEMS[1]}.gz"  # stopped at the first file it lacks
 
 
 def test_download_replaces_bad_cache_files_and_keeps_good_ones(
