@@ -19,11 +19,12 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from scratchnet.atomic import write_atomically
 
 # IDX data type code -> big-endian NumPy dtype.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -141,19 +142,11 @@ def encode_idx(array: np.ndarray) -> bytes:
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write ``array`` as an IDX file, gzip-compressed if ``path`` ends with ``.gz``.
 
-    The file is written atomically: to a temporary file in the same directory, which
-    then replaces ``path``, so a reader never sees a half-written file.
+    The file is written atomically (``scratchnet/atomic.py``): a reader never sees a
+    half-written file.
     """
     path = Path(path)
     content = encode_idx(array)
     if path.name.endswith(".gz"):
         content = gzip.compress(content, mtime=0)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; make it an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda f: f.write(content))
