@@ -1,0 +1,356 @@
+"""The accuracy report: scratchnet and its PyTorch twin trained side by side on real data.
+
+Each experiment builds a scratchnet network, trains it and its twin in lockstep
+(:func:`reference.lockstep.train_lockstep`: same initial weights, same batches, same
+optimizer) and writes, under the output directory:
+
+* ``<name>.csv``: the per-epoch curves of both frameworks, the weight gap between them and
+  how often they predict alike;
+* ``<name>.png``: accuracy and loss curves, scratchnet (solid) over PyTorch (dashed);
+* ``README.md``: the report, a summary table and one section per experiment, with the
+  settings, seeds, versions and machine, and the command that reproduces it.
+
+Run it with ``make report`` (or ``scratchnet report``); ``--quick`` makes a small run for
+CI's smoke test. Every file is written atomically, and ``--resume`` skips experiments
+whose CSV already holds a finished run with the same settings (an interrupted report
+picks up where it stopped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reference.lockstep import train_lockstep
+from scratchnet.atomic import write_atomically
+from scratchnet.data import as_float, load_dataset
+from scratchnet.network import seed_network
+from scratchnet.train import TrainConfig
+
+DEFAULT_OUT = Path(__file__).parent / "accuracy"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One lockstep training run of the report."""
+
+    name: str                   # file stem of its CSV and PNG
+    title: str
+    dataset: str                # "mnist" or "fashion-mnist"
+    variant: str                # seed_network variant: "full" or "shallow"
+    bias: str                   # the convolutions' bias: "untied" (the seed's) or "tied"
+    per_class: int | None       # training images per class (first ones in file order); None: all
+    config: TrainConfig
+    dtype: str = "float64"
+    test_size: int | None = None  # None: the whole test set
+    expected: str = ""          # what the seed or the issue measured, for comparison
+
+    def settings(self) -> dict:
+        """Everything that decides the run's result, as JSON-ready values."""
+        out = dataclasses.asdict(self)
+        out["config"] = self.config.to_dict()
+        return out
+
+
+SEED_SGD = TrainConfig(epochs=50, batch_size=1, lr=0.01, seed=0)
+FULL_SGD = TrainConfig(epochs=15, batch_size=64, lr=0.01, momentum=0.9, seed=0)
+
+EXPERIMENTS = (
+    Experiment("seed-shallow-1k", "The seed's own experiment: the shallow network, 1,000 images",
+               "mnist", "shallow", "untied", 100, SEED_SGD,
+               expected="seed report: 0.686; PyTorch, torch default init: about 0.92"),
+    Experiment("seed-full-1k", "The full seed network on the same 1,000 images",
+               "mnist", "full", "untied", 100, SEED_SGD,
+               expected="PyTorch, same settings: about 0.94"),
+    Experiment("full-mnist-untied", "The full seed network on all 60,000 images (untied bias)",
+               "mnist", "full", "untied", None, FULL_SGD,
+               expected="target >= 0.985; PyTorch measured: 0.986"),
+    Experiment("full-mnist-tied", "The full seed network on all 60,000 images (tied bias)",
+               "mnist", "full", "tied", None, FULL_SGD,
+               expected="target >= 0.985; PyTorch measured: 0.988"),
+    Experiment("full-fashion-untied", "The full seed network on Fashion-MNIST (untied bias)",
+               "fashion-mnist", "full", "untied", None, FULL_SGD),
+    Experiment("float32-drift", "Float32: how far the two frameworks drift apart",
+               "mnist", "full", "untied", None, dataclasses.replace(FULL_SGD, epochs=3),
+               dtype="float32"),
+)
+
+
+def quick(experiment: Experiment) -> Experiment:
+    """A small version of ``experiment`` for smoke tests: 20 images a class, 1,000 test
+    images, 2 epochs."""
+    config = dataclasses.replace(experiment.config, epochs=2,
+                                 batch_size=min(experiment.config.batch_size, 16))
+    return dataclasses.replace(experiment, per_class=20, test_size=1000, config=config)
+
+
+def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Indices of the first ``per_class`` examples of every class, in file order."""
+    picks = [np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)]
+    return np.sort(np.concatenate(picks))
+
+
+def run_experiment(experiment: Experiment, dataset, progress: bool = True) -> pd.DataFrame:
+    """Train scratchnet and its twin as ``experiment`` says; the lockstep history."""
+    dtype = np.dtype(experiment.dtype)
+    train_idx = (np.arange(len(dataset.train_labels)) if experiment.per_class is None
+                 else first_per_class(dataset.train_labels, experiment.per_class))
+    test_idx = np.arange(len(dataset.test_labels))[: experiment.test_size]
+    train_x = as_float(dataset.train_images[train_idx], dtype)
+    test_x = as_float(dataset.test_images[test_idx], dtype)
+    net = seed_network(experiment.variant, bias=experiment.bias, dtype=dtype, seed=0)
+    return train_lockstep(net, train_x, dataset.train_labels[train_idx], test_x,
+                          dataset.test_labels[test_idx], experiment.config, progress=progress)
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def plot_curves(history: pd.DataFrame, title: str, path: Path) -> None:
+    """Accuracy and loss per epoch, scratchnet solid and PyTorch dashed, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    for framework, style in (("scratchnet", "-"), ("torch", "--")):
+        label = "PyTorch" if framework == "torch" else "scratchnet"
+        for split, color in (("train", "tab:blue"), ("test", "tab:orange")):
+            ax_acc.plot(history["epoch"], history[f"{framework}_{split}_acc"], style,
+                        color=color, label=f"{label} {split}")
+            ax_loss.plot(history["epoch"], history[f"{framework}_{split}_loss"], style,
+                         color=color, label=f"{label} {split}")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    ax_loss.set(xlabel="epoch", ylabel="mean cross-entropy", title="loss", yscale="log")
+    for ax in (ax_acc, ax_loss):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=90))
+    plt.close(fig)
+
+
+def epoch_table(history: pd.DataFrame) -> str:
+    """The per-epoch table of the report (every 5th epoch and the last when there are many)."""
+    rows = history
+    if len(history) > 20:
+        keep = (history["epoch"] % 5 == 0) | (history["epoch"] == 1) | (
+            history["epoch"] == history["epoch"].max())
+        rows = history[keep]
+    table = pd.DataFrame({
+        "epoch": rows["epoch"],
+        "scratchnet train loss": rows["scratchnet_train_loss"].map("{:.4f}".format),
+        "scratchnet train acc": rows["scratchnet_train_acc"].map("{:.4f}".format),
+        "scratchnet test loss": rows["scratchnet_test_loss"].map("{:.4f}".format),
+        "scratchnet test acc": rows["scratchnet_test_acc"].map("{:.4f}".format),
+        "PyTorch train loss": rows["torch_train_loss"].map("{:.4f}".format),
+        "PyTorch train acc": rows["torch_train_acc"].map("{:.4f}".format),
+        "PyTorch test loss": rows["torch_test_loss"].map("{:.4f}".format),
+        "PyTorch test acc": rows["torch_test_acc"].map("{:.4f}".format),
+        "param gap": rows["param_gap"].map("{:.1e}".format),
+        "same predictions": rows["prediction_agreement"].map("{:.4f}".format),
+        "scratchnet s": rows["scratchnet_seconds"].map("{:.2f}".format),
+        "PyTorch s": rows["torch_seconds"].map("{:.2f}".format),
+    })
+    return table.to_markdown(index=False)
+
+
+def summary_row(experiment: Experiment, history: pd.DataFrame) -> dict:
+    last = history.iloc[-1]
+    return {
+        "experiment": f"[{experiment.name}](#{experiment.name})",
+        "data": experiment.dataset,
+        "network": f"{experiment.variant}, {experiment.bias} bias, {experiment.dtype}",
+        "train images": "all 60,000" if experiment.per_class is None
+        else f"{10 * experiment.per_class:,}",
+        "epochs": int(last["epoch"]),
+        "scratchnet test acc": f"{last['scratchnet_test_acc']:.4f}",
+        "PyTorch test acc": f"{last['torch_test_acc']:.4f}",
+        "largest param gap": f"{history['param_gap'].max():.1e}",
+        "same predictions (last epoch)": f"{last['prediction_agreement']:.4f}",
+        "s/epoch scratchnet / PyTorch": f"{history['scratchnet_seconds'].median():.2f} / "
+        f"{history['torch_seconds'].median():.2f}",
+        "for comparison": experiment.expected,
+    }
+
+
+def environment() -> dict[str, str]:
+    """Library versions and the machine, for the report's header."""
+    import torch
+
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "pandas": pd.__version__,
+        "machine": f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.machine()}",
+        "torch threads": str(torch.get_num_threads()),
+    }
+
+
+def write_report(
+    results: list[tuple[Experiment, pd.DataFrame]], out_dir: Path, command: str,
+    seconds: float, quick_run: bool,
+) -> Path:
+    """Write ``README.md``: the summary table and a section per experiment."""
+    env = environment()
+    lines = [
+        "# Accuracy report: scratchnet and PyTorch, trained side by side",
+        "",
+        f"Produced by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d} in "
+        f"{seconds / 60:.1f} minutes" + (" (a --quick smoke run: small data, 2 epochs)."
+                                         if quick_run else "."),
+        f"Machine: {env['machine']}; PyTorch threads: {env['torch threads']}. "
+        f"Versions: Python {env['python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
+        f"pandas {env['pandas']}.",
+        "",
+        "Each experiment starts scratchnet and its PyTorch twin (`reference.to_torch`) from "
+        "the same weights (`seed_network(..., seed=0)`, PyTorch's default initialization), "
+        "trains both with the same optimizer on the same batches (shuffle seed 0; "
+        "`reference/lockstep.py`), and evaluates both on the test set after every epoch. "
+        "*param gap* is the largest absolute difference between any weight of the two "
+        "networks; *same predictions* the fraction of test images both classify alike. "
+        "Times are wall seconds of each framework's training steps per epoch, the two run "
+        "one after the other with a pause between (never at the same time).",
+        "",
+        "## Summary",
+        "",
+        pd.DataFrame([summary_row(e, h) for e, h in results]).to_markdown(index=False),
+        "",
+    ]
+    for experiment, history in results:
+        c = experiment.config
+        train_desc = ("all 60,000 training images" if experiment.per_class is None else
+                      f"{10 * experiment.per_class:,} training images (the first "
+                      f"{experiment.per_class} of each class)")
+        test_desc = ("the 10,000 test images" if experiment.test_size is None
+                     else f"the first {experiment.test_size:,} test images")
+        lines += [
+            f'<a id="{experiment.name}"></a>',
+            f"## {experiment.title}",
+            "",
+            f"`seed_network(\"{experiment.variant}\", bias=\"{experiment.bias}\", "
+            f"dtype=np.{experiment.dtype}, seed=0)` on {experiment.dataset}: {train_desc}, "
+            f"tested on {test_desc}. {c.optimizer.upper()} lr {c.lr}"
+            + (f", momentum {c.momentum}" if c.momentum else "")
+            + f", batch {c.batch_size}, {c.epochs} epochs, shuffle seed {c.seed}."
+            + (f" For comparison: {experiment.expected}." if experiment.expected else ""),
+            "",
+            f"![accuracy and loss curves]({experiment.name}.png)",
+            "",
+            epoch_table(history),
+            "",
+            f"All epochs: [{experiment.name}.csv]({experiment.name}.csv).",
+            "",
+        ]
+    lines += [
+        "## Reproduce",
+        "",
+        f"`{command}` (the data is looked up as the README says; `--data-dir DIR` names it).",
+        "Training is deterministic: the accuracies and losses above come out the same on a "
+        "rerun; the times do not.",
+        "",
+    ]
+    path = out_dir / "README.md"
+    write_atomically(path, lambda f: f.write("\n".join(lines).encode()))
+    return path
+
+
+def _finished(out_dir: Path, experiment: Experiment) -> pd.DataFrame | None:
+    """A finished run's history from ``out_dir``, if it was made with the same settings."""
+    csv, meta = out_dir / f"{experiment.name}.csv", out_dir / f"{experiment.name}.json"
+    if not (csv.exists() and meta.exists()):
+        return None
+    if json.loads(meta.read_text()) != experiment.settings():
+        return None
+    history = pd.read_csv(csv)
+    return history if len(history) == experiment.config.epochs else None
+
+
+def run_report(
+    out_dir: Path = DEFAULT_OUT,
+    *,
+    quick_run: bool = False,
+    only: Sequence[str] | None = None,
+    data_dir: str | None = None,
+    download: bool = True,
+    resume: bool = False,
+    progress: bool = True,
+    command: str = "make report",
+) -> list[tuple[Experiment, pd.DataFrame]]:
+    """Run the report's experiments and write CSV, PNG and the Markdown report."""
+    known = {e.name: e for e in EXPERIMENTS}
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {unknown}; known: {', '.join(known)}")
+    experiments = [e for e in EXPERIMENTS if not only or e.name in only]
+    if quick_run:
+        experiments = [quick(e) for e in experiments]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    start, datasets, results = time.perf_counter(), {}, []
+    for experiment in experiments:
+        history = _finished(out_dir, experiment) if resume else None
+        if history is None:
+            if experiment.dataset not in datasets:
+                datasets[experiment.dataset] = load_dataset(experiment.dataset, data_dir,
+                                                            download)
+            print(f"[{experiment.name}] {experiment.title}", file=sys.stderr)
+            history = run_experiment(experiment, datasets[experiment.dataset], progress)
+            write_atomically(out_dir / f"{experiment.name}.csv",
+                             lambda f, h=history: h.to_csv(f, index=False))
+            write_atomically(out_dir / f"{experiment.name}.json",
+                             lambda f, e=experiment: f.write(json.dumps(e.settings()).encode()))
+        plot_curves(history, experiment.title, out_dir / f"{experiment.name}.png")
+        results.append((experiment, history))
+        last = history.iloc[-1]
+        print(f"[{experiment.name}] test accuracy: scratchnet {last['scratchnet_test_acc']:.4f}, "
+              f"PyTorch {last['torch_test_acc']:.4f}; param gap "
+              f"{history['param_gap'].max():.1e}", file=sys.stderr)
+    write_report(results, out_dir, command, time.perf_counter() - start, quick_run)
+    return results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The report's command-line options (shared by ``scratchnet report``)."""
+    parser.add_argument("--quick", action="store_true",
+                        help="a small, fast run (smoke test): 200 images, 2 epochs")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"output directory (default: {DEFAULT_OUT})")
+    names = ", ".join(e.name for e in EXPERIMENTS)
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help=f"run only these experiments: {names}")
+    parser.add_argument("--data-dir", help="directory holding the dataset files")
+    parser.add_argument("--no-download", action="store_true", help="never download data")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep experiments already finished in --out with the same settings")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run_from_args(args: argparse.Namespace, command: str) -> None:
+    run_report(args.out, quick_run=args.quick, only=args.only, data_dir=args.data_dir,
+               download=not args.no_download, resume=args.resume,
+               progress=not args.no_progress, command=command)
