@@ -32,6 +32,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from scratchnet.checkpoint import describe_network, load_checkpoint, save_checkpoint
+from scratchnet.layers.base import ShapeError
 from scratchnet.losses import SoftmaxCrossEntropy
 from scratchnet.network import Sequential
 from scratchnet.optim import SGD, Adam, Optimizer, clip_grad_norm, global_grad_norm
@@ -146,7 +147,10 @@ def check_data(net: Sequential, x: Any, y: Any, what: str = "x") -> None:
         fail(f"expected labels as a 1-D integer array, got dtype {y.dtype}, shape {y.shape}")
     if len(y) != len(x):
         fail(f"{len(x)} images but {len(y)} labels")
-    num_classes = net.forward(x[:1]).shape[1]  # also checks the image shape, clearly
+    try:
+        num_classes = net.forward(x[:1]).shape[1]  # the layers check the image shape
+    except ShapeError as err:
+        fail(str(err))
     if y.min() < 0 or y.max() >= num_classes:
         fail(f"labels must be in [0, {num_classes - 1}] for the network's {num_classes} "
              f"outputs, got values from {y.min()} to {y.max()}")
