@@ -12,7 +12,6 @@ import functools
 import gzip
 import hashlib
 import http.server
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +22,8 @@ import pytest
 from scratchnet.data import DataError, Dataset, as_float, load_dataset
 from scratchnet.data import datasets as ds
 from scratchnet.data.idx import encode_idx
+from tests.real_data import require_real_mnist
 
-REPO = Path(__file__).parents[2]
-SHARED_MNIST = REPO / "../shared/data/mnist"
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 STEMS = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -450,18 +448,9 @@ def test_dataset_is_frozen(env: Path) -> None:
 # ---------------------------------------------------------------- real data
 
 
-def real_mnist_dir() -> Path | None:
-    if os.environ.get("SCRATCHNET_DATA"):
-        return Path(os.environ["SCRATCHNET_DATA"])
-    return SHARED_MNIST if SHARED_MNIST.exists() else None
-
-
 @pytest.fixture(scope="module")
 def mnist() -> Dataset:
-    where = real_mnist_dir()
-    if where is None:
-        pytest.skip("real MNIST not here: set SCRATCHNET_DATA or provide ../shared/data/mnist")
-    return load_dataset("mnist", data_dir=where, download=False)
+    return load_dataset("mnist", data_dir=require_real_mnist(), download=False)
 
 
 @pytest.fixture(scope="module")

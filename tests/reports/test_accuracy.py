@@ -1,0 +1,81 @@
+"""The accuracy report: a --quick run on real MNIST (CI's smoke test), resume, and outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reports import accuracy
+from tests.real_data import require_real_mnist
+
+QUICK = ["seed-shallow-1k", "full-mnist-untied", "float32-drift"]
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("report")
+    results = accuracy.run_report(out, quick_run=True, only=QUICK,
+                                  data_dir=str(require_real_mnist()), download=False,
+                                  progress=False, command="scratchnet report --quick")
+    return out, results
+
+
+def test_quick_report_writes_every_output(quick_report) -> None:
+    out, results = quick_report
+    assert [e.name for e, _ in results] == QUICK
+    for name in QUICK:
+        history = pd.read_csv(out / f"{name}.csv")
+        assert len(history) == 2 and list(history["epoch"]) == [1, 2]
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert json.loads((out / f"{name}.json").read_text())["name"] == name
+    text = (out / "README.md").read_text()
+    assert "Produced by `scratchnet report --quick`" in text
+    for name in QUICK:
+        assert f"![accuracy and loss curves]({name}.png)" in text
+    assert "NumPy " + np.__version__ in text
+    assert not list(out.glob(".*.tmp")), "temporary files left behind"
+
+
+def test_float64_runs_agree_with_pytorch(quick_report) -> None:
+    """In float64 scratchnet and the twin predict alike and their weights stay within the
+    project's float64 agreement bound (1e-12; measured about 1e-16 here)."""
+    _, results = quick_report
+    for experiment, history in results:
+        if experiment.dtype == "float64":
+            assert (history["prediction_agreement"] == 1.0).all(), experiment.name
+            assert history["param_gap"].max() < 1e-12, experiment.name
+            np.testing.assert_array_equal(history["scratchnet_test_acc"],
+                                          history["torch_test_acc"])
+            assert history["scratchnet_train_loss"].iloc[-1] < np.log(10)  # it learned
+
+
+def test_float32_drift_is_reported_and_small(quick_report) -> None:
+    """Float32 rounding differs between the two; after 2 short epochs the weights differ by
+    rounding only (measured about 2e-8), far below anything a bug would cause."""
+    _, results = quick_report
+    history = dict((e.name, h) for e, h in results)["float32-drift"]
+    assert 0 < history["param_gap"].max() < 1e-5
+
+
+def test_resume_keeps_finished_experiments(quick_report, monkeypatch) -> None:
+    out, _ = quick_report
+    monkeypatch.setattr(accuracy, "run_experiment",
+                        lambda *a, **k: pytest.fail("a finished experiment was rerun"))
+    again = accuracy.run_report(out, quick_run=True, only=QUICK[:1], resume=True,
+                                progress=False, download=False)
+    pd.testing.assert_frame_equal(again[0][1], pd.read_csv(out / f"{QUICK[0]}.csv"))
+
+
+def test_unknown_experiment_is_named() -> None:
+    with pytest.raises(ValueError, match=r"unknown experiment\(s\) \['seed'\]; known: "):
+        accuracy.run_report(only=["seed"])
+
+
+def test_first_per_class_is_balanced_and_in_file_order() -> None:
+    labels = np.array([3, 1, 3, 0, 1, 1, 0, 3, 2, 2])
+    idx = accuracy.first_per_class(labels, 2)
+    np.testing.assert_array_equal(idx, [0, 1, 2, 3, 4, 6, 8, 9])
+    assert np.bincount(labels[idx]).tolist() == [2, 2, 2, 2]
