@@ -6,7 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: report test bench lint clean
+.PHONY: report test bench data clean
+
+# The workplace keeps real MNIST beside the project; use it unless SCRATCHNET_DATA says
+# otherwise (elsewhere the loader looks in the user cache and downloads).
+export SCRATCHNET_DATA ?= $(wildcard ../shared/data)
+FASHION_DIR := /usr/share/datasets/fashion-mnist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +19,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-report: $(STAMP)
+report: $(STAMP) data
 	$(BIN)/scratchnet report $(ARGS)
 
-test: $(STAMP)
+# Fashion-MNIST from Debian's package, when this is a Debian machine we may install on;
+# elsewhere the loader downloads it (or says where to put it).
+data:
+	@if [ ! -d $(FASHION_DIR) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null \
+		|| echo "note: could not install dataset-fashion-mnist"; fi
+
+test: $(STAMP) data
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(ARGS)
 

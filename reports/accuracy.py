@@ -311,13 +311,14 @@ def run_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    start, datasets, results = time.perf_counter(), {}, []
+    start, results = time.perf_counter(), []
+    todo = [e for e in experiments if not (resume and _finished(out_dir, e) is not None)]
+    # Load every dataset first: a missing one fails now, not after an hour of training.
+    datasets = {name: load_dataset(name, data_dir, download)
+                for name in dict.fromkeys(e.dataset for e in todo)}
     for experiment in experiments:
         history = _finished(out_dir, experiment) if resume else None
         if history is None:
-            if experiment.dataset not in datasets:
-                datasets[experiment.dataset] = load_dataset(experiment.dataset, data_dir,
-                                                            download)
             print(f"[{experiment.name}] {experiment.title}", file=sys.stderr)
             history = run_experiment(experiment, datasets[experiment.dataset], progress)
             write_atomically(out_dir / f"{experiment.name}.csv",
