@@ -10,16 +10,18 @@ Why these numbers:
   a correct layer differs by a few ulps of the largest partial sum; measured on the seed
   network, the worst difference is about 1e-15. ``1e-12`` leaves three orders of margin
   and still fails any real bug (a wrong index, a missed tie, a lost term is >= 1e-8).
-* float32 (eps = 1.2e-7): the same rounding, 2^29 times larger. A weight gradient of the
-  first convolution sums N*24*24 (thousands of) products, and rounding of such sums grows
-  like eps * sqrt(terms) and through the layers; ``1e-4`` is that bound with margin.
+* float32 (eps = 1.2e-7): the same rounding, 2^29 times larger. A bias or weight gradient
+  of a convolution sums thousands of products, and the rounding of such sums grows like
+  eps * sqrt(terms) and through the layers; measured over the test suite's random layers
+  and networks, the worst is about 9e-7. ``1e-5`` leaves a tenfold margin; a real bug in
+  float32 shows as 1e-3 or more.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-TOLERANCE = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
+TOLERANCE = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 
 
 def tolerance(dtype: np.dtype | type) -> float:

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 from reference import to_torch
-from reference.agreement import assert_agree
 from scratchnet import (
     Conv2D,
     Dense,
@@ -21,6 +20,7 @@ from scratchnet import (
 )
 from scratchnet.layers import ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
+from tests.torch_check import check
 
 
 def digits(rng: np.random.Generator, n: int, dtype) -> np.ndarray:
@@ -44,13 +44,13 @@ def assert_network_matches_twin(net: Sequential, x: np.ndarray, labels: np.ndarr
     t_loss.backward()
 
     dtype = x.dtype
-    assert_agree(logits, t_logits.detach().numpy(), dtype, "logits")
-    assert_agree(np.float64(loss), t_loss.detach().numpy(), dtype, "loss")
+    check(logits, t_logits.detach().numpy(), dtype, "logits")
+    check(np.float64(loss), t_loss.detach().numpy(), dtype, "loss")
     t_params = dict(twin.named_parameters())
     assert list(net.named_grads()) == list(t_params)
     for key, grad in net.named_grads().items():
-        assert_agree(grad, t_params[key].grad.numpy(), dtype, key)
-    assert_agree(grad_x, xt.grad.numpy(), dtype, "input gradient")
+        check(grad, t_params[key].grad.numpy(), dtype, key)
+    check(grad_x, xt.grad.numpy(), dtype, "input gradient")
 
 
 @pytest.mark.parametrize("variant", ["full", "shallow"])

@@ -14,10 +14,23 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from reference.agreement import assert_agree
+from reference.agreement import assert_agree, errors
 from scratchnet.layers import Layer
 
 TorchFn = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
+
+#: The largest scaled error seen per dtype in this test session: ``dtype name ->
+#: (max abs error / max(1, max |torch value|), what)``; ``tests/conftest.py`` prints it.
+WORST: dict[str, tuple[float, str]] = {}
+
+
+def check(ours: np.ndarray, theirs: np.ndarray, dtype: np.dtype, what: str) -> None:
+    """``assert_agree``, remembering the worst error seen for the session summary."""
+    abs_err, _, scale = errors(ours, theirs)
+    name = np.dtype(dtype).name
+    if np.isfinite(abs_err) and abs_err / scale > WORST.get(name, (-1.0, ""))[0]:
+        WORST[name] = (abs_err / scale, what)
+    assert_agree(ours, theirs, dtype, what)
 
 
 def assert_layer_matches_torch(
@@ -36,10 +49,10 @@ def assert_layer_matches_torch(
 
     dtype = x.dtype
     assert y.shape == tuple(yt.shape), f"{layer!r} output shape {y.shape} vs {tuple(yt.shape)}"
-    assert_agree(y, yt.detach().numpy(), dtype, f"{layer!r} output")
-    assert_agree(grad_x, xt.grad.numpy(), dtype, f"{layer!r} input gradient")
+    check(y, yt.detach().numpy(), dtype, f"{layer!r} output")
+    check(grad_x, xt.grad.numpy(), dtype, f"{layer!r} input gradient")
     assert set(layer.grads) == set(pt)
     for key, grad in layer.grads.items():
         assert grad.shape == layer.params[key].shape, f"{key} grad shape"
         assert grad.dtype == layer.params[key].dtype, f"{key} grad dtype"
-        assert_agree(grad, pt[key].grad.numpy(), dtype, f"{layer!r} {key} gradient")
+        check(grad, pt[key].grad.numpy(), dtype, f"{layer!r} {key} gradient")

@@ -14,7 +14,8 @@ from reference.agreement import agree, assert_agree, errors, tolerance
     (np.array([1e6]), np.array([1e6 + 1e-7]), np.float64, True),     # relative for large
     (np.array([1e6]), np.array([1e6 + 1e-4]), np.float64, False),
     (np.array([1e-20]), np.array([2e-20]), np.float64, True),        # absolute for small
-    (np.array([1.0]), np.array([1.00001]), np.float32, True),
+    (np.array([1.0]), np.array([1.000002]), np.float32, True),
+    (np.array([1.0]), np.array([1.0001]), np.float32, False),
     (np.array([1.0]), np.array([1.001]), np.float32, False),
     (np.array([np.nan, 1.0]), np.array([np.nan, 1.0]), np.float64, True),
     (np.array([np.nan, 1.0]), np.array([0.0, 1.0]), np.float64, False),
