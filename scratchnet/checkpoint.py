@@ -12,17 +12,16 @@ A checkpoint holds everything needed to continue a run exactly where it stopped:
 Every entry is a plain numeric or unicode array, so the file is read with
 ``np.load(path, allow_pickle=False)``: loading a checkpoint never runs pickled code.
 
-Atomic writing: the file is first written in full to a temporary file in the same
-directory, flushed to disk (``fsync``), and only then moved over the old checkpoint with
-``os.replace``, which is atomic. A crash while writing leaves the previous checkpoint
-intact, never a half-written one.
+Atomic writing (``scratchnet.atomic.write_atomically``): the file is first written in
+full to a temporary file in the same directory, flushed to disk (``fsync``), and only then
+moved over the old checkpoint with ``os.replace``, which is atomic. A crash while writing
+leaves the previous checkpoint intact, never a half-written one.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scratchnet.atomic import write_atomically
 from scratchnet.network import Sequential
 
 FORMAT = "scratchnet-checkpoint"
@@ -83,7 +83,7 @@ def save_checkpoint(
     config: Any,
     epoch: int,
 ) -> None:
-    """Write the run's state to ``path`` (one ``.npz``), atomically.
+    """Write the run's state to ``path`` (one ``.npz``, exactly that name), atomically.
 
     Args:
         path: the checkpoint file; its directory must exist.
@@ -113,28 +113,7 @@ def save_checkpoint(
         if value.dtype.hasobject:
             raise TypeError(f"save_checkpoint: {key} has dtype object, which would need pickle")
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Flush the directory entry of a just-replaced file to disk (POSIX; no-op elsewhere)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:

@@ -163,6 +163,7 @@ def evaluate(
 
     Runs forward only, in batches of ``batch_size``; the weights are not changed.
     """
+    check_data(net, x, y, "evaluate")
     loss_fn = SoftmaxCrossEntropy()
     total_loss, correct = 0.0, 0
     for i in range(0, len(x), batch_size):

@@ -194,6 +194,24 @@ def test_adam_config_trains_with_adam() -> None:
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0] / 2
 
 
+def test_evaluate_does_not_depend_on_its_batch_size() -> None:
+    """Loss and accuracy are over examples, whatever the batches (50 = 7*7 + 1).
+
+    Tolerance: the loss is the same per-example sum grouped differently, so it may differ
+    in the last bits: ``rel=1e-12``. The accuracy counts the same predictions: exact.
+    """
+    x, y = block_images(50, seed=6)
+    net = seed_network("full", seed=2)
+    loss, acc = evaluate(net, x, y, batch_size=7)
+    logits = net.forward(x)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    assert loss == pytest.approx(-log_probs[np.arange(50), y].mean(), rel=1e-12)
+    assert acc == float((net.predict(x) == y).mean())
+    with pytest.raises(ValueError, match=r"^evaluate: 50 images but 49 labels$"):
+        evaluate(net, x, y[:49])
+
+
 # ----------------------------------------------------------------------------- errors
 
 
