@@ -17,7 +17,7 @@ from scratchnet.checkpoint import (
     save_checkpoint,
 )
 from scratchnet.train import TrainConfig, make_optimizer, train, train_epoch
-from tests.test_train import block_images
+from tests.synthetic_data import block_images
 
 ADAM = TrainConfig(epochs=4, batch_size=20, optimizer="adam", lr=0.01, seed=3)
 SGD_MOMENTUM = TrainConfig(epochs=4, batch_size=20, lr=0.05, momentum=0.9,

@@ -20,14 +20,8 @@ from scratchnet import (
 )
 from scratchnet.layers import ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
+from tests.synthetic_data import digits
 from tests.torch_check import check
-
-
-def digits(rng: np.random.Generator, n: int, dtype) -> np.ndarray:
-    """Digit-like images: zero background, strokes in (0, 1], so max-pool sees many ties."""
-    x = np.zeros((n, 1, 28, 28))
-    x[:, :, 6:22, 8:20] = rng.random((n, 1, 16, 12)) * (rng.random((n, 1, 16, 12)) < 0.5)
-    return x.astype(dtype)
 
 
 def assert_network_matches_twin(net: Sequential, x: np.ndarray, labels: np.ndarray) -> None:

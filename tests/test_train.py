@@ -19,28 +19,11 @@ from scratchnet.train import (
     train,
     train_epoch,
 )
+from tests.synthetic_data import block_images
 
 LAYERS = ("conv1", "conv2", "fc1", "fc2")  # the full seed network's layers with weights
 COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
            *(f"grad_norm.{layer}" for layer in LAYERS)]
-
-
-def block_images(
-    n: int, seed: int = 0, dtype: type = np.float64
-) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` learnable 1x28x28 images: class ``c`` is a bright 7x7 block in cell ``c``.
-
-    The 28x28 image is a 4x4 grid of 7x7 cells; class ``c`` (0..9) brightens cell
-    ``divmod(c, 4)`` by 0.7 over uniform [0, 0.3) noise. Classes are balanced.
-    """
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 10
-    rng.shuffle(labels)
-    images = rng.uniform(0.0, 0.3, (n, 1, 28, 28))
-    for i, c in enumerate(labels):
-        row, col = divmod(int(c), 4)
-        images[i, 0, 7 * row : 7 * row + 7, 7 * col : 7 * col + 7] += 0.7
-    return images.astype(dtype), labels.astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- batches

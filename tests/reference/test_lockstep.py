@@ -25,7 +25,7 @@ from reference.lockstep import train_lockstep
 from scratchnet import seed_network
 from scratchnet.data import as_float, load_dataset
 from scratchnet.train import TrainConfig
-from tests.test_train import block_images
+from tests.synthetic_data import block_images
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
 
