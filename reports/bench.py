@@ -1,0 +1,764 @@
+"""Speed and memory benchmark: scratchnet against its PyTorch twin, side by side.
+
+What is timed, on the full seed network (``seed_network("full")``):
+
+* **train**: one training step = forward, loss, backward, SGD update (lr 0.01, momentum 0.9),
+  for every batch size, dtype and bias mode asked for. scratchnet runs
+  ``SoftmaxCrossEntropy`` + ``backward(need_input_grad=False)`` + ``optim.SGD``; torch runs
+  ``zero_grad(set_to_none=True)``, forward, ``F.cross_entropy``, ``backward()``, ``step()``
+  on an input tensor without ``requires_grad``.
+* **infer**: class predictions for 10,000 random 1x28x28 images in batches of 1000
+  (scratchnet: ``net.forward`` + argmax per batch; torch: the same under
+  ``torch.inference_mode()``), per dtype, with the seed's untied bias.
+
+How it is timed (see ``/work/shared/notes/performance.md`` for why): both frameworks are
+warmed up, then run in *interleaved blocks* of ``k`` steps, ``k`` chosen so a block lasts
+about 75 ms, with a 0.12 s pause after every block. OpenBLAS (NumPy's BLAS) keeps a thread
+spinning for about 0.1 s after a call; on a 2-core machine that would steal a core from
+torch if torch ran straight after NumPy. The block order alternates each round. The time
+per step is the median over blocks of ``block time / k``; ``ratio`` is the ratio of the
+two medians. Thread settings are left at their defaults and recorded, not changed.
+
+FLOPs are counted from the layer shapes (:func:`flop_table`), memory is measured with
+``tracemalloc`` (NumPy reports its array allocations to it) and compared with what the
+arrays themselves need (:func:`activation_table`).
+
+Run ``python -m reports.bench`` (about 4-5 minutes) or ``python -m reports.bench --quick``
+(seconds; a rough smoke run). Results go to ``reports/speed/bench.csv``, ``memory.csv`` and
+``bench.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime as dt
+import math
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from reference.twin import to_torch
+from scratchnet import Conv2D, Dense, Sequential, SoftmaxCrossEntropy, seed_network
+from scratchnet.atomic import write_atomically
+from scratchnet.optim import SGD
+
+INPUT_SHAPE = (1, 28, 28)          # one MNIST image
+LR, MOMENTUM = 0.01, 0.9           # the SGD settings of every training step
+INFER_IMAGES, INFER_BATCH = 10_000, 1000
+MEMORY_BATCH = 64
+BLOCK_SECONDS = 0.075              # target length of one timed block
+PAUSE_SECONDS = 0.12               # rest after every block (OpenBLAS spins ~0.1 s)
+MATMUL_SIZE = 2048
+QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
+BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
+BUSY_RETRIES = 2
+
+SPEED_COLUMNS = [
+    "task", "dtype", "bias", "batch", "scratchnet_ms", "torch_ms", "scratchnet_img_s",
+    "torch_img_s", "ratio", "ratio_iqr", "scratchnet_gflops", "torch_gflops", "peak_gflops",
+    "peak_fraction", "blocks", "background_cpu",
+]
+MEMORY_COLUMNS = [
+    "dtype", "bias", "batch", "traced_peak_mb", "between_steps_mb", "activations_mb",
+    "state_mb", "needed_mb", "peak_over_needed",
+]
+
+
+# ------------------------------------------------------------------------- FLOPs
+def flop_table(net: Sequential, input_shape: tuple[int, ...] = INPUT_SHAPE) -> pd.DataFrame:
+    """Multiply-adds (MACs) per image of every layer that has weights, from its shapes.
+
+    Per image, with ``out`` the layer's output shape::
+
+        Conv2D  forward MACs = C_out*H_out*W_out * C_in*kh*kw   (one dot product per output)
+        Dense   forward MACs = in * out
+
+    The backward pass repeats that work twice: once for the weight gradient and once for
+    the input gradient, except that the network's first layer, when it is a Conv2D, skips
+    its input gradient (a training step does not need it, and torch does not compute it
+    for an input without ``requires_grad``). One MAC = 2 FLOPs. Bias adds, ReLU, pooling,
+    the loss and the SGD update are element-wise and not counted.
+
+    Columns: ``forward``, ``weight_grad``, ``input_grad`` (MACs per image), one row per
+    weighted layer.
+    """
+    rows, shape = [], tuple(input_shape)
+    for i, (name, layer) in enumerate(net.layers.items()):
+        out = layer.output_shape(shape)
+        if isinstance(layer, Conv2D):
+            kh, kw = layer.kernel_size
+            macs = math.prod(out) * layer.in_channels * kh * kw
+        elif isinstance(layer, Dense):
+            macs = layer.in_features * layer.out_features
+        else:
+            shape = out
+            continue
+        skip_input_grad = i == 0 and isinstance(layer, Conv2D)
+        rows.append({"layer": name, "forward": macs, "weight_grad": macs,
+                     "input_grad": 0 if skip_input_grad else macs})
+        shape = out
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def flops_per_image(net: Sequential, input_shape: tuple[int, ...] = INPUT_SHAPE
+                    ) -> tuple[int, int]:
+    """``(inference FLOPs, training-step FLOPs)`` per image: 2 x the MACs of :func:`flop_table`."""
+    table = flop_table(net, input_shape)
+    return 2 * int(table["forward"].sum()), 2 * int(table.to_numpy().sum())
+
+
+# ------------------------------------------------------------------------ memory
+def activation_table(net: Sequential, input_shape: tuple[int, ...] = INPUT_SHAPE
+                     ) -> pd.DataFrame:
+    """Elements per image of every layer's output and input-gradient array.
+
+    This is what a training step must hold at the least, counting each layer's output and
+    the gradient it returns (its input's shape) as one array each, and skipping the input
+    gradient of a first Conv2D, as the training step does. What an implementation keeps
+    besides (caches for the backward pass such as pooling winners or the convolutions'
+    input matrices, temporaries) is *not* counted: it is the overhead the measured peak
+    shows.
+    """
+    rows, shape = [], tuple(input_shape)
+    for i, (name, layer) in enumerate(net.layers.items()):
+        out = layer.output_shape(shape)
+        skip = i == 0 and isinstance(layer, Conv2D)
+        rows.append({"layer": name, "output": math.prod(out),
+                     "input_grad": 0 if skip else math.prod(shape)})
+        shape = out
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def activation_bytes(net: Sequential, batch: int, input_shape: tuple[int, ...] = INPUT_SHAPE
+                     ) -> int:
+    """Bytes of all outputs and input gradients of :func:`activation_table` for a batch."""
+    itemsize = np.dtype(net.dtype or np.float64).itemsize
+    return int(activation_table(net, input_shape).to_numpy().sum()) * batch * itemsize
+
+
+def state_bytes(net: Sequential) -> int:
+    """Bytes of the parameters, their gradients and SGD's momentum buffers (3 x params)."""
+    itemsize = np.dtype(net.dtype or np.float64).itemsize
+    return 3 * net.num_params() * itemsize
+
+
+# ------------------------------------------------------------------- the two steps
+def random_batch(batch: int, dtype: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images uniform in [0, 1) of shape ``(batch, 1, 28, 28)`` and labels in 0..9."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch, *INPUT_SHAPE)).astype(dtype)
+    return x, rng.integers(0, 10, size=batch)
+
+
+def scratchnet_train_step(net: Sequential, x: np.ndarray, labels: np.ndarray
+                          ) -> Callable[[], None]:
+    """A function doing one scratchnet training step on ``(x, labels)``."""
+    loss, opt = SoftmaxCrossEntropy(), SGD(net, lr=LR, momentum=MOMENTUM)
+
+    def step() -> None:
+        loss.forward(net.forward(x), labels)
+        net.backward(loss.backward(), need_input_grad=False)
+        opt.step()
+
+    return step
+
+
+def torch_train_step(model: torch.nn.Module, x: np.ndarray, labels: np.ndarray
+                     ) -> Callable[[], None]:
+    """A function doing one torch training step on ``(x, labels)``."""
+    xt, yt = torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(xt), yt).backward()
+        opt.step()
+
+    return step
+
+
+def scratchnet_infer(net: Sequential, x: np.ndarray) -> Callable[[], None]:
+    """A function predicting the classes of all of ``x``, 1000 images at a time."""
+    def run() -> None:
+        for i in range(0, len(x), INFER_BATCH):
+            net.forward(x[i : i + INFER_BATCH]).argmax(axis=1)
+
+    return run
+
+
+def torch_infer(model: torch.nn.Module, x: np.ndarray) -> Callable[[], None]:
+    """The torch twin of :func:`scratchnet_infer`, under ``torch.inference_mode()``."""
+    xt = torch.from_numpy(x)
+
+    def run() -> None:
+        with torch.inference_mode():
+            for i in range(0, len(xt), INFER_BATCH):
+                model(xt[i : i + INFER_BATCH]).argmax(dim=1)
+
+    return run
+
+
+# ------------------------------------------------------------------------ timing
+@dataclass
+class Timing:
+    """Seconds per call of one function: the median over its timed blocks, and every block's.
+
+    ``per_block[r]`` is the block of round ``r``, so two Timings of the same
+    :func:`time_interleaved` call can be compared round by round.
+    """
+
+    seconds: float
+    per_block: list[float]
+    calls_per_block: int
+
+    @property
+    def blocks(self) -> int:
+        return len(self.per_block)
+
+
+def _busy_ticks() -> tuple[int, int]:
+    """(CPU ticks used by the whole machine, by this process) so far; (0, 0) if unknown."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        with open("/proc/self/stat") as f:
+            own = f.read().rsplit(")", 1)[1].split()
+        # user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+        machine = sum(fields[:8]) - fields[3] - fields[4]
+        return machine, int(own[11]) + int(own[12])       # utime + stime (all threads)
+    except (OSError, IndexError, ValueError):
+        return 0, 0
+
+
+def _other_cores(before: tuple[int, int], after: tuple[int, int], wall: float) -> float:
+    """Average cores used by other processes between two :func:`_busy_ticks` readings."""
+    busy = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, busy / os.sysconf("SC_CLK_TCK") / wall)
+
+
+def background_load(seconds: float = 0.5) -> float:
+    """Cores kept busy by *other* processes over the next ``seconds`` (from /proc)."""
+    before, t0 = _busy_ticks(), time.perf_counter()
+    time.sleep(seconds)
+    return _other_cores(before, _busy_ticks(), time.perf_counter() - t0)
+
+
+def wait_for_quiet(timeout: float, threshold: float = 0.2) -> float:
+    """Wait up to ``timeout`` s until other processes use under ``threshold`` cores.
+
+    Returns the last background load seen. The machines are shared: a test suite running
+    beside the benchmark slows both frameworks, OpenBLAS and torch's OpenMP alike, by up
+    to 20x, and makes a row meaningless.
+    """
+    if timeout <= 0:
+        return math.nan
+    deadline = time.perf_counter() + timeout
+    load = background_load()
+    while load >= threshold and time.perf_counter() < deadline:
+        load = background_load()
+    return load
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], None]],
+    seconds: float,
+    min_rounds: int = 5,
+    warmup_seconds: float = 0.5,
+    block_seconds: float = BLOCK_SECONDS,
+    pause_seconds: float = PAUSE_SECONDS,
+) -> tuple[dict[str, Timing], float]:
+    """Time each function of ``fns`` in interleaved blocks; return timings and background load.
+
+    1. Warm-up: each function runs for ``warmup_seconds`` (at least 3 calls).
+    2. Block size: ``k = round(block_seconds / t)`` calls, ``t`` the fastest warm-up call
+       after the first.
+    3. Rounds: one block of each function (the order alternating between rounds), with a
+       pause of ``pause_seconds`` after every block, until ``seconds`` have passed and at
+       least ``min_rounds`` rounds were done.
+
+    The background load is the number of cores that *other* processes kept busy on average
+    while the rounds ran (from /proc/stat; 0 on a quiet machine): anything well above 0
+    means the absolute times are suspect (ratios suffer less, both sides being slowed).
+    """
+    names = list(fns)
+    calls: dict[str, int] = {}
+    for name in names:
+        fn, start, singles = fns[name], time.perf_counter(), []
+        while len(singles) < 3 or time.perf_counter() - start < warmup_seconds:
+            t0 = time.perf_counter()
+            fn()
+            singles.append(time.perf_counter() - t0)
+        calls[name] = max(1, round(block_seconds / min(singles[1:])))  # first call: cold
+        time.sleep(pause_seconds)
+
+    per_call: dict[str, list[float]] = {name: [] for name in names}
+    ticks0, wall0 = _busy_ticks(), time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or time.perf_counter() - wall0 < seconds:
+        for name in names if rounds % 2 == 0 else names[::-1]:
+            fn, k = fns[name], calls[name]
+            t0 = time.perf_counter()
+            for _ in range(k):
+                fn()
+            per_call[name].append((time.perf_counter() - t0) / k)
+            time.sleep(pause_seconds)
+        rounds += 1
+    background = _other_cores(ticks0, _busy_ticks(), time.perf_counter() - wall0)
+    timings = {name: Timing(statistics.median(per_call[name]), per_call[name], calls[name])
+               for name in names}
+    return timings, background
+
+
+def matmul_peak_gflops(dtype: str, size: int = MATMUL_SIZE, repeats: int = 5) -> float:
+    """GFLOP/s of NumPy's ``size x size`` matmul (2 size^3 FLOPs), median of ``repeats``."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)                                        # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - t0)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+# ------------------------------------------------------------------------ benchmarks
+def bench_train(dtype: str, bias: str, batch: int, seconds: float, quick: bool = False
+                ) -> dict[str, float | int | str]:
+    """One ``train`` row: time scratchnet's and torch's training steps (same weights)."""
+    net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
+    model = to_torch(net)
+    x, labels = random_batch(batch, dtype)
+    fns = {"scratchnet": scratchnet_train_step(net, x, labels),
+           "torch": torch_train_step(model, x, labels)}
+    timings, background = time_interleaved(fns, seconds, min_rounds=2 if quick else 5,
+                                           warmup_seconds=0.1 if quick else 0.5)
+    for name, arr in net.named_params().items():
+        if not np.isfinite(arr).all():
+            raise FloatingPointError(f"scratchnet's {name} became non-finite while timing")
+    train_flops = flops_per_image(net)[1]
+    return _row("train", dtype, bias, batch, batch, train_flops, timings, background)
+
+
+def bench_infer(dtype: str, bias: str, seconds: float, quick: bool = False,
+                images: int = INFER_IMAGES) -> dict[str, float | int | str]:
+    """One ``infer`` row: time a prediction pass over ``images`` images, 1000 at a time."""
+    net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
+    model = to_torch(net)
+    x, _ = random_batch(images, dtype, seed=1)
+    fns = {"scratchnet": scratchnet_infer(net, x), "torch": torch_infer(model, x)}
+    timings, background = time_interleaved(fns, seconds, min_rounds=2 if quick else 5,
+                                           warmup_seconds=0.0)
+    infer_flops = flops_per_image(net)[0]
+    return _row("infer", dtype, bias, INFER_BATCH, images, infer_flops, timings, background)
+
+
+def _row(task: str, dtype: str, bias: str, batch: int, images_per_call: int,
+         flops_per_img: int, timings: dict[str, Timing], background: float
+         ) -> dict[str, float | int | str]:
+    s, t = timings["scratchnet"].seconds, timings["torch"].seconds
+    # Per-round ratios: their spread shows how much the row's ratio can be trusted.
+    pairs = [a / b for a, b in zip(timings["scratchnet"].per_block, timings["torch"].per_block,
+                                   strict=True)]
+    q1, _, q3 = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else (pairs[0],) * 3
+    return {
+        "task": task, "dtype": dtype, "bias": bias, "batch": batch,
+        "scratchnet_ms": 1e3 * s, "torch_ms": 1e3 * t,
+        "scratchnet_img_s": images_per_call / s, "torch_img_s": images_per_call / t,
+        "ratio": s / t, "ratio_iqr": q3 - q1,
+        "scratchnet_gflops": flops_per_img * images_per_call / s / 1e9,
+        "torch_gflops": flops_per_img * images_per_call / t / 1e9,
+        "blocks": min(timings["scratchnet"].blocks, timings["torch"].blocks),
+        "background_cpu": background,
+    }
+
+
+def measure_train_memory(dtype: str, bias: str = "untied", batch: int = MEMORY_BATCH
+                         ) -> dict[str, float | int | str]:
+    """Peak memory of one scratchnet training step, measured and needed (in MB = 1e6 B).
+
+    ``tracemalloc`` traces from just before the network is built, so the traced memory
+    holds the parameters, the optimizer's buffers, the gradients and whatever the layers
+    keep between steps (the input batch is made before and not counted). After two
+    warm-up steps the peak is reset and one step traced:
+
+    * ``traced_peak_mb``: the highest traced memory during that step;
+    * ``between_steps_mb``: what stayed allocated just before it (state + layer caches);
+    * ``needed_mb = activations_mb + state_mb``: every layer's output and input gradient
+      for the batch (:func:`activation_bytes`) plus parameters, gradients and momentum
+      buffers (:func:`state_bytes`).
+    """
+    x, labels = random_batch(batch, dtype)
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
+        step = scratchnet_train_step(net, x, labels)
+        step()
+        step()
+        between, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    acts, state = activation_bytes(net, batch), state_bytes(net)
+    return {
+        "dtype": dtype, "bias": bias, "batch": batch,
+        "traced_peak_mb": (peak - start) / 1e6, "between_steps_mb": (between - start) / 1e6,
+        "activations_mb": acts / 1e6, "state_mb": state / 1e6, "needed_mb": (acts + state) / 1e6,
+        "peak_over_needed": (peak - start) / (acts + state),
+    }
+
+
+# --------------------------------------------------------------- machine and threads
+def _openblas_threads() -> str | None:
+    """NumPy's OpenBLAS thread count, asked through ctypes (read-only); None if unknown."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                       "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            if hasattr(lib, symbol):
+                return f"{getattr(lib, symbol)()} (OpenBLAS, {Path(path).name})"
+    return None
+
+
+def thread_info() -> dict[str, str]:
+    """Thread counts of torch and of NumPy's BLAS (threadpoolctl if installed)."""
+    info = {"torch threads (intra-op / inter-op)":
+            f"{torch.get_num_threads()} / {torch.get_num_interop_threads()}"}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threads = _openblas_threads()
+        info["numpy BLAS threads"] = threads or "unknown (threadpoolctl not installed)"
+    else:
+        for lib in threadpool_info():
+            info[f"threadpoolctl: {lib.get('internal_api')} ({lib.get('prefix')})"] = (
+                f"{lib.get('num_threads')} threads, version {lib.get('version')}")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        info[var] = os.environ.get(var, "not set")
+    return info
+
+
+def git_info() -> str:
+    """The commit benchmarked: HEAD, the last commit that changed ``scratchnet/``, and a
+    warning if ``scratchnet/`` has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parent.parent,
+                              timeout=10).stdout.strip()
+
+    try:
+        head = git("log", "-1", "--format=%h")
+        last = git("log", "-1", "--format=%h %s", "--", "scratchnet")
+        dirty = git("status", "--porcelain", "--", "scratchnet")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    last = last if len(last) <= 70 else last[:67] + "..."
+    text = f"HEAD {head}; scratchnet/ last changed in {last}"
+    return text + (" + UNCOMMITTED changes in scratchnet/" if dirty else "")
+
+
+def machine_info() -> dict[str, str]:
+    """CPU, cores, library versions and NumPy's BLAS, as strings."""
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas_name = f"{blas.get('name')} {blas.get('version')}"
+    except (TypeError, KeyError):
+        blas_name = "unknown"
+    return {
+        "CPU": model,
+        "cores": str(os.cpu_count()),
+        "Python": platform.python_version(),
+        "numpy": f"{np.__version__} (BLAS: {blas_name})",
+        "torch": torch.__version__,
+        "pandas": pd.__version__,
+        "scratchnet commit": git_info(),
+        "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}",
+    }
+
+
+# --------------------------------------------------------------------------- output
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    write_atomically(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _fmt(value: float) -> str:
+    """About three significant figures, without exponents."""
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _markdown_table(df: pd.DataFrame, percent: Sequence[str] = ()) -> str:
+    """``df`` as Markdown: floats to about 3 figures (``percent`` columns as %), numbers
+    right-aligned."""
+    shown = df.copy()
+    for col in shown.columns:
+        if col in percent:
+            shown[col] = [f"{100 * v:.1f}%" for v in shown[col]]
+        elif pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = [_fmt(v) for v in shown[col]]
+    align = ["right" if pd.api.types.is_numeric_dtype(df[c]) else "left" for c in df.columns]
+    return shown.to_markdown(index=False, disable_numparse=True, colalign=align)
+
+
+def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, float],
+                    info: dict[str, str], command: str, quick: bool,
+                    infer_images: int = INFER_IMAGES) -> str:
+    """The report: header (machine, versions, threads, command), how to read, tables."""
+    net = seed_network("full")
+    flops = flop_table(net)
+    infer_flops, train_flops = flops_per_image(net)
+    flops_shown = flops.reset_index()
+    flops_shown.loc[len(flops_shown)] = ["total", *flops.sum().tolist()]
+    lines = [
+        "# scratchnet vs PyTorch: speed and memory",
+        "",
+        f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} by `{command}` "
+        "(run from the repository root).",
+    ]
+    if quick:
+        lines += ["", "**Quick run**: few and short blocks; the numbers are rough."]
+    lines += [
+        "",
+        "## Machine, libraries, threads",
+        "",
+        pd.DataFrame(list(info.items()), columns=["item", "value"]).to_markdown(index=False),
+        "",
+        "Thread settings are the defaults, recorded, not changed.",
+        "",
+        "## How to read",
+        "",
+        "- `train`: one training step (forward, loss, backward, SGD with momentum 0.9) on a "
+        f"batch of `batch` images; `infer`: predicting {infer_images:,} images in batches of "
+        f"{INFER_BATCH}. Random images, the full seed network, the same weights in both "
+        "frameworks.",
+        "- `scratchnet_ms`, `torch_ms`: median time per step (per whole "
+        f"{infer_images:,}-image pass for `infer`) over `blocks` interleaved blocks of about "
+        "75 ms each, with 0.12 s pauses between blocks so OpenBLAS's spinning thread does not "
+        "slow torch down.",
+        "- `ratio` = scratchnet_ms / torch_ms: **below 1 means scratchnet is faster**. Ratios "
+        "from one process vary about +-0.05, absolute times 15-25% between runs (more on "
+        "a busy host). `ratio_iqr`: interquartile range of the ratios of the individual "
+        "rounds (one scratchnet block against the torch block next to it); a difference "
+        "smaller than that between two rows is noise.",
+        f"- `*_gflops`: achieved GFLOP/s, counting {infer_flops:,} FLOPs per image for "
+        f"inference and {train_flops:,} per image for a training step (table below). "
+        "`peak_gflops`: NumPy's own 2048x2048 matmul in that dtype on this machine; "
+        "`peak_fraction` = scratchnet_gflops / peak_gflops.",
+        "- `background_cpu`: cores other processes kept busy while this row was timed "
+        "(0 on a quiet machine). Well above 0 means the row's times are suspect: OpenBLAS "
+        "and OpenMP threads slow down badly when they must share the cores. (A full run "
+        "waits up to 30 s for quiet before each row and redoes, at most twice, a row timed "
+        "with more than 0.25 cores of background load, keeping the quietest attempt.)",
+        "",
+        "## Speed",
+        "",
+        _markdown_table(speed, percent=["peak_fraction"]),
+        "",
+        "## Work per image",
+        "",
+        "Multiply-adds (1 MAC = 2 FLOPs) per image, from the layer shapes: a Conv2D does "
+        "`C_out*H_out*W_out * C_in*kh*kw`, a Dense `in*out`. The backward pass does the same "
+        "work again for the weight gradient and for the input gradient, except that the first "
+        "convolution needs no input gradient. Element-wise work (bias, ReLU, pooling, loss, "
+        "SGD) is not counted.",
+        "",
+        flops_shown.to_markdown(index=False, intfmt=","),
+        "",
+        "## Matmul peak (NumPy)",
+        "",
+        _markdown_table(pd.DataFrame({"dtype": list(peaks), "gflops": list(peaks.values())})),
+        "",
+        f"## Memory of one scratchnet training step (batch {MEMORY_BATCH})",
+        "",
+        "`traced_peak_mb`: the highest memory NumPy had allocated (`tracemalloc`, from "
+        "building the network on) during one step after warm-up; `between_steps_mb`: what "
+        "stayed allocated before it. `needed_mb` = `activations_mb` (every layer's output and "
+        "input-gradient array for the batch, from the shapes) + `state_mb` (parameters, "
+        "gradients, momentum buffers). The excess is what the implementation keeps besides "
+        "(what the layers cache for the backward pass, e.g. pooling winners and the "
+        "convolutions' input matrices, and temporaries). MB = 10^6 bytes.",
+        "",
+        _markdown_table(memory),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- main
+def run_benchmark(
+    out_dir: str | Path = "reports/speed",
+    quick: bool = False,
+    batches: Sequence[int] = (1, 16, 64, 256),
+    dtypes: Sequence[str] = ("float32", "float64"),
+    biases: Sequence[str] = ("untied", "tied"),
+    seconds_per_config: float | None = None,
+    infer_images: int = INFER_IMAGES,
+    command: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Run every configuration, write ``bench.csv``, ``memory.csv``, ``bench.md``; return speed.
+
+    Args:
+        out_dir: folder for the outputs (created if needed).
+        quick: short warm-up, 2 rounds minimum, 2 matmul repeats, no waiting for other
+            processes to go quiet: a smoke run. (Otherwise each row first waits up to 30 s
+            for the machine to be quiet, see :func:`wait_for_quiet`, and is timed again, at
+            most twice, if other processes used more than 0.25 cores meanwhile; the row
+            with the least background load is kept.)
+        batches, dtypes, biases: the training grid. Inference runs once per dtype, with
+            the first bias mode (the seed's ``"untied"`` by default).
+        seconds_per_config: timed seconds per row (default 10, or 0.3 with ``quick``).
+        infer_images: images per inference pass (10,000, the test set's size).
+        command: the command line written in the report (default: rebuilt from arguments).
+        log: called with a progress line per row (e.g. ``print``).
+
+    Returns:
+        The speed table (columns ``SPEED_COLUMNS``); the memory table is in
+        ``.attrs["memory"]``, the matmul peaks in ``.attrs["peaks"]``.
+    """
+    seconds = seconds_per_config if seconds_per_config is not None else (0.3 if quick else 10.0)
+    say = log or (lambda _msg: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    info = {**machine_info(), **thread_info()}
+
+    peaks = {d: matmul_peak_gflops(d, repeats=2 if quick else 5) for d in dtypes}
+    say("matmul peak: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
+
+    def measure(label: str, bench_row: Callable[[], dict]) -> dict:
+        """Time one row; in a full run, redo it (twice at most) if others used the CPU."""
+        best = None
+        for attempt in range(1 if quick else 1 + BUSY_RETRIES):
+            wait_for_quiet(0.0 if quick else QUIET_TIMEOUT)
+            row = bench_row()
+            if best is None or row["background_cpu"] < best["background_cpu"]:
+                best = row
+            say(f"{label}: scratchnet {row['scratchnet_ms']:.3f} ms, torch "
+                f"{row['torch_ms']:.3f} ms, ratio {row['ratio']:.2f}, background "
+                f"{row['background_cpu']:.2f} cores" + (f" (retry {attempt})" if attempt else ""))
+            if best["background_cpu"] < BUSY_CORES:
+                break
+        return best
+
+    rows = []
+    for dtype in dtypes:
+        for bias in biases:
+            for batch in batches:
+                rows.append(measure(f"train {dtype} {bias} batch {batch}",
+                                    lambda d=dtype, b=bias, n=batch:
+                                    bench_train(d, b, n, seconds, quick)))
+    for dtype in dtypes:
+        rows.append(measure(f"infer {dtype}", lambda d=dtype:
+                            bench_infer(d, biases[0], seconds, quick, infer_images)))
+    speed = pd.DataFrame(rows)
+    speed["peak_gflops"] = speed["dtype"].map(peaks)
+    speed["peak_fraction"] = speed["scratchnet_gflops"] / speed["peak_gflops"]
+    speed = speed[SPEED_COLUMNS]
+
+    memory = pd.DataFrame([measure_train_memory(d, biases[0]) for d in dtypes])[MEMORY_COLUMNS]
+    say("memory: " + ", ".join(f"{r.dtype} peak {r.traced_peak_mb:.1f} MB vs needed "
+                               f"{r.needed_mb:.1f} MB" for r in memory.itertuples()))
+    info["load average at end (1 min)"] = f"{os.getloadavg()[0]:.2f}"
+
+    if command is None:
+        command = f"python -m reports.bench --out {out_dir}" + (" --quick" if quick else "")
+        if seconds_per_config is not None:
+            command += f" --seconds {seconds_per_config:g}"
+        if infer_images != INFER_IMAGES:
+            command += f" --images {infer_images}"
+    _write_atomic(out / "bench.csv", speed.to_csv(index=False))
+    _write_atomic(out / "memory.csv", memory.to_csv(index=False))
+    _write_atomic(out / "bench.md", render_markdown(speed, memory, peaks, info, command, quick,
+                                                    infer_images))
+    speed.attrs["memory"], speed.attrs["peaks"] = memory, peaks
+    return speed
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(","))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m reports.bench [--quick] [--out DIR] [--seconds S] ...``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m reports.bench",
+        description="Time scratchnet against its PyTorch twin (train steps, inference) and "
+                    "measure a training step's memory; writes bench.csv, memory.csv, bench.md.")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in seconds: batch 16, float32, untied, short blocks")
+    parser.add_argument("--out", default="reports/speed", help="output folder")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="timed seconds per configuration (default 10; 0.3 with --quick)")
+    parser.add_argument("--images", type=int, default=INFER_IMAGES,
+                        help="images per inference pass (default 10000)")
+    parser.add_argument("--batches", type=_ints, default=None, help="e.g. 1,16,64,256")
+    parser.add_argument("--dtypes", type=_words, default=None, help="e.g. float32,float64")
+    parser.add_argument("--biases", type=_words, default=None, help="e.g. untied,tied")
+    args = parser.parse_args(argv)
+    argv_list = sys.argv[1:] if argv is None else list(argv)
+    grid = {"batches": (16,), "dtypes": ("float32",), "biases": ("untied",)} if args.quick \
+        else {}
+    for key in ("batches", "dtypes", "biases"):
+        if getattr(args, key) is not None:
+            grid[key] = getattr(args, key)
+    speed = run_benchmark(
+        out_dir=args.out, quick=args.quick, seconds_per_config=args.seconds,
+        infer_images=args.images,
+        command=shlex.join(["python", "-m", "reports.bench", *argv_list]),
+        log=lambda msg: print(msg, file=sys.stderr, flush=True), **grid,
+    )
+    print(_markdown_table(speed, percent=["peak_fraction"]))
+    print(f"\nwrote {Path(args.out) / 'bench.md'}, bench.csv, memory.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
