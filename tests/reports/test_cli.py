@@ -61,7 +61,11 @@ def test_train_writes_a_checkpoint_and_resumes(capsys, tmp_path) -> None:
     (["report", "--only", "nope"], r"unknown experiment(s) ['nope']"),
     (["compare", "--data-dir", "/nonexistent", "--no-download"], "No good copy of mnist"),
 ])
-def test_errors_are_one_clear_line(capsys, argv, message) -> None:
+def test_errors_are_one_clear_line(capsys, monkeypatch, tmp_path, argv, message) -> None:
+    # Nothing to find anywhere: "make test" exports $SCRATCHNET_DATA, and a user cache may
+    # hold MNIST, either of which the loader would rightly fall back to.
+    monkeypatch.delenv("SCRATCHNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     code, _, err = run(capsys, *argv)
     assert code == 2
     first = err.splitlines()[0]
