@@ -102,6 +102,7 @@ class Conv2D(Layer):
             self.params["bias"] = b.astype(self.dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._cache: tuple | None = None
+        self._workspace = kernels.Workspace()   # the kernels' scratch arrays, kept between calls
 
     def extra_repr(self) -> str:
         kh, kw = self.kernel_size
@@ -131,14 +132,14 @@ class Conv2D(Layer):
             self._fail(f"expected input of shape (N, {C}, {H}, {W}), got {x.shape}")
         self.output_shape(x.shape[1:])
         xb = kernels.to_batch_last(x)                      # (C_in, H, W, N)
-        y, conv_cache = kernels.conv_forward(
-            xb, self.params["weight"], self.stride, self.padding
-        )
+        bias = None
         if self.bias_mode == "tied":
-            y += self.params["bias"][:, None, None, None]   # B_i broadcast over positions
+            bias = self.params["bias"][:, None, None, None]  # B_i broadcast over positions
         elif self.bias_mode == "untied":
-            y += self.params["bias"][..., None]             # B_i: one value per position
-        self._cache = conv_cache
+            bias = self.params["bias"][..., None]            # B_i: one value per position
+        y, self._cache = kernels.conv_forward(
+            xb, self.params["weight"], self.stride, self.padding, bias, self._workspace
+        )
         return self._remember_output(kernels.from_batch_last(y))
 
     def backward(self, grad_y: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
@@ -151,7 +152,8 @@ class Conv2D(Layer):
         self._check_grad(grad_y, self._cache)
         gb = kernels.to_batch_last(grad_y)                  # (C_out, H_out, W_out, N)
         dx, self.grads["weight"] = kernels.conv_backward(
-            gb, self._cache, self.params["weight"], self.stride, self.padding, need_input_grad
+            gb, self._cache, self.params["weight"], self.stride, self.padding, need_input_grad,
+            self._workspace,
         )
         if self.bias_mode is not None:                     # eq. (3), summed over the batch
             self.grads["bias"] = kernels.bias_grad(gb, tied=self.bias_mode == "tied")

@@ -52,6 +52,20 @@ def test_conv_cases_match_torch(case: ConvCase) -> None:
         assert_layer_matches_torch(make_conv(case, dtype), x, torch_conv(case))
 
 
+def test_one_layer_serves_batches_of_any_size() -> None:
+    # The layer keeps its scratch arrays between calls (kernels.Workspace): changing the
+    # batch size must resize them, and an output handed out must not be overwritten later.
+    conv = make_conv(ConvCase(1, 3, 4, 5, 1, 0, 14, 14, "untied"), np.float64)
+    outputs = []
+    for batch in (3, 1, 3, 8):
+        case = ConvCase(batch, 3, 4, 5, 1, 0, 14, 14, "untied")
+        x = random_input(np.random.default_rng(batch), case.input_shape, np.float64)
+        assert_layer_matches_torch(conv, x, torch_conv(case), seed=batch)
+        outputs.append((conv.forward(x).copy(), conv.forward(x)))
+    for first, kept in outputs:
+        assert np.array_equal(first, kept)
+
+
 @pytest.mark.parametrize("case", [
     ConvCase(2, 2, 3, 3, 1, 0, 6, 5, "untied"),
     ConvCase(2, 2, 2, 3, 2, 1, 5, 6, "tied"),
