@@ -1,30 +1,33 @@
-"""Where the tests find real MNIST: ``$SCRATCHNET_DATA``, else the workplace's shared copy.
+"""Real MNIST and Fashion-MNIST for the tests that need them.
 
-CI always has ``../shared/data/mnist`` beside the repository, so the tests that need real
-digits run there; elsewhere they are skipped with the reason (the data is environmental).
+They are found where the project's own loader looks (``$SCRATCHNET_DATA``, the user cache,
+Debian's package for Fashion-MNIST), first in the workplace's ``../shared/data``, which CI
+always has; failing all of those, they are downloaded into the user cache. With no copy and
+no network the test FAILS with the loader's message: a test that skipped instead would let
+CI stop checking real data without anyone noticing.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).parents[1]
-SHARED_MNIST = REPO / "../shared/data/mnist"
+from scratchnet.data import DataError, Dataset, load_dataset
+
+SHARED_DATA = (Path(__file__).parents[1] / "../shared/data").resolve()
 
 
-def real_mnist_dir() -> Path | None:
-    """The directory holding real MNIST, or None when this machine has none."""
-    if os.environ.get("SCRATCHNET_DATA"):
-        return Path(os.environ["SCRATCHNET_DATA"])
-    return SHARED_MNIST if SHARED_MNIST.exists() else None
+@functools.cache
+def real_dataset(name: str) -> Dataset:
+    """``load_dataset(name)``, looking in ``../shared/data`` first; fails the test if none."""
+    try:
+        return load_dataset(name, data_dir=SHARED_DATA if SHARED_DATA.exists() else None)
+    except DataError as err:
+        pytest.fail(f"real {name} is needed and could not be had: {err}")
 
 
 def require_real_mnist() -> Path:
-    """The real-MNIST directory; skips the calling test when there is none."""
-    where = real_mnist_dir()
-    if where is None:
-        pytest.skip("real MNIST not here: set SCRATCHNET_DATA or provide ../shared/data/mnist")
-    return where
+    """The directory holding real MNIST (checked against its checksums)."""
+    return Path(real_dataset("mnist").source)
