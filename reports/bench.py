@@ -726,10 +726,10 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(","))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench") -> int:
     """Command line: ``python -m reports.bench [--quick] [--out DIR] [--seconds S] ...``."""
     parser = argparse.ArgumentParser(
-        prog="python -m reports.bench",
+        prog=prog,
         description="Time scratchnet against its PyTorch twin (train steps, inference) and "
                     "measure a training step's memory; writes bench.csv, memory.csv, bench.md.")
     parser.add_argument("--quick", action="store_true",

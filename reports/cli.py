@@ -104,7 +104,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> None:
     from reports import bench
 
-    bench.main(list(rest))
+    bench.main(list(rest), prog="scratchnet bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
