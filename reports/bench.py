@@ -594,6 +594,13 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "waits up to 30 s for quiet before each row and redoes, at most twice, a row timed "
         "with more than 0.25 cores of background load, keeping the quietest attempt.)",
         "",
+        "## Targets",
+        "",
+        "Each target of the speed work against the worst row of the tables below that it "
+        "covers (ratios: scratchnet time / PyTorch time; `rows`: how many rows it covers).",
+        "",
+        _markdown_table(target_table(speed, memory)),
+        "",
         "## Speed",
         "",
         _markdown_table(speed, percent=["peak_fraction"]),
@@ -626,6 +633,51 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
     ]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------- targets
+#: What scratchnet promises (the speed issue's targets): (what, rows of the speed table it
+#: is read from, which column, the limit, whether the limit itself passes).
+TARGETS = [
+    ("train, batch 64, float32: ratio", dict(task="train", batch=64, dtype="float32"), 0.65, True),
+    ("train, batch 64, float64: ratio", dict(task="train", batch=64, dtype="float64"), 0.65, True),
+    ("train, batch 1: ratio", dict(task="train", batch=1), 1.0, False),
+    ("train, batch 256: ratio", dict(task="train", batch=256), 1.0, False),
+    ("infer, float32: ratio", dict(task="infer", dtype="float32"), 0.6, True),
+    ("infer, float64: ratio", dict(task="infer", dtype="float64"), 0.3, True),
+]
+UNTIED_EXTRA_LIMIT = 0.05          # the untied bias may cost "a few percent" over the tied one
+MEMORY_LIMIT = 2.0                 # peak memory of a step / what it needs
+
+
+def target_table(speed: pd.DataFrame, memory: pd.DataFrame) -> pd.DataFrame:
+    """Each target against the worst measured row it covers (targets without rows are left
+    out). ``met`` is ``yes`` when the worst row is within the limit."""
+    rows = []
+
+    def add(what: str, worst: float, limit: float, inclusive: bool, rows_used: int) -> None:
+        met = worst <= limit if inclusive else worst < limit
+        bound = f"<= {limit:g}" if inclusive else f"< {limit:g}"
+        rows.append({"target": what, "limit": bound, "worst measured": worst,
+                     "rows": rows_used, "met": "yes" if met else "NO"})
+
+    for what, where, limit, inclusive in TARGETS:
+        hit = speed
+        for column, value in where.items():
+            hit = hit[hit[column] == value]
+        if len(hit):
+            add(what, float(hit["ratio"].max()), limit, inclusive, len(hit))
+    train = speed[speed["task"] == "train"]
+    pairs = train.pivot_table(index=["dtype", "batch"], columns="bias", values="scratchnet_ms")
+    if {"untied", "tied"} <= set(pairs.columns):
+        extra = (pairs["untied"] / pairs["tied"] - 1).dropna()
+        if len(extra):
+            add("train: untied bias's extra time over tied", float(extra.max()),
+                UNTIED_EXTRA_LIMIT, True, len(extra))
+    if len(memory):
+        add("memory of a batch-64 step: peak / needed", float(memory["peak_over_needed"].max()),
+            MEMORY_LIMIT, True, len(memory))
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------- main

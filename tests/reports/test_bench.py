@@ -57,6 +57,31 @@ def test_activation_memory_of_the_full_seed_network() -> None:
         (6740 + 6730) * 64 * 4
 
 
+def speed_rows(*rows: tuple[str, str, str, int, float, float]) -> pd.DataFrame:
+    """A speed table with just the columns the targets read."""
+    return pd.DataFrame(rows, columns=["task", "dtype", "bias", "batch", "scratchnet_ms",
+                                       "ratio"])
+
+
+def test_targets_are_judged_on_their_worst_row() -> None:
+    speed = speed_rows(
+        ("train", "float32", "untied", 64, 2.2, 0.66), ("train", "float32", "tied", 64, 2.0, 0.6),
+        ("train", "float64", "untied", 64, 3.0, 0.65), ("train", "float64", "tied", 64, 3.0, 0.6),
+        ("train", "float32", "untied", 1, 0.5, 1.0), ("infer", "float64", "untied", 1000, 9, 0.29),
+    )
+    memory = pd.DataFrame({"peak_over_needed": [1.5, 2.1]})
+    table = bench.target_table(speed, memory).set_index("target")
+    got = {what: (row["worst measured"], row["rows"], row["met"]) for what, row in table.iterrows()}
+    assert got == {
+        "train, batch 64, float32: ratio": (0.66, 2, "NO"),        # one row over: not met
+        "train, batch 64, float64: ratio": (0.65, 2, "yes"),       # the limit itself passes
+        "train, batch 1: ratio": (1.0, 1, "NO"),                   # "faster": 1.0 is not
+        "infer, float64: ratio": (0.29, 1, "yes"),
+        "train: untied bias's extra time over tied": (pytest.approx(0.1), 2, "NO"),
+        "memory of a batch-64 step: peak / needed": (2.1, 2, "NO"),
+    }                                    # batch 256 and float32 inference: no rows, no line
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("speed")
@@ -93,6 +118,7 @@ def test_quick_run_writes_memory_and_markdown(quick_run: Path) -> None:
 
     text = (quick_run / "bench.md").read_text()
     for needle in ["python -m reports.bench --quick", "torch threads", "CPU", "numpy",
-                   "## How to read", "## Speed", "## Memory", *bench.SPEED_COLUMNS]:
+                   "## How to read", "## Targets", "## Speed", "## Memory",
+                   *bench.SPEED_COLUMNS]:
         assert needle in text
     assert not list(quick_run.glob("*.tmp"))             # atomic writes left no temp files
