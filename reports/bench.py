@@ -8,10 +8,10 @@ What is timed, on the full seed network (``seed_network("full")``):
   ``zero_grad(set_to_none=True)``, forward, ``F.cross_entropy``, ``backward()``, ``step()``
   on an input tensor without ``requires_grad``.
 * **infer**: class predictions for 10,000 random 1x28x28 images in batches of 1000
-  (scratchnet: ``net.forward`` + argmax per batch; torch: the same under
+  (scratchnet: ``net.predict`` per batch; torch: the model + argmax under
   ``torch.inference_mode()``), per dtype, with the seed's untied bias.
 
-How it is timed (see ``/work/shared/notes/performance.md`` for why): both frameworks are
+How it is timed (see ``the workplace's shared/notes/performance.md`` for why): both frameworks are
 warmed up, then run in *interleaved blocks* of ``k`` steps, ``k`` chosen so a block lasts
 about 75 ms, with a 0.12 s pause after every block. OpenBLAS (NumPy's BLAS) keeps a thread
 spinning for about 0.1 s after a call; on a 2-core machine that would steal a core from
@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from reference.twin import to_torch
 from scratchnet import Conv2D, Dense, Sequential, SoftmaxCrossEntropy, seed_network
 from scratchnet.atomic import write_atomically
+from scratchnet.network import INFER_CHUNK
 from scratchnet.optim import SGD
 
 INPUT_SHAPE = (1, 28, 28)          # one MNIST image
@@ -195,7 +196,7 @@ def scratchnet_infer(net: Sequential, x: np.ndarray) -> Callable[[], None]:
     """A function predicting the classes of all of ``x``, 1000 images at a time."""
     def run() -> None:
         for i in range(0, len(x), INFER_BATCH):
-            net.forward(x[i : i + INFER_BATCH]).argmax(axis=1)
+            net.predict(x[i : i + INFER_BATCH])
 
     return run
 
@@ -573,8 +574,10 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
         "- `train`: one training step (forward, loss, backward, SGD with momentum 0.9) on a "
         f"batch of `batch` images; `infer`: predicting {infer_images:,} images in batches of "
-        f"{INFER_BATCH}. Random images, the full seed network, the same weights in both "
-        "frameworks.",
+        f"{INFER_BATCH} (scratchnet's `Sequential.predict`, which sends them through the "
+        f"layers {INFER_CHUNK} at a time without recording anything for backward; torch's "
+        "model under `torch.inference_mode()`). Random images, the full seed network, the same "
+        "weights in both frameworks.",
         "- `scratchnet_ms`, `torch_ms`: median time per step (per whole "
         f"{infer_images:,}-image pass for `infer`) over `blocks` interleaved blocks of about "
         "75 ms each, with 0.12 s pauses between blocks so OpenBLAS's spinning thread does not "

@@ -310,18 +310,23 @@ def bias_grad(dy: np.ndarray, tied: bool) -> np.ndarray:
 # ------------------------------------------------------------------------ max-pooling
 
 
-def maxpool_forward(x: np.ndarray, k: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+def maxpool_forward(
+    x: np.ndarray, k: int, stride: int, need_winner: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Max over ``k x k`` windows of ``x: (C, H, W, N)``; eq. (5).
 
     Returns:
         y: ``(C, H_out, W_out, N)``, and ``winner: (C, H_out, W_out, N)`` uint8, the row-major
-        position ``i*k + j`` inside its window of the one element the gradient goes to.
+        position ``i*k + j`` inside its window of the one element the gradient goes to
+        (None when not ``need_winner``: finding it costs more than the maximum itself).
     """
     view = _window_view(x, k, k, stride)
     at = [view[:, p // k, p % k] for p in range(k * k)]
     best = at[0].copy()
     for cand in at[1:]:
         np.maximum(best, cand, out=best)
+    if not need_winner:
+        return best, None
     # winner = how many window positions come before the first one holding the maximum.
     found = at[0] == best
     winner = (~found).view(np.uint8).copy()

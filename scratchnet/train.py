@@ -161,14 +161,15 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean loss and accuracy of ``net`` on ``x: (N, C, H, W)``, ``y: (N,)``.
 
-    Runs forward only, in batches of ``batch_size``; the weights are not changed.
+    Runs ``net.infer`` (forward only) in batches of ``batch_size``; the weights are not
+    changed.
     """
     check_data(net, x, y, "evaluate")
     loss_fn = SoftmaxCrossEntropy()
     total_loss, correct = 0.0, 0
     for i in range(0, len(x), batch_size):
         xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-        logits = net.forward(xb)
+        logits = net.infer(xb)
         total_loss += loss_fn.forward(logits, yb) * len(yb)
         correct += int((logits.argmax(axis=1) == yb).sum())
     return total_loss / len(x), correct / len(x)

@@ -19,6 +19,7 @@ from scratchnet import (
     seed_network,
 )
 from scratchnet.layers import ShapeError
+from scratchnet.network import INFER_CHUNK
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.synthetic_data import digits
 from tests.torch_check import check
@@ -45,6 +46,8 @@ def assert_network_matches_twin(net: Sequential, x: np.ndarray, labels: np.ndarr
     for key, grad in net.named_grads().items():
         check(grad, t_params[key].grad.numpy(), dtype, key)
     check(grad_x, xt.grad.numpy(), dtype, "input gradient")
+    check(net.infer(x), t_logits.detach().numpy(), dtype, "infer logits")
+    assert np.array_equal(net.predict(x), t_logits.argmax(dim=1).numpy())
 
 
 @pytest.mark.parametrize("variant", ["full", "shallow"])
@@ -63,6 +66,18 @@ def test_seed_network_matches_twin_on_noise_and_he_init(init: str) -> None:
     rng = np.random.default_rng(0)
     net = seed_network("full", init=init, seed=3)
     assert_network_matches_twin(net, rng.standard_normal((5, 1, 28, 28)), rng.integers(0, 10, 5))
+
+
+@pytest.mark.parametrize("batch", [INFER_CHUNK - 1, INFER_CHUNK, 2 * INFER_CHUNK + 37])
+def test_infer_in_chunks_matches_the_twin(batch: int) -> None:
+    # Sequential.infer passes INFER_CHUNK images at a time: the seams must not show.
+    rng = np.random.default_rng(batch)
+    net = seed_network("full", seed=batch)
+    x = digits(rng, batch, np.float64)
+    with torch.no_grad():
+        expected = to_torch(net)(torch.from_numpy(x)).numpy()
+    check(net.infer(x), expected, np.float64, f"infer logits, batch {batch}")
+    assert net.infer(x[:0]).shape == (0, 10)
 
 
 def test_same_seed_same_weights() -> None:

@@ -56,3 +56,5 @@ def assert_layer_matches_torch(
         assert grad.shape == layer.params[key].shape, f"{key} grad shape"
         assert grad.dtype == layer.params[key].dtype, f"{key} grad dtype"
         check(grad, pt[key].grad.numpy(), dtype, f"{layer!r} {key} gradient")
+    # The forward pass for inference (skips what backward needs) gives the same output.
+    check(layer.infer(x), yt.detach().numpy(), dtype, f"{layer!r} infer output")

@@ -71,6 +71,11 @@ class Layer:
         """Per-example output shape for a per-example ``input_shape`` (no batch axis)."""
         raise NotImplementedError
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """``forward(x)`` when no ``backward`` will follow. Layers that would record
+        something for the backward pass override it to skip that work."""
+        return self.forward(x)
+
     # ------------------------------------------------------------------ checks
     def _fail(self, message: str) -> None:
         raise ShapeError(f"{self.label}: {message}")

@@ -57,6 +57,15 @@ class MaxPool2D(Layer):
         self._cache = (winner, xb.shape)                    # the seed's "Cache"
         return self._remember_output(kernels.from_batch_last(y))
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """``forward(x)`` without recording the winners: no backward may follow."""
+        self._check_input(x, "(N, C, H, W)", 4)
+        self.output_shape(x.shape[1:])
+        y, _ = kernels.maxpool_forward(kernels.to_batch_last(x), self.kernel_size, self.stride,
+                                       need_winner=False)
+        self._cache = None
+        return kernels.from_batch_last(y)
+
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         """``grad_y: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``; eq. (6)."""
         self._check_grad(grad_y, self._cache)

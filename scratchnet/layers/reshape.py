@@ -29,7 +29,7 @@ class Flatten(Layer):
         self._in_shape = x.shape
         # Reshape the batch-last order (C, H, W, N) -> (C*H*W, N) and view it as (N, C*H*W):
         # no copy for scratchnet's batch-last arrays, and the same values for any layout.
-        y = np.moveaxis(x, 0, -1).reshape(-1, x.shape[0]).T
+        y = np.moveaxis(x, 0, -1).reshape(math.prod(x.shape[1:]), x.shape[0]).T
         return self._remember_output(y)
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
