@@ -10,10 +10,10 @@ import pandas as pd
 from scratchnet.layers import Conv2D, Dense, Flatten, Identity, Layer, MaxPool2D, ReLU
 from scratchnet.layers.base import ShapeError, as_float_dtype, fmt_shape
 
-# Short names for auto-naming layers (conv1, relu1, pool1, ..., fc1), as the seed's tables do.
 #: Images per pass in ``Sequential.infer`` (see there).
 INFER_CHUNK = 256
 
+# Short names for auto-naming layers (conv1, relu1, pool1, ..., fc1), as the seed's tables do.
 _PREFIX = {Conv2D: "conv", MaxPool2D: "pool", Dense: "fc", ReLU: "relu", Identity: "identity",
            Flatten: "flatten"}
 
@@ -111,8 +111,8 @@ class Sequential:
         The same numbers as ``forward`` (each image's logits do not depend on the others),
         computed ``INFER_CHUNK`` images at a time through each layer's ``infer``, which
         skips what only the backward pass needs. Small chunks keep every layer's arrays
-        in the CPU's caches: 1,000 float64 images took 37 ms in one pass, 28 ms in chunks
-        of 250, on the 2-core machines this project is measured on.
+        in the CPU's caches: 1,000 float64 images took 37 ms in one pass, 28-33 ms in
+        chunks of 250 (two runs on the 2-core machines this project is measured on).
         """
         chunks = []
         for i in range(0, max(len(x), 1), INFER_CHUNK):   # an empty batch: one empty pass
