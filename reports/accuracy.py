@@ -32,8 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from reference.lockstep import train_lockstep
+from reports.machine import cpu_model, git_info, library_versions
 from scratchnet.atomic import write_atomically
 from scratchnet.data import as_float, load_dataset
 from scratchnet.network import seed_network
@@ -189,24 +191,13 @@ def summary_row(experiment: Experiment, history: pd.DataFrame) -> dict:
 
 
 def environment() -> dict[str, str]:
-    """Library versions and the machine, for the report's header."""
-    import torch
-
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """Library versions, the machine and the commit, for the report's header."""
     return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "pandas": pd.__version__,
-        "machine": f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.machine()}",
+        **library_versions(),
+        "machine": f"{os.cpu_count()} cores, {cpu_model()}, {platform.system()} "
+                   f"{platform.machine()}",
         "torch threads": str(torch.get_num_threads()),
+        "commit": git_info(),
     }
 
 
@@ -223,8 +214,8 @@ def write_report(
         f"{seconds / 60:.1f} minutes" + (" (a --quick smoke run: small data, 2 epochs)."
                                          if quick_run else "."),
         f"Machine: {env['machine']}; PyTorch threads: {env['torch threads']}. "
-        f"Versions: Python {env['python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
-        f"pandas {env['pandas']}.",
+        f"Versions: Python {env['Python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
+        f"pandas {env['pandas']}. Code: {env['commit']}.",
         "",
         "Each experiment starts scratchnet and its PyTorch twin (`reference.to_torch`) from "
         "the same weights (`seed_network(..., seed=0)`, PyTorch's default initialization), "

@@ -31,14 +31,11 @@ Run ``python -m reports.bench`` (about 4-5 minutes) or ``python -m reports.bench
 from __future__ import annotations
 
 import argparse
-import ctypes
 import datetime as dt
 import math
 import os
-import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -52,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from reference.twin import to_torch
+from reports.machine import blas_name, cpu_model, git_info, library_versions, thread_info
 from scratchnet import Conv2D, Dense, Sequential, SoftmaxCrossEntropy, seed_network
 from scratchnet.atomic import write_atomically
 from scratchnet.network import INFER_CHUNK
@@ -430,84 +428,15 @@ def measure_train_memory(dtype: str, bias: str = "untied", batch: int = MEMORY_B
     }
 
 
-# --------------------------------------------------------------- machine and threads
-def _openblas_threads() -> str | None:
-    """NumPy's OpenBLAS thread count, asked through ctypes (read-only); None if unknown."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
-    except OSError:
-        return None
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-                       "openblas_get_num_threads64_", "openblas_get_num_threads"):
-            if hasattr(lib, symbol):
-                return f"{getattr(lib, symbol)()} (OpenBLAS, {Path(path).name})"
-    return None
-
-
-def thread_info() -> dict[str, str]:
-    """Thread counts of torch and of NumPy's BLAS (threadpoolctl if installed)."""
-    info = {"torch threads (intra-op / inter-op)":
-            f"{torch.get_num_threads()} / {torch.get_num_interop_threads()}"}
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        threads = _openblas_threads()
-        info["numpy BLAS threads"] = threads or "unknown (threadpoolctl not installed)"
-    else:
-        for lib in threadpool_info():
-            info[f"threadpoolctl: {lib.get('internal_api')} ({lib.get('prefix')})"] = (
-                f"{lib.get('num_threads')} threads, version {lib.get('version')}")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        info[var] = os.environ.get(var, "not set")
-    return info
-
-
-def git_info() -> str:
-    """The commit benchmarked: HEAD, the last commit that changed ``scratchnet/``, and a
-    warning if ``scratchnet/`` has uncommitted changes."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent.parent,
-                              timeout=10).stdout.strip()
-
-    try:
-        head = git("log", "-1", "--format=%h")
-        last = git("log", "-1", "--format=%h %s", "--", "scratchnet")
-        dirty = git("status", "--porcelain", "--", "scratchnet")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout)"
-    last = last if len(last) <= 70 else last[:67] + "..."
-    text = f"HEAD {head}; scratchnet/ last changed in {last}"
-    return text + (" + UNCOMMITTED changes in scratchnet/" if dirty else "")
-
-
+# --------------------------------------------------------------------- machine
 def machine_info() -> dict[str, str]:
-    """CPU, cores, library versions and NumPy's BLAS, as strings."""
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas_name = f"{blas.get('name')} {blas.get('version')}"
-    except (TypeError, KeyError):
-        blas_name = "unknown"
+    """CPU, cores, library versions and NumPy's BLAS, the commit and the load, as strings."""
+    versions = library_versions()
+    versions["numpy"] += f" (BLAS: {blas_name()})"
     return {
-        "CPU": model,
+        "CPU": cpu_model(),
         "cores": str(os.cpu_count()),
-        "Python": platform.python_version(),
-        "numpy": f"{np.__version__} (BLAS: {blas_name})",
-        "torch": torch.__version__,
-        "pandas": pd.__version__,
+        **versions,
         "scratchnet commit": git_info(),
         "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}",
     }

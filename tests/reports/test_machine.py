@@ -1,0 +1,38 @@
+"""What the reports say about the machine, the libraries and the code."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import torch
+
+from reports import machine
+
+
+def test_library_versions_are_the_imported_ones() -> None:
+    versions = machine.library_versions()
+    assert versions["numpy"] == np.__version__ and versions["torch"] == torch.__version__
+    assert versions["pandas"] == pd.__version__
+    assert versions["Python"].count(".") == 2
+
+
+def test_cpu_and_blas_are_named() -> None:
+    assert machine.cpu_model() and machine.cpu_model() != "unknown"
+    assert "openblas" in machine.blas_name().lower()     # NumPy's wheels ship OpenBLAS
+
+
+def test_thread_settings_are_recorded_not_changed(monkeypatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    info = machine.thread_info()
+    assert info["OMP_NUM_THREADS"] == "3" and info["MKL_NUM_THREADS"] == "not set"
+    assert info["torch threads (intra-op / inter-op)"].startswith(f"{torch.get_num_threads()} /")
+    assert os.environ["OMP_NUM_THREADS"] == "3"
+
+
+def test_git_info_names_the_commit() -> None:
+    text = machine.git_info()
+    # The suite runs in a git checkout (CI clones the repository).
+    assert text.startswith("HEAD ") and "scratchnet/ last changed in" in text
