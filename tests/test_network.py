@@ -80,6 +80,43 @@ def test_infer_in_chunks_matches_the_twin(batch: int) -> None:
     assert net.infer(x[:0]).shape == (0, 10)
 
 
+def test_run_order_pools_before_relu() -> None:
+    net = seed_network("full")
+    assert [layer.name for layer in net.run_order] == [
+        "conv1", "pool1", "relu1", "conv2", "pool2", "relu2", "flatten1", "fc1", "relu3", "fc2",
+        "identity1",
+    ]
+    assert list(net.layers) == [layer.name for layer in net]   # the given order is kept
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("stride", [2, 1])
+def test_pooling_before_relu_changes_no_bit(dtype, stride: int) -> None:
+    """ReLU -> MaxPool2D run swapped gives the very same numbers as in the given order.
+
+    The input holds what could tell the two orders apart: windows of equal values
+    (positive, zero and negative ties), windows whose maximum is 0 or negative, -0.0, and
+    NaN; stride 1 makes the windows overlap.
+    """
+    rng = np.random.default_rng(stride)
+    x = rng.choice([-2.0, -1.0, -0.0, 0.0, 1.0, 3.0], size=(3, 2, 9, 9))
+    x[0, 0, :2, :2] = 0.0
+    x[0, 1, :2, :2] = -1.0
+    x[1, 0, 4, 4] = x[2, 1, 0, 0] = x[2, 1, 0, 1] = np.nan
+    x = x.astype(dtype)
+    swapped = Sequential(ReLU(), MaxPool2D(2, stride))
+    in_order = Sequential(ReLU(), MaxPool2D(2, stride))
+    in_order.run_order = list(in_order)
+    assert [type(layer) for layer in swapped.run_order] == [MaxPool2D, ReLU]
+
+    y = swapped.forward(x)
+    grad_y = rng.standard_normal(y.shape).astype(dtype)
+    grad_x = swapped.backward(grad_y)
+    np.testing.assert_array_equal(y, in_order.forward(x))        # equal, NaN where NaN
+    np.testing.assert_array_equal(grad_x, in_order.backward(grad_y))
+    assert np.isnan(y).any() and (grad_x == 0).mean() > 0.5       # the hard cases are there
+
+
 def test_same_seed_same_weights() -> None:
     a, b, c = seed_network(seed=1), seed_network(seed=1), seed_network(seed=2)
     for key, value in a.named_params().items():
