@@ -54,7 +54,6 @@ The operations
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 # ----------------------------------------------------------------------------- layout
 
@@ -87,6 +86,20 @@ def output_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
+def _strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...],
+             writeable: bool = True) -> np.ndarray:
+    """A view of the C-contiguous array ``a`` starting at ``a[0...]``, with the given shape
+    and strides (in bytes), as ``numpy.lib.stride_tricks.as_strided`` makes one.
+
+    Built with the ``np.ndarray`` constructor directly: ``as_strided`` spends about 6 us of
+    Python on each call, this about 2.5, and a training step of the seed network makes
+    eight such views (measured on the 2-core machines this project targets).
+    """
+    view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)
+    view.flags.writeable = writeable and a.flags.writeable
+    return view
+
+
 def _window_view(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
     """Read-only view ``(C, kh, kw, H_out, W_out, N)`` of the windows of ``x: (C, H, W, N)``.
 
@@ -95,12 +108,8 @@ def _window_view(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
     C, H, W, N = x.shape
     Ho, Wo = output_size(H, kh, stride), output_size(W, kw, stride)
     sc, sh, sw, sn = x.strides
-    return as_strided(
-        x,
-        shape=(C, kh, kw, Ho, Wo, N),
-        strides=(sc, sh, sw, sh * stride, sw * stride, sn),
-        writeable=False,
-    )
+    return _strided(x, (C, kh, kw, Ho, Wo, N), (sc, sh, sw, sh * stride, sw * stride, sn),
+                    writeable=False)
 
 
 # ------------------------------------------------------------------------ workspace
@@ -154,7 +163,7 @@ def _band_view(band: np.ndarray, kh: int, stride: int) -> np.ndarray:
     """
     s_o, s_r, s_c, s_j, s_h = band.strides
     shape = (*band.shape[:4], kh)
-    return as_strided(band, shape, (s_o, s_r + stride * s_h, s_c, s_j, s_h))
+    return _strided(band, shape, (s_o, s_r + stride * s_h, s_c, s_j, s_h))
 
 
 def band_matrix(weight: np.ndarray, rows: int, stride: int) -> np.ndarray:
@@ -186,12 +195,8 @@ def _block_windows(x: np.ndarray, kh: int, kw: int, rows: int, stride: int) -> n
     h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
     span = (rows - 1) * stride + kh
     s_c, s_h, s_w, s_n = x.strides
-    return as_strided(
-        x,
-        (C, kw, span, h_out // rows, w_out, N),
-        (s_c, s_w, s_h, rows * stride * s_h, stride * s_w, s_n),
-        writeable=False,
-    )
+    return _strided(x, (C, kw, span, h_out // rows, w_out, N),
+                    (s_c, s_w, s_h, rows * stride * s_h, stride * s_w, s_n), writeable=False)
 
 
 def block_cols(
@@ -252,16 +257,15 @@ def conv_forward(
     rows = block_rows(h_out)
     cols = block_cols(xp, kh, kw, rows, stride, ws)
     band = band_matrix(weight, rows, stride)
-    product = _scratch(ws, "product", (C_out * rows, cols.shape[1]), x.dtype)
-    np.matmul(band, cols, out=product)
-    # Reorder the product's rows into (C_out, H_out, W_out, N), adding the bias on the way.
     y = np.empty((C_out, h_out, w_out, N), x.dtype)
-    by_block = product.reshape(C_out, rows, h_out // rows, w_out, N)
-    if bias is None:
-        np.copyto(_block_order(y, rows), by_block)
-    else:
-        b = np.broadcast_to(bias, (C_out, h_out, w_out, 1))
-        np.add(by_block, _block_order(b, rows), out=_block_order(y, rows))
+    if rows == h_out:  # one block: the product's rows are y's (channel, row) already
+        np.matmul(band, cols, out=y.reshape(C_out * rows, -1))
+    else:              # reorder the rows (channel, row in block) x columns (block, ...)
+        product = _scratch(ws, "product", (C_out * rows, cols.shape[1]), x.dtype)
+        np.matmul(band, cols, out=product)
+        np.copyto(_block_order(y, rows), product.reshape(C_out, rows, h_out // rows, w_out, N))
+    if bias is not None:
+        y += bias
     return y, (cols, band, rows, xp.shape)
 
 

@@ -211,7 +211,7 @@ class SGD(Optimizer):
                     buf[...] = g
                 else:
                     buf *= self.momentum
-                    buf += (1.0 - self.dampening) * g
+                    buf += (1.0 - self.dampening) * g if self.dampening else g
                 g = g + self.momentum * buf if self.nesterov else buf
             p -= self.lr * g
         self.steps += 1

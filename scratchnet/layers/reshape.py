@@ -29,10 +29,10 @@ class Flatten(Layer):
         self._in_shape = x.shape
         # Reshape the batch-last order (C, H, W, N) -> (C*H*W, N) and view it as (N, C*H*W):
         # no copy for scratchnet's batch-last arrays, and the same values for any layout.
-        y = np.moveaxis(x, 0, -1).reshape(math.prod(x.shape[1:]), x.shape[0]).T
+        y = x.transpose(*range(1, x.ndim), 0).reshape(math.prod(x.shape[1:]), x.shape[0]).T
         return self._remember_output(y)
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         self._check_grad(grad_y, self._in_shape)
         N, *example = self._in_shape
-        return np.moveaxis(grad_y.T.reshape(*example, N), -1, 0)
+        return grad_y.T.reshape(*example, N).transpose(len(example), *range(len(example)))
