@@ -286,8 +286,11 @@ def conv_backward(
     """
     cols, band, rows, padded_shape = cache
     C_out, _, kh, kw = weight.shape
-    dy_blocks = _scratch(ws, "dy_blocks", (C_out * rows, cols.shape[1]), dy.dtype)
-    np.copyto(dy_blocks.reshape(C_out, rows, -1, *dy.shape[2:]), _block_order(dy, rows))
+    if rows == dy.shape[1]:  # one block: dy is in the product's order already
+        dy_blocks = dy.reshape(C_out * rows, cols.shape[1])
+    else:
+        dy_blocks = _scratch(ws, "dy_blocks", (C_out * rows, cols.shape[1]), dy.dtype)
+        np.copyto(dy_blocks.reshape(C_out, rows, -1, *dy.shape[2:]), _block_order(dy, rows))
     dweight = unband(dy_blocks @ cols.T, weight.shape, rows, stride)
     if not need_input_grad:
         return None, dweight
