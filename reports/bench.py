@@ -10,12 +10,18 @@ What is timed, on the full seed network (``seed_network("full")``):
 * **infer**: class predictions for 10,000 random 1x28x28 images in batches of 1000
   (scratchnet: ``net.predict`` per batch; torch: the model + argmax under
   ``torch.inference_mode()``), per dtype, with the seed's untied bias.
+* **bias**: scratchnet against itself, the untied bias against the tied one: the two
+  networks' training steps timed against each other (:func:`bench_bias`), for every dtype
+  and batch size, when both bias modes are asked for. ``untied_over_tied`` is the median
+  over rounds of the ratio of the two blocks of a round. The target "the untied bias costs
+  at most a few percent" is judged on it: the ``train`` rows of the two modes are timed
+  about a minute apart, each against torch, and the host's drift between them is larger
+  than the difference sought.
 
-How it is timed (see ``the workplace's shared/notes/performance.md`` for why): both frameworks are
+How it is timed: the functions compared (scratchnet and torch, or tied and untied) are
 warmed up, then run in *interleaved blocks* of ``k`` steps, ``k`` chosen so a block lasts
-about 75 ms, with a 0.12 s pause after every block. OpenBLAS (NumPy's BLAS) keeps a thread
-spinning for about 0.1 s after a call; on a 2-core machine that would steal a core from
-torch if torch ran straight after NumPy. The block order alternates each round. The time
+about 75 ms, with a 0.12 s pause after every block and the order alternating each round
+(:mod:`reports.timing` explains why: OpenBLAS's spinning thread, the host's drift). The time
 per step is the median over blocks of ``block time / k``; ``ratio`` is the ratio of the
 two medians. Thread settings are left at their defaults and recorded, not changed.
 
@@ -23,9 +29,9 @@ FLOPs are counted from the layer shapes (:func:`flop_table`), memory is measured
 ``tracemalloc`` (NumPy reports its array allocations to it) and compared with what the
 arrays themselves need (:func:`activation_table`).
 
-Run ``python -m reports.bench`` (about 4-5 minutes) or ``python -m reports.bench --quick``
-(seconds; a rough smoke run). Results go to ``reports/speed/bench.csv``, ``memory.csv`` and
-``bench.md``.
+Run ``python -m reports.bench`` (about 5-6 minutes) or ``python -m reports.bench --quick``
+(seconds; a rough smoke run). Results go to ``reports/speed/bench.csv``, ``bias.csv``,
+``memory.csv`` and ``bench.md``.
 """
 
 from __future__ import annotations
@@ -37,10 +43,8 @@ import os
 import shlex
 import statistics
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +54,7 @@ import torch.nn.functional as F
 
 from reference.twin import to_torch
 from reports.machine import blas_name, cpu_model, git_info, library_versions, thread_info
+from reports.timing import Timing, matmul_peak_gflops, time_interleaved, wait_for_quiet
 from scratchnet import Conv2D, Dense, Sequential, SoftmaxCrossEntropy, seed_network
 from scratchnet.atomic import write_atomically
 from scratchnet.network import INFER_CHUNK
@@ -59,17 +64,19 @@ INPUT_SHAPE = (1, 28, 28)          # one MNIST image
 LR, MOMENTUM = 0.01, 0.9           # the SGD settings of every training step
 INFER_IMAGES, INFER_BATCH = 10_000, 1000
 MEMORY_BATCH = 64
-BLOCK_SECONDS = 0.075              # target length of one timed block
-PAUSE_SECONDS = 0.12               # rest after every block (OpenBLAS spins ~0.1 s)
-MATMUL_SIZE = 2048
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
 BUSY_RETRIES = 2
+BIAS_SECONDS = 5.0                 # timed seconds of an untied-vs-tied row (quick: 0.3)
 
 SPEED_COLUMNS = [
     "task", "dtype", "bias", "batch", "scratchnet_ms", "torch_ms", "scratchnet_img_s",
     "torch_img_s", "ratio", "ratio_iqr", "scratchnet_gflops", "torch_gflops", "peak_gflops",
     "peak_fraction", "blocks", "background_cpu",
+]
+BIAS_COLUMNS = [
+    "dtype", "batch", "tied_ms", "untied_ms", "untied_over_tied", "ratio_iqr", "blocks",
+    "background_cpu",
 ]
 MEMORY_COLUMNS = [
     "dtype", "bias", "batch", "traced_peak_mb", "between_steps_mb", "activations_mb",
@@ -211,131 +218,6 @@ def torch_infer(model: torch.nn.Module, x: np.ndarray) -> Callable[[], None]:
     return run
 
 
-# ------------------------------------------------------------------------ timing
-@dataclass
-class Timing:
-    """Seconds per call of one function: the median over its timed blocks, and every block's.
-
-    ``per_block[r]`` is the block of round ``r``, so two Timings of the same
-    :func:`time_interleaved` call can be compared round by round.
-    """
-
-    seconds: float
-    per_block: list[float]
-    calls_per_block: int
-
-    @property
-    def blocks(self) -> int:
-        return len(self.per_block)
-
-
-def _busy_ticks() -> tuple[int, int]:
-    """(CPU ticks used by the whole machine, by this process) so far; (0, 0) if unknown."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-        with open("/proc/self/stat") as f:
-            own = f.read().rsplit(")", 1)[1].split()
-        # user nice system idle iowait irq softirq steal: busy = all but idle and iowait
-        machine = sum(fields[:8]) - fields[3] - fields[4]
-        return machine, int(own[11]) + int(own[12])       # utime + stime (all threads)
-    except (OSError, IndexError, ValueError):
-        return 0, 0
-
-
-def _other_cores(before: tuple[int, int], after: tuple[int, int], wall: float) -> float:
-    """Average cores used by other processes between two :func:`_busy_ticks` readings."""
-    busy = (after[0] - before[0]) - (after[1] - before[1])
-    return max(0.0, busy / os.sysconf("SC_CLK_TCK") / wall)
-
-
-def background_load(seconds: float = 0.5) -> float:
-    """Cores kept busy by *other* processes over the next ``seconds`` (from /proc)."""
-    before, t0 = _busy_ticks(), time.perf_counter()
-    time.sleep(seconds)
-    return _other_cores(before, _busy_ticks(), time.perf_counter() - t0)
-
-
-def wait_for_quiet(timeout: float, threshold: float = 0.2) -> float:
-    """Wait up to ``timeout`` s until other processes use under ``threshold`` cores.
-
-    Returns the last background load seen. The machines are shared: a test suite running
-    beside the benchmark slows both frameworks, OpenBLAS and torch's OpenMP alike, by up
-    to 20x, and makes a row meaningless.
-    """
-    if timeout <= 0:
-        return math.nan
-    deadline = time.perf_counter() + timeout
-    load = background_load()
-    while load >= threshold and time.perf_counter() < deadline:
-        load = background_load()
-    return load
-
-
-def time_interleaved(
-    fns: dict[str, Callable[[], None]],
-    seconds: float,
-    min_rounds: int = 5,
-    warmup_seconds: float = 0.5,
-    block_seconds: float = BLOCK_SECONDS,
-    pause_seconds: float = PAUSE_SECONDS,
-) -> tuple[dict[str, Timing], float]:
-    """Time each function of ``fns`` in interleaved blocks; return timings and background load.
-
-    1. Warm-up: each function runs for ``warmup_seconds`` (at least 3 calls).
-    2. Block size: ``k = round(block_seconds / t)`` calls, ``t`` the fastest warm-up call
-       after the first.
-    3. Rounds: one block of each function (the order alternating between rounds), with a
-       pause of ``pause_seconds`` after every block, until ``seconds`` have passed and at
-       least ``min_rounds`` rounds were done.
-
-    The background load is the number of cores that *other* processes kept busy on average
-    while the rounds ran (from /proc/stat; 0 on a quiet machine): anything well above 0
-    means the absolute times are suspect (ratios suffer less, both sides being slowed).
-    """
-    names = list(fns)
-    calls: dict[str, int] = {}
-    for name in names:
-        fn, start, singles = fns[name], time.perf_counter(), []
-        while len(singles) < 3 or time.perf_counter() - start < warmup_seconds:
-            t0 = time.perf_counter()
-            fn()
-            singles.append(time.perf_counter() - t0)
-        calls[name] = max(1, round(block_seconds / min(singles[1:])))  # first call: cold
-        time.sleep(pause_seconds)
-
-    per_call: dict[str, list[float]] = {name: [] for name in names}
-    ticks0, wall0 = _busy_ticks(), time.perf_counter()
-    rounds = 0
-    while rounds < min_rounds or time.perf_counter() - wall0 < seconds:
-        for name in names if rounds % 2 == 0 else names[::-1]:
-            fn, k = fns[name], calls[name]
-            t0 = time.perf_counter()
-            for _ in range(k):
-                fn()
-            per_call[name].append((time.perf_counter() - t0) / k)
-            time.sleep(pause_seconds)
-        rounds += 1
-    background = _other_cores(ticks0, _busy_ticks(), time.perf_counter() - wall0)
-    timings = {name: Timing(statistics.median(per_call[name]), per_call[name], calls[name])
-               for name in names}
-    return timings, background
-
-
-def matmul_peak_gflops(dtype: str, size: int = MATMUL_SIZE, repeats: int = 5) -> float:
-    """GFLOP/s of NumPy's ``size x size`` matmul (2 size^3 FLOPs), median of ``repeats``."""
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))
-    out = np.empty_like(a)
-    np.matmul(a, b, out=out)                                        # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=out)
-        times.append(time.perf_counter() - t0)
-    return 2 * size**3 / statistics.median(times) / 1e9
-
-
 # ------------------------------------------------------------------------ benchmarks
 def bench_train(dtype: str, bias: str, batch: int, seconds: float, quick: bool = False
                 ) -> dict[str, float | int | str]:
@@ -367,19 +249,73 @@ def bench_infer(dtype: str, bias: str, seconds: float, quick: bool = False,
     return _row("infer", dtype, bias, INFER_BATCH, images, infer_flops, timings, background)
 
 
+def bench_bias(dtype: str, batch: int, seconds: float = BIAS_SECONDS, quick: bool = False
+               ) -> dict[str, float | int | str]:
+    """One row of the bias table: scratchnet's untied bias timed against its tied bias.
+
+    Both networks are ``seed_network("full")`` with the same seed, trained on the same
+    random batch; their training steps are timed against each other by
+    :func:`~reports.timing.time_interleaved`, exactly as a ``train`` row times scratchnet
+    against torch.
+
+    Args:
+        dtype: ``"float32"`` or ``"float64"``.
+        batch: images per training step.
+        seconds: timed seconds (the warm-up and the pauses come on top).
+        quick: short warm-up and 2 rounds minimum instead of 5, for smoke runs.
+
+    Returns:
+        The row, with the columns of ``BIAS_COLUMNS``: ``tied_ms`` and ``untied_ms`` (median
+        time per step), ``untied_over_tied`` (the median over rounds of the untied block's
+        time per step over the tied block's: a round's two blocks run within a fraction of
+        a second, so the host's slow drifts cancel), ``ratio_iqr`` (the interquartile
+        range of those per-round ratios), ``blocks`` and ``background_cpu``.
+    """
+    x, labels = random_batch(batch, dtype)
+    nets = {bias: seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
+            for bias in ("tied", "untied")}
+    fns = {bias: scratchnet_train_step(net, x, labels) for bias, net in nets.items()}
+    timings, background = time_interleaved(fns, seconds, min_rounds=2 if quick else 5,
+                                           warmup_seconds=0.1 if quick else 0.5)
+    for bias, net in nets.items():
+        for name, arr in net.named_params().items():
+            if not np.isfinite(arr).all():
+                raise FloatingPointError(f"the {bias} network's {name} became non-finite "
+                                         "while timing")
+    ratios = _round_ratios(timings["untied"], timings["tied"])
+    return {
+        "dtype": dtype, "batch": batch,
+        "tied_ms": 1e3 * timings["tied"].seconds, "untied_ms": 1e3 * timings["untied"].seconds,
+        "untied_over_tied": statistics.median(ratios), "ratio_iqr": _iqr(ratios),
+        "blocks": min(timings["tied"].blocks, timings["untied"].blocks),
+        "background_cpu": background,
+    }
+
+
+def _round_ratios(numerator: Timing, denominator: Timing) -> list[float]:
+    """Round by round, ``numerator``'s time per call over ``denominator``'s (same rounds)."""
+    return [a / b for a, b in zip(numerator.per_block, denominator.per_block, strict=True)]
+
+
+def _iqr(values: Sequence[float]) -> float:
+    """Interquartile range (third quartile - first); 0 for a single value."""
+    if len(values) < 2:
+        return 0.0
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return q3 - q1
+
+
 def _row(task: str, dtype: str, bias: str, batch: int, images_per_call: int,
          flops_per_img: int, timings: dict[str, Timing], background: float
          ) -> dict[str, float | int | str]:
     s, t = timings["scratchnet"].seconds, timings["torch"].seconds
     # Per-round ratios: their spread shows how much the row's ratio can be trusted.
-    pairs = [a / b for a, b in zip(timings["scratchnet"].per_block, timings["torch"].per_block,
-                                   strict=True)]
-    q1, _, q3 = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else (pairs[0],) * 3
+    pairs = _round_ratios(timings["scratchnet"], timings["torch"])
     return {
         "task": task, "dtype": dtype, "bias": bias, "batch": batch,
         "scratchnet_ms": 1e3 * s, "torch_ms": 1e3 * t,
         "scratchnet_img_s": images_per_call / s, "torch_img_s": images_per_call / t,
-        "ratio": s / t, "ratio_iqr": q3 - q1,
+        "ratio": s / t, "ratio_iqr": _iqr(pairs),
         "scratchnet_gflops": flops_per_img * images_per_call / s / 1e9,
         "torch_gflops": flops_per_img * images_per_call / t / 1e9,
         "blocks": min(timings["scratchnet"].blocks, timings["torch"].blocks),
@@ -474,10 +410,31 @@ def _markdown_table(df: pd.DataFrame, percent: Sequence[str] = ()) -> str:
     return shown.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
+def _bias_section(bias: pd.DataFrame | None) -> list[str]:
+    """The lines of the report's untied-vs-tied section."""
+    if bias is None or not len(bias):
+        return ["Not measured in this run: it needs both `untied` and `tied` among the "
+                "biases (`--biases untied,tied`, the default of a full run)."]
+    return [
+        "The training step of the seed network with its untied convolution bias timed "
+        "against the same network with a tied (per-channel) bias, in interleaved blocks "
+        "like the speed rows. `untied_over_tied` is the median over rounds of the untied "
+        "block's time over the tied block's next to it (above 1: the untied bias costs "
+        "more); `ratio_iqr` is the interquartile range of those per-round ratios: the "
+        "wider it is, the less the median can be trusted.",
+        "",
+        _markdown_table(bias),
+    ]
+
+
 def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, float],
                     info: dict[str, str], command: str, quick: bool,
-                    infer_images: int = INFER_IMAGES) -> str:
-    """The report: header (machine, versions, threads, command), how to read, tables."""
+                    infer_images: int = INFER_IMAGES, bias: pd.DataFrame | None = None) -> str:
+    """The report: header (machine, versions, threads, command), how to read, tables.
+
+    ``bias`` is the table of :func:`bench_bias` (``None`` or empty: the run did not compare
+    the two bias modes, and its section says so).
+    """
     net = seed_network("full")
     flops = flop_table(net)
     infer_flops, train_flops = flops_per_image(net)
@@ -529,13 +486,19 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "## Targets",
         "",
         "Each target of the speed work against the worst row of the tables below that it "
-        "covers (ratios: scratchnet time / PyTorch time; `rows`: how many rows it covers).",
+        "covers (ratios: scratchnet time / PyTorch time; `rows`: how many rows it covers). "
+        "The untied bias's extra time is `untied_over_tied - 1` from the untied-vs-tied "
+        "table, not the difference of two `train` rows.",
         "",
-        _markdown_table(target_table(speed, memory)),
+        _markdown_table(target_table(speed, memory, bias)),
         "",
         "## Speed",
         "",
         _markdown_table(speed, percent=["peak_fraction"]),
+        "",
+        "## Untied vs tied bias (scratchnet against itself)",
+        "",
+        *_bias_section(bias),
         "",
         "## Work per image",
         "",
@@ -582,9 +545,24 @@ UNTIED_EXTRA_LIMIT = 0.05          # the untied bias may cost "a few percent" ov
 MEMORY_LIMIT = 2.0                 # peak memory of a step / what it needs
 
 
-def target_table(speed: pd.DataFrame, memory: pd.DataFrame) -> pd.DataFrame:
-    """Each target against the worst measured row it covers (targets without rows are left
-    out). ``met`` is ``yes`` when the worst row is within the limit."""
+def target_table(speed: pd.DataFrame, memory: pd.DataFrame, bias: pd.DataFrame | None = None
+                 ) -> pd.DataFrame:
+    """Each target against the worst measured row it covers.
+
+    Targets without rows are left out. The ratio targets read the speed table's ``ratio``;
+    the untied bias's extra time is ``untied_over_tied - 1`` of the bias table
+    (:func:`bench_bias`), the memory target the memory table's ``peak_over_needed``.
+
+    Args:
+        speed: the speed table (columns ``task``, ``dtype``, ``batch``, ``ratio`` at least).
+        memory: the memory table (column ``peak_over_needed``).
+        bias: the bias table (column ``untied_over_tied``); ``None`` or empty when the
+            two bias modes were not compared.
+
+    Returns:
+        One row per target: ``target``, ``limit``, ``worst measured``, ``rows`` (how many
+        rows it covers) and ``met`` (``yes`` when the worst row is within the limit).
+    """
     rows = []
 
     def add(what: str, worst: float, limit: float, inclusive: bool, rows_used: int) -> None:
@@ -599,10 +577,8 @@ def target_table(speed: pd.DataFrame, memory: pd.DataFrame) -> pd.DataFrame:
             hit = hit[hit[column] == value]
         if len(hit):
             add(what, float(hit["ratio"].max()), limit, inclusive, len(hit))
-    train = speed[speed["task"] == "train"]
-    pairs = train.pivot_table(index=["dtype", "batch"], columns="bias", values="scratchnet_ms")
-    if {"untied", "tied"} <= set(pairs.columns):
-        extra = (pairs["untied"] / pairs["tied"] - 1).dropna()
+    if bias is not None and len(bias):
+        extra = (bias["untied_over_tied"] - 1).dropna()
         if len(extra):
             add("train: untied bias's extra time over tied", float(extra.max()),
                 UNTIED_EXTRA_LIMIT, True, len(extra))
@@ -613,6 +589,18 @@ def target_table(speed: pd.DataFrame, memory: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- main
+def _speed_summary(row: dict) -> str:
+    """A speed row in a progress line."""
+    return (f"scratchnet {row['scratchnet_ms']:.3f} ms, torch {row['torch_ms']:.3f} ms, "
+            f"ratio {row['ratio']:.2f}")
+
+
+def _bias_summary(row: dict) -> str:
+    """A bias row in a progress line."""
+    return (f"tied {row['tied_ms']:.3f} ms, untied {row['untied_ms']:.3f} ms, untied/tied "
+            f"{row['untied_over_tied']:.3f} (IQR {row['ratio_iqr']:.3f})")
+
+
 def run_benchmark(
     out_dir: str | Path = "reports/speed",
     quick: bool = False,
@@ -624,7 +612,7 @@ def run_benchmark(
     command: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Run every configuration, write ``bench.csv``, ``memory.csv``, ``bench.md``; return speed.
+    """Run every configuration, write ``bench.csv``, ``bias.csv``, ``memory.csv``, ``bench.md``.
 
     Args:
         out_dir: folder for the outputs (created if needed).
@@ -634,17 +622,25 @@ def run_benchmark(
             most twice, if other processes used more than 0.25 cores meanwhile; the row
             with the least background load is kept.)
         batches, dtypes, biases: the training grid. Inference runs once per dtype, with
-            the first bias mode (the seed's ``"untied"`` by default).
-        seconds_per_config: timed seconds per row (default 10, or 0.3 with ``quick``).
+            the first bias mode (the seed's ``"untied"`` by default). When ``biases``
+            holds both ``"untied"`` and ``"tied"``, the untied bias is also timed against
+            the tied one for every dtype and batch (:func:`bench_bias`); otherwise
+            ``bias.csv`` holds only its header.
+        seconds_per_config: timed seconds per row (default 10, or 0.3 with ``quick``; the
+            untied-vs-tied rows default to ``BIAS_SECONDS``, 0.3 with ``quick``).
         infer_images: images per inference pass (10,000, the test set's size).
         command: the command line written in the report (default: rebuilt from arguments).
         log: called with a progress line per row (e.g. ``print``).
 
     Returns:
         The speed table (columns ``SPEED_COLUMNS``); the memory table is in
-        ``.attrs["memory"]``, the matmul peaks in ``.attrs["peaks"]``.
+        ``.attrs["memory"]``, the untied-vs-tied table (``BIAS_COLUMNS``) in
+        ``.attrs["bias"]``, the matmul peaks in ``.attrs["peaks"]``.
     """
-    seconds = seconds_per_config if seconds_per_config is not None else (0.3 if quick else 10.0)
+    if seconds_per_config is not None:
+        seconds = bias_seconds = seconds_per_config
+    else:
+        seconds, bias_seconds = (0.3, 0.3) if quick else (10.0, BIAS_SECONDS)
     say = log or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -653,7 +649,8 @@ def run_benchmark(
     peaks = {d: matmul_peak_gflops(d, repeats=2 if quick else 5) for d in dtypes}
     say("matmul peak: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
 
-    def measure(label: str, bench_row: Callable[[], dict]) -> dict:
+    def measure(label: str, bench_row: Callable[[], dict],
+                describe: Callable[[dict], str] = _speed_summary) -> dict:
         """Time one row; in a full run, redo it (twice at most) if others used the CPU."""
         best = None
         for attempt in range(1 if quick else 1 + BUSY_RETRIES):
@@ -661,9 +658,8 @@ def run_benchmark(
             row = bench_row()
             if best is None or row["background_cpu"] < best["background_cpu"]:
                 best = row
-            say(f"{label}: scratchnet {row['scratchnet_ms']:.3f} ms, torch "
-                f"{row['torch_ms']:.3f} ms, ratio {row['ratio']:.2f}, background "
-                f"{row['background_cpu']:.2f} cores" + (f" (retry {attempt})" if attempt else ""))
+            say(f"{label}: {describe(row)}, background {row['background_cpu']:.2f} cores"
+                + (f" (retry {attempt})" if attempt else ""))
             if best["background_cpu"] < BUSY_CORES:
                 break
         return best
@@ -675,6 +671,14 @@ def run_benchmark(
                 rows.append(measure(f"train {dtype} {bias} batch {batch}",
                                     lambda d=dtype, b=bias, n=batch:
                                     bench_train(d, b, n, seconds, quick)))
+    bias_rows = []
+    if {"untied", "tied"} <= set(biases):
+        for dtype in dtypes:
+            for batch in batches:
+                bias_rows.append(measure(f"untied vs tied {dtype} batch {batch}",
+                                         lambda d=dtype, n=batch:
+                                         bench_bias(d, n, bias_seconds, quick),
+                                         describe=_bias_summary))
     for dtype in dtypes:
         rows.append(measure(f"infer {dtype}", lambda d=dtype:
                             bench_infer(d, biases[0], seconds, quick, infer_images)))
@@ -682,6 +686,7 @@ def run_benchmark(
     speed["peak_gflops"] = speed["dtype"].map(peaks)
     speed["peak_fraction"] = speed["scratchnet_gflops"] / speed["peak_gflops"]
     speed = speed[SPEED_COLUMNS]
+    bias_table = pd.DataFrame(bias_rows, columns=BIAS_COLUMNS)
 
     memory = pd.DataFrame([measure_train_memory(d, biases[0]) for d in dtypes])[MEMORY_COLUMNS]
     say("memory: " + ", ".join(f"{r.dtype} peak {r.traced_peak_mb:.1f} MB vs needed "
@@ -695,10 +700,12 @@ def run_benchmark(
         if infer_images != INFER_IMAGES:
             command += f" --images {infer_images}"
     _write_atomic(out / "bench.csv", speed.to_csv(index=False))
+    _write_atomic(out / "bias.csv", bias_table.to_csv(index=False))
     _write_atomic(out / "memory.csv", memory.to_csv(index=False))
     _write_atomic(out / "bench.md", render_markdown(speed, memory, peaks, info, command, quick,
-                                                    infer_images))
-    speed.attrs["memory"], speed.attrs["peaks"] = memory, peaks
+                                                    infer_images, bias_table))
+    speed.attrs["memory"], speed.attrs["bias"] = memory, bias_table
+    speed.attrs["peaks"] = peaks
     return speed
 
 
@@ -715,12 +722,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Time scratchnet against its PyTorch twin (train steps, inference) and "
-                    "measure a training step's memory; writes bench.csv, memory.csv, bench.md.")
+                    "measure a training step's memory; writes bench.csv, bias.csv, memory.csv, "
+                    "bench.md.")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in seconds: batch 16, float32, untied, short blocks")
     parser.add_argument("--out", default="reports/speed", help="output folder")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="timed seconds per configuration (default 10; 0.3 with --quick)")
+                        help="timed seconds per configuration (default 10, untied-vs-tied "
+                             "rows 5; 0.3 with --quick)")
     parser.add_argument("--images", type=int, default=INFER_IMAGES,
                         help="images per inference pass (default 10000)")
     parser.add_argument("--batches", type=_ints, default=None, help="e.g. 1,16,64,256")
@@ -740,7 +749,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench
         log=lambda msg: print(msg, file=sys.stderr, flush=True), **grid,
     )
     print(_markdown_table(speed, percent=["peak_fraction"]))
-    print(f"\nwrote {Path(args.out) / 'bench.md'}, bench.csv, memory.csv")
+    print(f"\nwrote {Path(args.out) / 'bench.md'}, bench.csv, bias.csv, memory.csv")
     return 0
 
 
