@@ -57,7 +57,7 @@ from reports.machine import blas_name, cpu_model, git_info, library_versions, th
 from reports.timing import Timing, matmul_peak_gflops, time_interleaved, wait_for_quiet
 from scratchnet import Conv2D, Dense, Sequential, SoftmaxCrossEntropy, seed_network
 from scratchnet.atomic import write_atomically
-from scratchnet.network import INFER_CHUNK
+from scratchnet.network import infer_chunk
 from scratchnet.optim import SGD
 
 INPUT_SHAPE = (1, 28, 28)          # one MNIST image
@@ -461,8 +461,9 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "- `train`: one training step (forward, loss, backward, SGD with momentum 0.9) on a "
         f"batch of `batch` images; `infer`: predicting {infer_images:,} images in batches of "
         f"{INFER_BATCH} (scratchnet's `Sequential.predict`, which sends them through the "
-        f"layers {INFER_CHUNK} at a time without recording anything for backward; torch's "
-        "model under `torch.inference_mode()`). Random images, the full seed network, the same "
+        f"layers {infer_chunk(np.float32)} (float32) or {infer_chunk(np.float64)} (float64) "
+        "at a time without recording anything for backward; torch's model under "
+        "`torch.inference_mode()`). Random images, the full seed network, the same "
         "weights in both frameworks.",
         "- `scratchnet_ms`, `torch_ms`: median time per step (per whole "
         f"{infer_images:,}-image pass for `infer`) over `blocks` interleaved blocks of about "

@@ -19,7 +19,7 @@ from scratchnet import (
     seed_network,
 )
 from scratchnet.layers import ShapeError
-from scratchnet.network import INFER_CHUNK
+from scratchnet.network import infer_chunk
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.synthetic_data import digits
 from tests.torch_check import check
@@ -68,15 +68,19 @@ def test_seed_network_matches_twin_on_noise_and_he_init(init: str) -> None:
     assert_network_matches_twin(net, rng.standard_normal((5, 1, 28, 28)), rng.integers(0, 10, 5))
 
 
-@pytest.mark.parametrize("batch", [INFER_CHUNK - 1, INFER_CHUNK, 2 * INFER_CHUNK + 37])
-def test_infer_in_chunks_matches_the_twin(batch: int) -> None:
-    # Sequential.infer passes INFER_CHUNK images at a time: the seams must not show.
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seams", [-1, 0, 2.1])
+def test_infer_in_chunks_matches_the_twin(dtype, seams: float) -> None:
+    # Sequential.infer passes infer_chunk(dtype) images at a time: the seams must not show.
+    chunk = infer_chunk(dtype)
+    assert chunk == {np.float32: 256, np.float64: 128}[dtype]
+    batch = chunk - 1 if seams == -1 else chunk if seams == 0 else int(seams * chunk)
     rng = np.random.default_rng(batch)
-    net = seed_network("full", seed=batch)
-    x = digits(rng, batch, np.float64)
+    net = seed_network("full", seed=batch, dtype=dtype)
+    x = digits(rng, batch, dtype)
     with torch.no_grad():
         expected = to_torch(net)(torch.from_numpy(x)).numpy()
-    check(net.infer(x), expected, np.float64, f"infer logits, batch {batch}")
+    check(net.infer(x), expected, dtype, f"infer logits, batch {batch}")
     assert net.infer(x[:0]).shape == (0, 10)
 
 
