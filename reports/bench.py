@@ -67,7 +67,7 @@ MEMORY_BATCH = 64
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
 BUSY_RETRIES = 2
-BIAS_SECONDS = 5.0                 # timed seconds of an untied-vs-tied row (quick: 0.3)
+BIAS_SECONDS = 10.0                # timed seconds of an untied-vs-tied row (quick: 0.3)
 
 SPEED_COLUMNS = [
     "task", "dtype", "bias", "batch", "scratchnet_ms", "torch_ms", "scratchnet_img_s",
