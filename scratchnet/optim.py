@@ -92,9 +92,17 @@ class Optimizer:
             for buffer in self.buffer_names
             for name, p in net.named_params().items()
         }
+        # The same arrays by parameter: name -> (one array per buffer name), for step().
+        self._buffers: dict[str, tuple[np.ndarray, ...]] = {
+            name: tuple(self.state[f"{buffer}.{name}"] for buffer in self.buffer_names)
+            for name in net.named_params()
+        }
 
-    def _params_and_grads(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """``(name, param, grad)`` for every parameter, after checking keys and shapes."""
+    def _params_and_grads(
+        self,
+    ) -> list[tuple[str, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]]:
+        """``(name, param, grad, buffers)`` for every parameter, after checking keys and
+        shapes; ``buffers`` are the parameter's state arrays in ``buffer_names`` order."""
         params, grads = self.net.named_params(), self.net.named_grads()
         for name in sorted(params.keys() - grads.keys()):
             raise ValueError(f"parameter {name!r} has no gradient in named_grads()")
@@ -105,16 +113,15 @@ class Optimizer:
             g = grads[name]
             if g.shape != p.shape:
                 raise ValueError(f"{name}: gradient shape {g.shape} != parameter shape {p.shape}")
-            for buffer in self.buffer_names:
-                key = f"{buffer}.{name}"
-                if key not in self.state:
-                    raise ValueError(f"parameter {name!r} was not in the network at construction")
-                if self.state[key].shape != p.shape:
+            buffers = self._buffers.get(name)
+            if buffers is None:
+                raise ValueError(f"parameter {name!r} was not in the network at construction")
+            for buf in buffers:
+                if buf.shape != p.shape:
                     raise ValueError(
-                        f"{name}: parameter shape {p.shape} != shape at construction "
-                        f"{self.state[key].shape}"
+                        f"{name}: parameter shape {p.shape} != shape at construction {buf.shape}"
                     )
-            out.append((name, p, g))
+            out.append((name, p, g, buffers))
         return out
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -202,11 +209,11 @@ class SGD(Optimizer):
         """Update every parameter in place with one SGD step."""
         items = self._params_and_grads()
         first = self.steps == 0
-        for name, p, g in items:
+        for _, p, g, buffers in items:
             if self.weight_decay != 0.0:
                 g = g + self.weight_decay * p
             if self.momentum != 0.0:
-                buf = self.state[f"momentum_buffer.{name}"]
+                (buf,) = buffers
                 if first:
                     buf[...] = g
                 else:
@@ -270,9 +277,7 @@ class Adam(Optimizer):
         bias_correction2 = 1 - beta2**t
         step_size = self.lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
-        for name, p, g in items:
-            m = self.state[f"exp_avg.{name}"]
-            v = self.state[f"exp_avg_sq.{name}"]
+        for _, p, g, (m, v) in items:
             if self.weight_decay != 0.0:
                 g = g + self.weight_decay * p
             _lerp_(m, g, 1 - beta1)
