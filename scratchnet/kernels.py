@@ -88,13 +88,16 @@ def output_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
 
 def _strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...],
              writeable: bool = True) -> np.ndarray:
-    """A view of the C-contiguous array ``a`` starting at ``a[0...]``, with the given shape
-    and strides (in bytes), as ``numpy.lib.stride_tricks.as_strided`` makes one.
+    """A view of ``a`` starting at ``a[0...]``, with the given shape and strides (in
+    bytes): what ``numpy.lib.stride_tricks.as_strided`` makes.
 
-    Built with the ``np.ndarray`` constructor directly: ``as_strided`` spends about 6 us of
-    Python on each call, this about 2.5, and a training step of the seed network makes
-    eight such views (measured on the 2-core machines this project targets).
+    For a C-contiguous ``a`` (all the layers pass) it is built with the ``np.ndarray``
+    constructor directly: ``as_strided`` spends about 6 us of Python on each call, this
+    about 2.5, and a training step of the seed network makes eight such views (measured
+    on the 2-core machines this project targets).
     """
+    if not a.flags.c_contiguous:  # np.ndarray(buffer=) needs one block of memory
+        return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=writeable)
     view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)
     view.flags.writeable = writeable and a.flags.writeable
     return view

@@ -7,6 +7,7 @@ import pytest
 import torch.nn.functional as F
 from hypothesis import given, settings
 
+from scratchnet import kernels
 from scratchnet.layers import MaxPool2D, ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.strategies import PoolCase, dtypes, pool_cases, random_input, seeds
@@ -90,3 +91,12 @@ def test_pool_errors() -> None:
         pool.backward(np.zeros((2, 4, 24, 24)))
     with pytest.raises(ValueError, match="stride must be an integer >= 1, got 0"):
         MaxPool2D(2, 0)
+
+
+def test_kernel_takes_any_memory_layout() -> None:
+    # The layers hand the kernels contiguous batch-last arrays; other callers may not.
+    x = np.random.default_rng(0).standard_normal((3, 9, 9, 8))[..., ::2]
+    assert not x.flags.c_contiguous
+    for got, expected in zip(kernels.maxpool_forward(x, 2, 2),
+                             kernels.maxpool_forward(np.ascontiguousarray(x), 2, 2), strict=True):
+        np.testing.assert_array_equal(got, expected)
