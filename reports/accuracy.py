@@ -203,10 +203,14 @@ def environment() -> dict[str, str]:
 
 def write_report(
     results: list[tuple[Experiment, pd.DataFrame]], out_dir: Path, command: str,
-    seconds: float, quick_run: bool,
+    seconds: float, quick_run: bool, env: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``README.md``: the summary table and a section per experiment."""
-    env = environment()
+    """Write ``README.md``: the summary table and a section per experiment.
+
+    ``env``: the header's versions, machine and commit (default: as they are now); a run
+    passes those of its start, so the commit named is the code that ran.
+    """
+    env = environment() if env is None else env
     lines = [
         "# Accuracy report: scratchnet and PyTorch, trained side by side",
         "",
@@ -302,7 +306,7 @@ def run_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    start, results = time.perf_counter(), []
+    start, results, env = time.perf_counter(), [], environment()
     todo = [e for e in experiments if not (resume and _finished(out_dir, e) is not None)]
     # Load every dataset first: a missing one fails now, not after an hour of training.
     datasets = {name: load_dataset(name, data_dir, download)
@@ -322,7 +326,7 @@ def run_report(
         print(f"[{experiment.name}] test accuracy: scratchnet {last['scratchnet_test_acc']:.4f}, "
               f"PyTorch {last['torch_test_acc']:.4f}; param gap "
               f"{history['param_gap'].max():.1e}", file=sys.stderr)
-    write_report(results, out_dir, command, time.perf_counter() - start, quick_run)
+    write_report(results, out_dir, command, time.perf_counter() - start, quick_run, env)
     return results
 
 

@@ -79,3 +79,16 @@ def test_first_per_class_is_balanced_and_in_file_order() -> None:
     idx = accuracy.first_per_class(labels, 2)
     np.testing.assert_array_equal(idx, [0, 1, 2, 3, 4, 6, 8, 9])
     assert np.bincount(labels[idx]).tolist() == [2, 2, 2, 2]
+
+
+def test_header_names_the_code_that_ran(tmp_path, monkeypatch) -> None:
+    """The commit is read when the run starts: a commit made while it trains is not named."""
+    def git_info() -> str:   # what git would say: a commit lands once training has begun
+        trained = (tmp_path / "seed-shallow-1k.csv").exists()
+        return "HEAD bbbbbbb (made during the run)" if trained else "HEAD aaaaaaa (at the start)"
+
+    monkeypatch.setattr(accuracy, "git_info", git_info)
+    accuracy.run_report(tmp_path, quick_run=True, only=["seed-shallow-1k"],
+                        data_dir=str(require_real_mnist()), download=False, progress=False)
+    text = (tmp_path / "README.md").read_text()
+    assert "HEAD aaaaaaa (at the start)" in text and "bbbbbbb" not in text
