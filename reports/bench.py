@@ -1,5 +1,10 @@
 """Speed and memory benchmark: scratchnet against its PyTorch twin, side by side.
 
+This module times the rows, renders the report (``bench.md``) and runs it all. The timed
+functions are in :mod:`reports.steps`; the FLOPs and memory a step needs, and its measured
+memory, in :mod:`reports.work`; the targets the rows are judged against in
+:mod:`reports.targets`.
+
 What is timed, on the full seed network (``seed_network("full")``):
 
 * **train**: one training step = forward, loss, backward, SGD update (lr 0.01, momentum 0.9),
@@ -25,10 +30,6 @@ about 75 ms, with a 0.12 s pause after every block and the order alternating eac
 per step is the median over blocks of ``block time / k``; ``ratio`` is the ratio of the
 two medians. Thread settings are left at their defaults and recorded, not changed.
 
-FLOPs are counted from the layer shapes (:func:`flop_table`), memory is measured with
-``tracemalloc`` (NumPy reports its array allocations to it) and compared with what the
-arrays themselves need (:func:`activation_table`).
-
 Run ``python -m reports.bench`` (about 5-6 minutes) or ``python -m reports.bench --quick``
 (seconds; a rough smoke run). Results go to ``reports/speed/bench.csv``, ``bias.csv``,
 ``memory.csv`` and ``bench.md``.
@@ -43,27 +44,36 @@ import os
 import shlex
 import statistics
 import sys
-import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 
 from reference.twin import to_torch
 from reports.machine import blas_name, cpu_model, git_info, library_versions, thread_info
+from reports.steps import (
+    INFER_BATCH,
+    random_batch,
+    scratchnet_infer,
+    scratchnet_train_step,
+    torch_infer,
+    torch_train_step,
+)
+from reports.targets import target_table
 from reports.timing import Timing, matmul_peak_gflops, time_interleaved, wait_for_quiet
-from scratchnet import Conv2D, Dense, Sequential, SoftmaxCrossEntropy, seed_network
+from reports.work import (
+    MEMORY_BATCH,
+    MEMORY_COLUMNS,
+    flop_table,
+    flops_per_image,
+    measure_train_memory,
+)
+from scratchnet import seed_network
 from scratchnet.atomic import write_atomically
 from scratchnet.network import infer_chunk
-from scratchnet.optim import SGD
 
-INPUT_SHAPE = (1, 28, 28)          # one MNIST image
-LR, MOMENTUM = 0.01, 0.9           # the SGD settings of every training step
-INFER_IMAGES, INFER_BATCH = 10_000, 1000
-MEMORY_BATCH = 64
+INFER_IMAGES = 10_000              # images per inference pass: the test set's size
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
 BUSY_RETRIES = 2
@@ -78,144 +88,6 @@ BIAS_COLUMNS = [
     "dtype", "batch", "tied_ms", "untied_ms", "untied_over_tied", "ratio_iqr", "blocks",
     "background_cpu",
 ]
-MEMORY_COLUMNS = [
-    "dtype", "bias", "batch", "traced_peak_mb", "between_steps_mb", "activations_mb",
-    "state_mb", "needed_mb", "peak_over_needed",
-]
-
-
-# ------------------------------------------------------------------------- FLOPs
-def flop_table(net: Sequential, input_shape: tuple[int, ...] = INPUT_SHAPE) -> pd.DataFrame:
-    """Multiply-adds (MACs) per image of every layer that has weights, from its shapes.
-
-    Per image, with ``out`` the layer's output shape::
-
-        Conv2D  forward MACs = C_out*H_out*W_out * C_in*kh*kw   (one dot product per output)
-        Dense   forward MACs = in * out
-
-    The backward pass repeats that work twice: once for the weight gradient and once for
-    the input gradient, except that the network's first layer, when it is a Conv2D, skips
-    its input gradient (a training step does not need it, and torch does not compute it
-    for an input without ``requires_grad``). One MAC = 2 FLOPs. Bias adds, ReLU, pooling,
-    the loss and the SGD update are element-wise and not counted.
-
-    Columns: ``forward``, ``weight_grad``, ``input_grad`` (MACs per image), one row per
-    weighted layer.
-    """
-    rows, shape = [], tuple(input_shape)
-    for i, (name, layer) in enumerate(net.layers.items()):
-        out = layer.output_shape(shape)
-        if isinstance(layer, Conv2D):
-            kh, kw = layer.kernel_size
-            macs = math.prod(out) * layer.in_channels * kh * kw
-        elif isinstance(layer, Dense):
-            macs = layer.in_features * layer.out_features
-        else:
-            shape = out
-            continue
-        skip_input_grad = i == 0 and isinstance(layer, Conv2D)
-        rows.append({"layer": name, "forward": macs, "weight_grad": macs,
-                     "input_grad": 0 if skip_input_grad else macs})
-        shape = out
-    return pd.DataFrame(rows).set_index("layer")
-
-
-def flops_per_image(net: Sequential, input_shape: tuple[int, ...] = INPUT_SHAPE
-                    ) -> tuple[int, int]:
-    """``(inference FLOPs, training-step FLOPs)`` per image: 2 x the MACs of :func:`flop_table`."""
-    table = flop_table(net, input_shape)
-    return 2 * int(table["forward"].sum()), 2 * int(table.to_numpy().sum())
-
-
-# ------------------------------------------------------------------------ memory
-def activation_table(net: Sequential, input_shape: tuple[int, ...] = INPUT_SHAPE
-                     ) -> pd.DataFrame:
-    """Elements per image of every layer's output and input-gradient array.
-
-    This is what a training step must hold at the least, counting each layer's output and
-    the gradient it returns (its input's shape) as one array each, and skipping the input
-    gradient of a first Conv2D, as the training step does. What an implementation keeps
-    besides (caches for the backward pass such as pooling winners or the convolutions'
-    input matrices, temporaries) is *not* counted: it is the overhead the measured peak
-    shows.
-    """
-    rows, shape = [], tuple(input_shape)
-    for i, (name, layer) in enumerate(net.layers.items()):
-        out = layer.output_shape(shape)
-        skip = i == 0 and isinstance(layer, Conv2D)
-        rows.append({"layer": name, "output": math.prod(out),
-                     "input_grad": 0 if skip else math.prod(shape)})
-        shape = out
-    return pd.DataFrame(rows).set_index("layer")
-
-
-def activation_bytes(net: Sequential, batch: int, input_shape: tuple[int, ...] = INPUT_SHAPE
-                     ) -> int:
-    """Bytes of all outputs and input gradients of :func:`activation_table` for a batch."""
-    itemsize = np.dtype(net.dtype or np.float64).itemsize
-    return int(activation_table(net, input_shape).to_numpy().sum()) * batch * itemsize
-
-
-def state_bytes(net: Sequential) -> int:
-    """Bytes of the parameters, their gradients and SGD's momentum buffers (3 x params)."""
-    itemsize = np.dtype(net.dtype or np.float64).itemsize
-    return 3 * net.num_params() * itemsize
-
-
-# ------------------------------------------------------------------- the two steps
-def random_batch(batch: int, dtype: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Images uniform in [0, 1) of shape ``(batch, 1, 28, 28)`` and labels in 0..9."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((batch, *INPUT_SHAPE)).astype(dtype)
-    return x, rng.integers(0, 10, size=batch)
-
-
-def scratchnet_train_step(net: Sequential, x: np.ndarray, labels: np.ndarray
-                          ) -> Callable[[], None]:
-    """A function doing one scratchnet training step on ``(x, labels)``."""
-    loss, opt = SoftmaxCrossEntropy(), SGD(net, lr=LR, momentum=MOMENTUM)
-
-    def step() -> None:
-        loss.forward(net.forward(x), labels)
-        net.backward(loss.backward(), need_input_grad=False)
-        opt.step()
-
-    return step
-
-
-def torch_train_step(model: torch.nn.Module, x: np.ndarray, labels: np.ndarray
-                     ) -> Callable[[], None]:
-    """A function doing one torch training step on ``(x, labels)``."""
-    xt, yt = torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(xt), yt).backward()
-        opt.step()
-
-    return step
-
-
-def scratchnet_infer(net: Sequential, x: np.ndarray) -> Callable[[], None]:
-    """A function predicting the classes of all of ``x``, 1000 images at a time."""
-    def run() -> None:
-        for i in range(0, len(x), INFER_BATCH):
-            net.predict(x[i : i + INFER_BATCH])
-
-    return run
-
-
-def torch_infer(model: torch.nn.Module, x: np.ndarray) -> Callable[[], None]:
-    """The torch twin of :func:`scratchnet_infer`, under ``torch.inference_mode()``."""
-    xt = torch.from_numpy(x)
-
-    def run() -> None:
-        with torch.inference_mode():
-            for i in range(0, len(xt), INFER_BATCH):
-                model(xt[i : i + INFER_BATCH]).argmax(dim=1)
-
-    return run
 
 
 # ------------------------------------------------------------------------ benchmarks
@@ -320,47 +192,6 @@ def _row(task: str, dtype: str, bias: str, batch: int, images_per_call: int,
         "torch_gflops": flops_per_img * images_per_call / t / 1e9,
         "blocks": min(timings["scratchnet"].blocks, timings["torch"].blocks),
         "background_cpu": background,
-    }
-
-
-def measure_train_memory(dtype: str, bias: str = "untied", batch: int = MEMORY_BATCH
-                         ) -> dict[str, float | int | str]:
-    """Peak memory of one scratchnet training step, measured and needed (in MB = 1e6 B).
-
-    ``tracemalloc`` traces from just before the network is built, so the traced memory
-    holds the parameters, the optimizer's buffers, the gradients and whatever the layers
-    keep between steps (the input batch is made before and not counted). After two
-    warm-up steps the peak is reset and one step traced:
-
-    * ``traced_peak_mb``: the highest traced memory during that step;
-    * ``between_steps_mb``: what stayed allocated just before it (state + layer caches);
-    * ``needed_mb = activations_mb + state_mb``: every layer's output and input gradient
-      for the batch (:func:`activation_bytes`) plus parameters, gradients and momentum
-      buffers (:func:`state_bytes`).
-    """
-    x, labels = random_batch(batch, dtype)
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    try:
-        start, _ = tracemalloc.get_traced_memory()
-        net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
-        step = scratchnet_train_step(net, x, labels)
-        step()
-        step()
-        between, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        step()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        if not was_tracing:
-            tracemalloc.stop()
-    acts, state = activation_bytes(net, batch), state_bytes(net)
-    return {
-        "dtype": dtype, "bias": bias, "batch": batch,
-        "traced_peak_mb": (peak - start) / 1e6, "between_steps_mb": (between - start) / 1e6,
-        "activations_mb": acts / 1e6, "state_mb": state / 1e6, "needed_mb": (acts + state) / 1e6,
-        "peak_over_needed": (peak - start) / (acts + state),
     }
 
 
@@ -529,64 +360,6 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
     ]
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------- targets
-#: What scratchnet promises (the speed issue's targets): (what, rows of the speed table it
-#: is read from, which column, the limit, whether the limit itself passes).
-TARGETS = [
-    ("train, batch 64, float32: ratio", dict(task="train", batch=64, dtype="float32"), 0.65, True),
-    ("train, batch 64, float64: ratio", dict(task="train", batch=64, dtype="float64"), 0.65, True),
-    ("train, batch 1: ratio", dict(task="train", batch=1), 1.0, False),
-    ("train, batch 256: ratio", dict(task="train", batch=256), 1.0, False),
-    ("infer, float32: ratio", dict(task="infer", dtype="float32"), 0.6, True),
-    ("infer, float64: ratio", dict(task="infer", dtype="float64"), 0.3, True),
-]
-UNTIED_EXTRA_LIMIT = 0.05          # the untied bias may cost "a few percent" over the tied one
-MEMORY_LIMIT = 2.0                 # peak memory of a step / what it needs
-
-
-def target_table(speed: pd.DataFrame, memory: pd.DataFrame, bias: pd.DataFrame | None = None
-                 ) -> pd.DataFrame:
-    """Each target against the worst measured row it covers.
-
-    Targets without rows are left out. The ratio targets read the speed table's ``ratio``;
-    the untied bias's extra time is ``untied_over_tied - 1`` of the bias table
-    (:func:`bench_bias`), the memory target the memory table's ``peak_over_needed``.
-
-    Args:
-        speed: the speed table (columns ``task``, ``dtype``, ``batch``, ``ratio`` at least).
-        memory: the memory table (column ``peak_over_needed``).
-        bias: the bias table (column ``untied_over_tied``); ``None`` or empty when the
-            two bias modes were not compared.
-
-    Returns:
-        One row per target: ``target``, ``limit``, ``worst measured``, ``rows`` (how many
-        rows it covers) and ``met`` (``yes`` when the worst row is within the limit).
-    """
-    rows = []
-
-    def add(what: str, worst: float, limit: float, inclusive: bool, rows_used: int) -> None:
-        met = worst <= limit if inclusive else worst < limit
-        bound = f"<= {limit:g}" if inclusive else f"< {limit:g}"
-        rows.append({"target": what, "limit": bound, "worst measured": worst,
-                     "rows": rows_used, "met": "yes" if met else "NO"})
-
-    for what, where, limit, inclusive in TARGETS:
-        hit = speed
-        for column, value in where.items():
-            hit = hit[hit[column] == value]
-        if len(hit):
-            add(what, float(hit["ratio"].max()), limit, inclusive, len(hit))
-    if bias is not None and len(bias):
-        extra = (bias["untied_over_tied"] - 1).dropna()
-        if len(extra):
-            add("train: untied bias's extra time over tied", float(extra.max()),
-                UNTIED_EXTRA_LIMIT, True, len(extra))
-    if len(memory):
-        add("memory of a batch-64 step: peak / needed", float(memory["peak_over_needed"].max()),
-            MEMORY_LIMIT, True, len(memory))
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------- main

@@ -1,4 +1,4 @@
-"""Tests of the benchmark harness: its FLOP and memory accounting, and a quick run.
+"""Tests of the benchmark's rows, its report and a quick run of the command line.
 
 No timing is asserted (machines are noisy); only that the numbers exist and make sense.
 """
@@ -14,105 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import bench
-from scratchnet import Conv2D, Dense, ReLU, Sequential, seed_network
-
-
-@pytest.mark.parametrize("bias", ["untied", "tied"])
-def test_flop_count_of_the_full_seed_network(bias: str) -> None:
-    # Independent count: conv1 4x24x24 outputs x 1x5x5 = 57,600; conv2 8x8x8 x 4x5x5 =
-    # 51,200; fc1 128x128 = 16,384; fc2 128x10 = 1,280.
-    table = bench.flop_table(seed_network("full", bias=bias))
-    assert table["forward"].to_dict() == {"conv1": 57_600, "conv2": 51_200, "fc1": 16_384,
-                                          "fc2": 1_280}
-    assert table["forward"].sum() == 126_464
-    assert table.loc["conv1", "input_grad"] == 0          # the first conv needs no dx
-    infer, train = bench.flops_per_image(seed_network("full", bias=bias))
-    assert infer == 2 * 126_464
-    assert train == 2 * (126_464 + 126_464 + 126_464 - 57_600)   # about 0.64 MFLOP
-    assert 0.64e6 < train < 0.65e6
-
-
-def test_activation_memory_of_small_networks() -> None:
-    # Dense first: outputs 2 + 2, input gradients 3 + 2 (a first Dense keeps its dx).
-    net = Sequential(Dense(3, 2, dtype=np.float32), ReLU())
-    assert bench.activation_table(net, (3,)).to_numpy().sum() == 9
-    assert bench.activation_bytes(net, batch=5, input_shape=(3,)) == 9 * 5 * 4
-
-    # Conv first: output 2x3x3 = 18 per layer; the conv's input gradient is skipped.
-    net = Sequential(Conv2D(1, 2, 3, input_shape=(1, 5, 5), dtype=np.float64), ReLU())
-    table = bench.activation_table(net, (1, 5, 5))
-    assert table.to_dict("index") == {"conv1": {"output": 18, "input_grad": 0},
-                                      "relu1": {"output": 18, "input_grad": 18}}
-    assert bench.activation_bytes(net, batch=2, input_shape=(1, 5, 5)) == 54 * 2 * 8
-    # weight 2x1x3x3 + tied bias 2 = 20 parameters; with grads and momentum: x3.
-    assert bench.state_bytes(net) == 3 * 20 * 8
-
-
-def test_activation_memory_of_the_full_seed_network() -> None:
-    table = bench.activation_table(seed_network("full"))
-    # outputs: 2304 (conv1, relu1), 576, 512 (conv2, relu2), 128 (pool2, flatten, fc1,
-    # relu3), 10 (fc2, identity); input gradients: the inputs' sizes, none for conv1.
-    assert table["output"].sum() == 2 * 2304 + 576 + 2 * 512 + 4 * 128 + 2 * 10
-    assert table["input_grad"].sum() == 2 * 2304 + 576 + 2 * 512 + 4 * 128 + 10
-    assert bench.activation_bytes(seed_network("full", dtype=np.float32), 64) == \
-        (6740 + 6730) * 64 * 4
-
-
-def speed_rows(*rows: tuple[str, str, str, int, float, float]) -> pd.DataFrame:
-    """A speed table with just the columns the targets read (and scratchnet_ms)."""
-    return pd.DataFrame(rows, columns=["task", "dtype", "bias", "batch", "scratchnet_ms",
-                                       "ratio"])
-
-
-def bias_rows(*untied_over_tied: float) -> pd.DataFrame:
-    """A bias table with one row per ratio (float32, batches 1, 2, ...)."""
-    n = len(untied_over_tied)
-    return pd.DataFrame({"dtype": ["float32"] * n, "batch": list(range(1, n + 1)),
-                         "untied_over_tied": list(untied_over_tied)})
-
-
-UNTIED_TARGET = "train: untied bias's extra time over tied"
-
-# The untied train rows take 1.5 x the tied rows' scratchnet_ms: the bias target must not
-# be read from these (timed at different moments) but from the bias table.
-SPEED = speed_rows(
-    ("train", "float32", "untied", 64, 3.0, 0.66), ("train", "float32", "tied", 64, 2.0, 0.6),
-    ("train", "float64", "untied", 64, 4.5, 0.65), ("train", "float64", "tied", 64, 3.0, 0.6),
-    ("train", "float32", "untied", 1, 0.5, 1.0), ("infer", "float64", "untied", 1000, 9, 0.29),
-)
-
-
-def test_targets_are_judged_on_their_worst_row() -> None:
-    memory = pd.DataFrame({"peak_over_needed": [1.5, 2.1]})
-    table = bench.target_table(SPEED, memory, bias_rows(1.02, 1.1, 0.97)).set_index("target")
-    got = {what: (row["worst measured"], row["rows"], row["met"]) for what, row in table.iterrows()}
-    assert got == {
-        "train, batch 64, float32: ratio": (0.66, 2, "NO"),        # one row over: not met
-        "train, batch 64, float64: ratio": (0.65, 2, "yes"),       # the limit itself passes
-        "train, batch 1: ratio": (1.0, 1, "NO"),                   # "faster": 1.0 is not
-        "infer, float64: ratio": (0.29, 1, "yes"),
-        UNTIED_TARGET: (pytest.approx(0.1), 3, "NO"),              # the worst of 3 rows
-        "memory of a batch-64 step: peak / needed": (2.1, 2, "NO"),
-    }                                    # batch 256 and float32 inference: no rows, no line
-
-
-def test_untied_target_is_read_from_the_bias_table() -> None:
-    memory = pd.DataFrame({"peak_over_needed": [1.5]})
-    # Within the limit (0.05), although the train rows differ by 50%.
-    table = bench.target_table(SPEED, memory, bias_rows(1.04, 0.98)).set_index("target")
-    assert table.loc[UNTIED_TARGET, "worst measured"] == pytest.approx(0.04)
-    assert table.loc[UNTIED_TARGET, "rows"] == 2
-    assert table.loc[UNTIED_TARGET, "met"] == "yes"
-    assert table.loc[UNTIED_TARGET, "limit"] == "<= 0.05"
-    table = bench.target_table(SPEED, memory, bias_rows(1.06)).set_index("target")
-    assert table.loc[UNTIED_TARGET, "met"] == "NO"
-    # No bias table (or an empty one, or only NaN): no line, the other targets stay.
-    empty = pd.DataFrame(columns=bench.BIAS_COLUMNS)
-    for missing in (None, empty, bias_rows(math.nan)):
-        table = bench.target_table(SPEED, memory, missing)
-        assert UNTIED_TARGET not in set(table["target"])
-        assert len(table) == 5
+from reports import bench, work
+from scratchnet import Sequential
+from tests.reports.tables import SPEED, UNTIED_TARGET, bias_rows
 
 
 def test_report_says_when_the_bias_modes_were_not_compared() -> None:
@@ -227,7 +131,7 @@ def test_quick_run_writes_the_bias_table(quick_run: Path) -> None:
 
 def test_quick_run_writes_memory_and_markdown(quick_run: Path) -> None:
     memory = pd.read_csv(quick_run / "memory.csv")
-    assert list(memory.columns) == bench.MEMORY_COLUMNS
+    assert list(memory.columns) == work.MEMORY_COLUMNS
     values = memory.drop(columns=["dtype", "bias"]).to_numpy(dtype=float)
     assert np.isfinite(values).all() and (values > 0).all()
     row = memory.iloc[0]

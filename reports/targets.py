@@ -1,0 +1,66 @@
+"""The targets of the speed work, and how a benchmark run is judged against them.
+
+Each target is a limit on the worst row it covers: scratchnet's time over PyTorch's, the
+untied bias's extra time over the tied one, a training step's peak memory over its needs.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: What scratchnet promises (the speed issue's targets): (what, the speed-table rows it
+#: covers, the limit of their ``ratio``, whether the limit itself passes).
+TARGETS = [
+    ("train, batch 64, float32: ratio", dict(task="train", batch=64, dtype="float32"), 0.65, True),
+    ("train, batch 64, float64: ratio", dict(task="train", batch=64, dtype="float64"), 0.65, True),
+    ("train, batch 1: ratio", dict(task="train", batch=1), 1.0, False),
+    ("train, batch 256: ratio", dict(task="train", batch=256), 1.0, False),
+    ("infer, float32: ratio", dict(task="infer", dtype="float32"), 0.6, True),
+    ("infer, float64: ratio", dict(task="infer", dtype="float64"), 0.3, True),
+]
+UNTIED_EXTRA_LIMIT = 0.05          # the untied bias may cost "a few percent" over the tied one
+MEMORY_LIMIT = 2.0                 # peak memory of a step / what it needs
+
+
+def target_table(speed: pd.DataFrame, memory: pd.DataFrame, bias: pd.DataFrame | None = None
+                 ) -> pd.DataFrame:
+    """Each target against the worst measured row it covers.
+
+    Targets without rows are left out. The ratio targets read the speed table's ``ratio``;
+    the untied bias's extra time is ``untied_over_tied - 1`` of the bias table
+    (:func:`reports.bench.bench_bias`), the memory target the memory table's
+    ``peak_over_needed``.
+
+    Args:
+        speed: the speed table (columns ``task``, ``dtype``, ``batch``, ``ratio`` at least).
+        memory: the memory table (column ``peak_over_needed``).
+        bias: the bias table (column ``untied_over_tied``); ``None`` or empty when the
+            two bias modes were not compared.
+
+    Returns:
+        One row per target: ``target``, ``limit``, ``worst measured``, ``rows`` (how many
+        rows it covers) and ``met`` (``yes`` when the worst row is within the limit).
+    """
+    rows = []
+
+    def add(what: str, worst: float, limit: float, inclusive: bool, rows_used: int) -> None:
+        met = worst <= limit if inclusive else worst < limit
+        bound = f"<= {limit:g}" if inclusive else f"< {limit:g}"
+        rows.append({"target": what, "limit": bound, "worst measured": worst,
+                     "rows": rows_used, "met": "yes" if met else "NO"})
+
+    for what, where, limit, inclusive in TARGETS:
+        hit = speed
+        for column, value in where.items():
+            hit = hit[hit[column] == value]
+        if len(hit):
+            add(what, float(hit["ratio"].max()), limit, inclusive, len(hit))
+    if bias is not None and len(bias):
+        extra = (bias["untied_over_tied"] - 1).dropna()
+        if len(extra):
+            add("train: untied bias's extra time over tied", float(extra.max()),
+                UNTIED_EXTRA_LIMIT, True, len(extra))
+    if len(memory):
+        add("memory of a batch-64 step: peak / needed", float(memory["peak_over_needed"].max()),
+            MEMORY_LIMIT, True, len(memory))
+    return pd.DataFrame(rows)
