@@ -69,7 +69,7 @@ from reports.work import (
     flops_per_image,
     measure_train_memory,
 )
-from scratchnet import seed_network
+from scratchnet import Sequential, seed_network
 from scratchnet.atomic import write_atomically
 from scratchnet.network import infer_chunk
 
@@ -101,9 +101,7 @@ def bench_train(dtype: str, bias: str, batch: int, seconds: float, quick: bool =
            "torch": torch_train_step(model, x, labels)}
     timings, background = time_interleaved(fns, seconds, min_rounds=2 if quick else 5,
                                            warmup_seconds=0.1 if quick else 0.5)
-    for name, arr in net.named_params().items():
-        if not np.isfinite(arr).all():
-            raise FloatingPointError(f"scratchnet's {name} became non-finite while timing")
+    _check_finite(net, "scratchnet")
     train_flops = flops_per_image(net)[1]
     return _row("train", dtype, bias, batch, batch, train_flops, timings, background)
 
@@ -150,10 +148,7 @@ def bench_bias(dtype: str, batch: int, seconds: float = BIAS_SECONDS, quick: boo
     timings, background = time_interleaved(fns, seconds, min_rounds=2 if quick else 5,
                                            warmup_seconds=0.1 if quick else 0.5)
     for bias, net in nets.items():
-        for name, arr in net.named_params().items():
-            if not np.isfinite(arr).all():
-                raise FloatingPointError(f"the {bias} network's {name} became non-finite "
-                                         "while timing")
+        _check_finite(net, f"the {bias} network")
     ratios = _round_ratios(timings["untied"], timings["tied"])
     return {
         "dtype": dtype, "batch": batch,
@@ -162,6 +157,14 @@ def bench_bias(dtype: str, batch: int, seconds: float = BIAS_SECONDS, quick: boo
         "blocks": min(timings["tied"].blocks, timings["untied"].blocks),
         "background_cpu": background,
     }
+
+
+def _check_finite(net: Sequential, whose: str) -> None:
+    """Fail if timing ``net``'s training steps drove a weight to NaN or infinity (then the
+    times would be those of NaN arithmetic, not of the network)."""
+    for name, arr in net.named_params().items():
+        if not np.isfinite(arr).all():
+            raise FloatingPointError(f"{whose}'s {name} became non-finite while timing")
 
 
 def _round_ratios(numerator: Timing, denominator: Timing) -> list[float]:

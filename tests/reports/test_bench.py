@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from reports import bench, work
-from scratchnet import Sequential
+from scratchnet import Sequential, seed_network
 from tests.reports.tables import SPEED, UNTIED_TARGET, bias_rows
 
 
@@ -144,3 +144,11 @@ def test_quick_run_writes_memory_and_markdown(quick_run: Path) -> None:
                    *bench.SPEED_COLUMNS]:
         assert needle in text
     assert not list(quick_run.glob("*.tmp"))             # atomic writes left no temp files
+
+
+def test_a_timed_network_whose_weights_blew_up_is_refused() -> None:
+    net = seed_network("full")
+    bench._check_finite(net, "scratchnet")                       # finite: nothing to say
+    net.named_params()["fc1.bias"][3] = np.inf
+    with pytest.raises(FloatingPointError, match=r"scratchnet's fc1\.bias became non-finite"):
+        bench._check_finite(net, "scratchnet")
