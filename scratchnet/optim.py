@@ -100,9 +100,9 @@ class Optimizer:
 
     def _params_and_grads(
         self,
-    ) -> list[tuple[str, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]]:
-        """``(name, param, grad, buffers)`` for every parameter, after checking keys and
-        shapes; ``buffers`` are the parameter's state arrays in ``buffer_names`` order."""
+    ) -> list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]]:
+        """``(param, grad, buffers)`` for every parameter, after checking keys and shapes;
+        ``buffers`` are the parameter's state arrays in ``buffer_names`` order."""
         params, grads = self.net.named_params(), self.net.named_grads()
         for name in sorted(params.keys() - grads.keys()):
             raise ValueError(f"parameter {name!r} has no gradient in named_grads()")
@@ -121,7 +121,7 @@ class Optimizer:
                     raise ValueError(
                         f"{name}: parameter shape {p.shape} != shape at construction {buf.shape}"
                     )
-            out.append((name, p, g, buffers))
+            out.append((p, g, buffers))
         return out
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -209,7 +209,7 @@ class SGD(Optimizer):
         """Update every parameter in place with one SGD step."""
         items = self._params_and_grads()
         first = self.steps == 0
-        for _, p, g, buffers in items:
+        for p, g, buffers in items:
             if self.weight_decay != 0.0:
                 g = g + self.weight_decay * p
             if self.momentum != 0.0:
@@ -277,7 +277,7 @@ class Adam(Optimizer):
         bias_correction2 = 1 - beta2**t
         step_size = self.lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
-        for _, p, g, (m, v) in items:
+        for p, g, (m, v) in items:
             if self.weight_decay != 0.0:
                 g = g + self.weight_decay * p
             _lerp_(m, g, 1 - beta1)
