@@ -131,14 +131,10 @@ class Conv2D(Layer):
             C, H, W = self.input_shape
             self._fail(f"expected input of shape (N, {C}, {H}, {W}), got {x.shape}")
         self.output_shape(x.shape[1:])
-        xb = kernels.to_batch_last(x)                      # (C_in, H, W, N)
-        bias = None
-        if self.bias_mode == "tied":
-            bias = self.params["bias"][:, None, None, None]  # B_i broadcast over positions
-        elif self.bias_mode == "untied":
-            bias = self.params["bias"][..., None]            # B_i: one value per position
-        y, self._cache = kernels.conv_forward(
-            xb, self.params["weight"], self.stride, self.padding, bias, self._workspace
+        xb = kernels.to_batch_last(x)                      # (H, C_in, W, N)
+        y, self._cache = kernels.conv_forward(             # B_i per channel or position
+            xb, self.params["weight"], self.stride, self.padding, self.params.get("bias"),
+            self._workspace,
         )
         return self._remember_output(kernels.from_batch_last(y))
 
@@ -150,7 +146,7 @@ class Conv2D(Layer):
         input gradient is not needed for training).
         """
         self._check_grad(grad_y, self._cache)
-        gb = kernels.to_batch_last(grad_y)                  # (C_out, H_out, W_out, N)
+        gb = kernels.to_batch_last(grad_y)                  # (H_out, C_out, W_out, N)
         dx, self.grads["weight"] = kernels.conv_backward(
             gb, self._cache, self.params["weight"], self.stride, self.padding, need_input_grad,
             self._workspace,

@@ -52,7 +52,7 @@ class MaxPool2D(Layer):
         """``x: (N, C, H, W)`` -> ``y: (N, C, H_out, W_out)``; eq. (5)."""
         self._check_input(x, "(N, C, H, W)", 4)
         self.output_shape(x.shape[1:])
-        xb = kernels.to_batch_last(x)                       # (C, H, W, N)
+        xb = kernels.to_batch_last(x)                       # (H, C, W, N)
         y, winner = kernels.maxpool_forward(xb, self.kernel_size, self.stride)
         self._cache = (winner, xb.shape)                    # the seed's "Cache"
         return self._remember_output(kernels.from_batch_last(y))

@@ -17,7 +17,7 @@ class Flatten(Layer):
 
     def __init__(self) -> None:
         super().__init__()
-        self._in_shape: tuple[int, ...] | None = None
+        self._x: np.ndarray | None = None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (math.prod(input_shape),)
@@ -26,13 +26,19 @@ class Flatten(Layer):
         if not isinstance(x, np.ndarray) or x.ndim < 2:
             self._fail(f"expected an input (N, ...) of rank >= 2, got {getattr(x, 'shape', x)}")
         self._check_input(x, "(N, ...)", x.ndim)
-        self._in_shape = x.shape
-        # Reshape the batch-last order (C, H, W, N) -> (C*H*W, N) and view it as (N, C*H*W):
-        # no copy for scratchnet's batch-last arrays, and the same values for any layout.
+        self._x = x
+        # Gather (C, H, W, N) -> (C*H*W, N) and view it as (N, C*H*W): for scratchnet's
+        # batch-last arrays the copy reads runs of N contiguous numbers (a batch-first
+        # reshape would read them N apart), and the values are the same for any layout.
         y = x.transpose(*range(1, x.ndim), 0).reshape(math.prod(x.shape[1:]), x.shape[0]).T
         return self._remember_output(y)
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        self._check_grad(grad_y, self._in_shape)
-        N, *example = self._in_shape
-        return grad_y.T.reshape(*example, N).transpose(len(example), *range(len(example)))
+        self._check_grad(grad_y, self._x)
+        # The gradient comes back in the memory layout of the input (empty_like keeps it),
+        # so the layer before works on two arrays of one layout: NumPy's element-wise
+        # operations are several times slower on operands laid out differently.
+        grad_x = np.empty_like(self._x)
+        N, *example = self._x.shape
+        grad_x.transpose(*range(1, grad_x.ndim), 0)[...] = grad_y.T.reshape(*example, N)
+        return grad_x

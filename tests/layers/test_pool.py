@@ -94,7 +94,7 @@ def test_pool_errors() -> None:
 
 
 def test_kernel_takes_any_memory_layout() -> None:
-    # The layers hand the kernels contiguous batch-last arrays; other callers may not.
+    # The layers hand the kernels contiguous (H, C, W, N) arrays; other callers may not.
     x = np.random.default_rng(0).standard_normal((3, 9, 9, 8))[..., ::2]
     assert not x.flags.c_contiguous
     for got, expected in zip(kernels.maxpool_forward(x, 2, 2),
