@@ -371,22 +371,34 @@ def bias_grad(dy: np.ndarray, tied: bool) -> np.ndarray:
 # ------------------------------------------------------------------------ max-pooling
 
 
+#: ``winner`` of a window that passes no gradient on (see ``maxpool_forward(relu=True)``);
+#: no window position has it, as windows have at most 15 x 15 = 225 positions then.
+NO_WINNER = 255
+
+
 def maxpool_forward(
-    x: np.ndarray, k: int, stride: int, need_winner: bool = True
+    x: np.ndarray, k: int, stride: int, need_winner: bool = True, relu: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Max over ``k x k`` windows of ``x: (H, C, W, N)``; eq. (5).
+    """Max over ``k x k`` windows of ``x: (H, C, W, N)``; eq. (5). With ``relu``, the ReLU
+    of that, eq. (11), in the same pass (``relu(max(window)) == max(relu(window))``).
 
     Returns:
         y: ``(H_out, C, W_out, N)``, and ``winner: (H_out, C, W_out, N)`` uint8, the row-major
         position ``i*k + j`` inside its window of the one element the gradient goes to
         (None when not ``need_winner``: finding it costs more than the maximum itself).
+        With ``relu``, a window whose output the ReLU made 0 has ``NO_WINNER``: the ReLU's
+        derivative there is 0 (12), so :func:`maxpool_backward` passes nothing on.
     """
+    if relu and k * k > NO_WINNER:
+        raise ValueError(f"maxpool_forward: relu=True needs k <= 15, got k={k}")
     view = _window_view(x, k, k, stride)
     at = [view[p // k, p % k] for p in range(k * k)]
     best = at[0].copy()
     for cand in at[1:]:
         np.maximum(best, cand, out=best)
     if not need_winner:
+        if relu:
+            np.maximum(best, best.dtype.type(0), out=best)
         return best, None
     # winner = how many window positions come before the first one holding the maximum.
     found = at[0] == best
@@ -398,6 +410,11 @@ def maxpool_forward(
     if nan.any():  # np.maximum made the window NaN; the gradient goes to its last NaN
         for p, cand in enumerate(at):
             winner[np.isnan(cand)] = p
+    if relu:  # as ReLU.forward; its zeros (and -0.0) get NO_WINNER, NaN keeps its winner
+        np.maximum(best, best.dtype.type(0), out=best)
+        zero = (best == 0).view(np.uint8)
+        zero *= NO_WINNER
+        winner |= zero
     return best, winner
 
 

@@ -18,7 +18,7 @@ from scratchnet import (
     SoftmaxCrossEntropy,
     seed_network,
 )
-from scratchnet.layers import ShapeError
+from scratchnet.layers import MaxPoolReLU, ShapeError
 from scratchnet.network import infer_chunk
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.synthetic_data import digits
@@ -84,19 +84,25 @@ def test_infer_in_chunks_matches_the_twin(dtype, seams: float) -> None:
     assert net.infer(x[:0]).shape == (0, 10)
 
 
-def test_run_order_pools_before_relu() -> None:
+def test_run_order_fuses_relu_into_the_pool_after_it() -> None:
     net = seed_network("full")
     assert [layer.name for layer in net.run_order] == [
-        "conv1", "pool1", "relu1", "conv2", "pool2", "relu2", "flatten1", "fc1", "relu3", "fc2",
+        "conv1", "relu1+pool1", "conv2", "relu2+pool2", "flatten1", "fc1", "relu3", "fc2",
         "identity1",
     ]
+    fused = net.run_order[1]
+    assert isinstance(fused, MaxPoolReLU)
+    assert (fused.relu, fused.pool) == (net["relu1"], net["pool1"])
     assert list(net.layers) == [layer.name for layer in net]   # the given order is kept
+    # Windows over 15 x 15 leave no winner value free to mark the ReLU's zeros: swapped only.
+    assert [type(layer) for layer in Sequential(ReLU(), MaxPool2D(16)).run_order] == [
+        MaxPool2D, ReLU]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("stride", [2, 1])
 def test_pooling_before_relu_changes_no_bit(dtype, stride: int) -> None:
-    """ReLU -> MaxPool2D run swapped gives the very same numbers as in the given order.
+    """ReLU -> MaxPool2D run fused gives the very same numbers as in the given order.
 
     The input holds what could tell the two orders apart: windows of equal values
     (positive, zero and negative ties), windows whose maximum is 0 or negative, -0.0, and
@@ -111,7 +117,7 @@ def test_pooling_before_relu_changes_no_bit(dtype, stride: int) -> None:
     swapped = Sequential(ReLU(), MaxPool2D(2, stride))
     in_order = Sequential(ReLU(), MaxPool2D(2, stride))
     in_order.run_order = list(in_order)
-    assert [type(layer) for layer in swapped.run_order] == [MaxPool2D, ReLU]
+    assert [type(layer) for layer in swapped.run_order] == [MaxPoolReLU]
 
     y = swapped.forward(x)
     grad_y = rng.standard_normal(y.shape).astype(dtype)

@@ -1,10 +1,11 @@
-"""MaxPool2D: the seed's pooling layer, equations (5)-(6)."""
+"""MaxPool2D: the seed's pooling layer, equations (5)-(6); MaxPoolReLU: it fused with a ReLU."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from scratchnet import kernels
+from scratchnet.layers.activations import ReLU
 from scratchnet.layers.base import Layer
 
 
@@ -72,4 +73,59 @@ class MaxPool2D(Layer):
         winner, x_shape = self._cache
         gb = kernels.to_batch_last(grad_y)
         dx = kernels.maxpool_backward(gb, winner, x_shape, self.kernel_size, self.stride)
+        return kernels.from_batch_last(dx)
+
+
+class MaxPoolReLU(Layer):
+    """A MaxPool2D and the ReLU after it, as one layer: ``y = relu(maxpool(x))``.
+
+    ``Sequential`` runs this in place of a ReLU directly followed by a MaxPool2D (see
+    ``scratchnet.network.run_order``): the two commute, and one kernel call then pools and
+    applies the ReLU to the pooled quarter of the data in place, and its winners record
+    the ReLU's zero derivative (12), so the backward pass is the pooling's alone (6). The
+    numbers are those of the two layers run one after the other, to the bit. It holds no
+    parameters; ``relu`` and ``pool`` stay usable on their own.
+
+    Shapes: as ``pool``.
+    """
+
+    def __init__(self, relu: ReLU, pool: MaxPool2D) -> None:
+        super().__init__()
+        if pool.kernel_size * pool.kernel_size > kernels.NO_WINNER:
+            raise ValueError(f"MaxPoolReLU: kernel_size must be at most 15, got {pool.kernel_size}")
+        self.relu, self.pool = relu, pool
+        self.name = f"{relu.name}+{pool.name}"
+        self._cache: tuple | None = None
+
+    def extra_repr(self) -> str:
+        return self.pool.extra_repr()
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return self.pool.output_shape(input_shape)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x: (N, C, H, W)`` -> ``y: (N, C, H_out, W_out)``; eqs. (5) and (11)."""
+        self._check_input(x, "(N, C, H, W)", 4)
+        self.output_shape(x.shape[1:])
+        xb = kernels.to_batch_last(x)                       # (H, C, W, N)
+        y, winner = kernels.maxpool_forward(xb, self.pool.kernel_size, self.pool.stride,
+                                            relu=True)
+        self._cache = (winner, xb.shape)
+        return self._remember_output(kernels.from_batch_last(y))
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """``forward(x)`` without recording the winners: no backward may follow."""
+        self._check_input(x, "(N, C, H, W)", 4)
+        self.output_shape(x.shape[1:])
+        y, _ = kernels.maxpool_forward(kernels.to_batch_last(x), self.pool.kernel_size,
+                                       self.pool.stride, need_winner=False, relu=True)
+        self._cache = None
+        return kernels.from_batch_last(y)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """``grad_y: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``; eqs. (12) and (6)."""
+        self._check_grad(grad_y, self._cache)
+        winner, x_shape = self._cache
+        dx = kernels.maxpool_backward(kernels.to_batch_last(grad_y), winner, x_shape,
+                                      self.pool.kernel_size, self.pool.stride)
         return kernels.from_batch_last(dx)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 
 from scratchnet import kernels
-from scratchnet.layers import MaxPool2D, ShapeError
+from scratchnet.layers import MaxPool2D, MaxPoolReLU, ReLU, ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.strategies import PoolCase, dtypes, pool_cases, random_input, seeds
 from tests.torch_check import assert_layer_matches_torch
@@ -24,6 +24,16 @@ def test_pool_matches_torch(case: PoolCase, dtype, seed: int) -> None:
     x = random_input(np.random.default_rng(seed), case.shape, dtype, ties=case.ties)
     pool = MaxPool2D(case.kernel, case.stride)
     assert_layer_matches_torch(pool, x, torch_pool(case.kernel, case.stride), seed)
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=pool_cases(), dtype=dtypes, seed=seeds)
+def test_fused_relu_pool_matches_torch(case: PoolCase, dtype, seed: int) -> None:
+    """MaxPoolReLU is torch's relu then max_pool2d (Sequential runs it for that pair)."""
+    x = random_input(np.random.default_rng(seed), case.shape, dtype, ties=case.ties)
+    fused = MaxPoolReLU(ReLU(), MaxPool2D(case.kernel, case.stride))
+    assert_layer_matches_torch(
+        fused, x, lambda x, p: F.max_pool2d(F.relu(x), case.kernel, case.stride), seed)
 
 
 def digit_like(rng: np.random.Generator, shape, dtype=np.float64) -> np.ndarray:
@@ -100,3 +110,18 @@ def test_kernel_takes_any_memory_layout() -> None:
     for got, expected in zip(kernels.maxpool_forward(x, 2, 2),
                              kernels.maxpool_forward(np.ascontiguousarray(x), 2, 2), strict=True):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_fused_relu_needs_a_free_winner_value() -> None:
+    # 16 x 16 windows use every uint8 value as a position: none is left for NO_WINNER.
+    with pytest.raises(ValueError, match="kernel_size must be at most 15, got 16"):
+        MaxPoolReLU(ReLU(), MaxPool2D(16))
+    with pytest.raises(ValueError, match="relu=True needs k <= 15, got k=16"):
+        kernels.maxpool_forward(np.zeros((16, 1, 16, 1)), 16, 16, relu=True)
+
+
+def test_fused_relu_backward_before_forward() -> None:
+    with pytest.raises(ShapeError, match=r"relu1\+pool1 \(MaxPoolReLU\): backward called"):
+        pool, relu = MaxPool2D(2), ReLU()
+        pool.name, relu.name = "pool1", "relu1"
+        MaxPoolReLU(relu, pool).backward(np.zeros((1, 1, 1, 1)))
