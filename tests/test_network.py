@@ -127,6 +127,25 @@ def test_pooling_before_relu_changes_no_bit(dtype, stride: int) -> None:
     assert np.isnan(y).any() and (grad_x == 0).mean() > 0.5       # the hard cases are there
 
 
+def test_parameters_and_gradients_live_in_one_array_each() -> None:
+    net = seed_network("full", dtype=np.float32)
+    params, grads = net.named_params(), net.named_grads()
+    np.testing.assert_array_equal(
+        net.flat_params, np.concatenate([p.ravel() for p in params.values()]))
+    for key, p in params.items():
+        assert np.shares_memory(p, net.flat_params) and p.dtype == np.float32, key
+    rng = np.random.default_rng(0)
+    loss = SoftmaxCrossEntropy()
+    loss.forward(net.forward(rng.random((3, 1, 28, 28), np.float32)), np.array([1, 2, 3]))
+    net.backward(loss.backward())
+    assert net.named_grads()["conv1.weight"] is grads["conv1.weight"]   # written in place
+    np.testing.assert_array_equal(
+        net.flat_grads, np.concatenate([g.ravel() for g in grads.values()]))
+    assert net.flat_grads.any()
+    mixed = Sequential(Dense(3, 2, dtype=np.float32), Dense(2, 2, dtype=np.float64))
+    assert mixed.flat_params is None and mixed.flat_grads is None   # dtypes differ
+
+
 def test_same_seed_same_weights() -> None:
     a, b, c = seed_network(seed=1), seed_network(seed=1), seed_network(seed=2)
     for key, value in a.named_params().items():

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import torch
 
+from scratchnet import Sequential, SoftmaxCrossEntropy, seed_network
 from scratchnet.optim import SGD, Adam, Optimizer, clip_grad_norm, global_grad_norm
 
 SHAPES = {
@@ -288,6 +289,52 @@ def test_state_dict_resume_is_bit_identical(make: MakeOurs, dtype: type, tmp_pat
     assert final.keys() == resumed_final.keys()
     for k, v in final.items():
         assert np.array_equal(resumed_final[k], v), k
+
+
+class PerParameter:
+    """A network's named_params/named_grads, without its flat arrays: the per-parameter path."""
+
+    def __init__(self, net: Sequential) -> None:
+        self.named_params, self.named_grads = net.named_params, net.named_grads
+
+
+def _train(net: Sequential, opt: Optimizer, dtype: type, steps: int = 6) -> None:
+    rng = np.random.default_rng(7)
+    loss = SoftmaxCrossEntropy()
+    for _ in range(steps):
+        x = rng.random((5, 1, 28, 28)).astype(dtype)
+        loss.forward(net.forward(x), rng.integers(0, 10, 5))
+        net.backward(loss.backward())
+        opt.step()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("make", RESUME_CASES.values(), ids=RESUME_CASES.keys())
+def test_flat_step_is_the_per_parameter_step(make: MakeOurs, dtype: type) -> None:
+    """Updating the network's flat arrays at once changes no bit of parameters or state."""
+    flat_net, per_net = (seed_network("full", dtype=dtype, seed=3) for _ in range(2))
+    flat_opt, per_opt = make(flat_net), make(PerParameter(per_net))
+    assert len(flat_opt._params_and_grads()) == 1          # the whole network at once
+    assert len(per_opt._params_and_grads()) == len(per_net.named_params())
+    _train(flat_net, flat_opt, dtype)
+    _train(per_net, per_opt, dtype)
+    for key, value in per_net.named_params().items():
+        assert np.array_equal(flat_net.named_params()[key], value), key
+    flat_state, per_state = flat_opt.state_dict(), per_opt.state_dict()
+    assert flat_state.keys() == per_state.keys()
+    for key, value in per_state.items():
+        assert np.array_equal(flat_state[key], value), key
+
+
+def test_replaced_arrays_fall_back_to_per_parameter_steps() -> None:
+    """A gradient array swapped for another is used, not the stale view of the flat array."""
+    net = seed_network("full", seed=0)
+    opt = SGD(net, lr=0.5)
+    before = net.named_params()["fc2.bias"].copy()
+    net["fc2"].grads["bias"] = np.full(10, 2.0)     # not a view of net.flat_grads
+    assert len(opt._params_and_grads()) == len(net.named_params())
+    opt.step()
+    np.testing.assert_array_equal(net.named_params()["fc2.bias"], before - 0.5 * 2.0)
 
 
 def test_state_dict_keys_and_copies() -> None:

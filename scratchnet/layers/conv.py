@@ -147,10 +147,11 @@ class Conv2D(Layer):
         """
         self._check_grad(grad_y, self._cache)
         gb = kernels.to_batch_last(grad_y)                  # (H_out, C_out, W_out, N)
-        dx, self.grads["weight"] = kernels.conv_backward(
+        dx, dweight = kernels.conv_backward(
             gb, self._cache, self.params["weight"], self.stride, self.padding, need_input_grad,
             self._workspace,
         )
+        self.grads["weight"][...] = dweight                 # eq. (2)
         if self.bias_mode is not None:                     # eq. (3), summed over the batch
-            self.grads["bias"] = kernels.bias_grad(gb, tied=self.bias_mode == "tied")
+            self.grads["bias"][...] = kernels.bias_grad(gb, tied=self.bias_mode == "tied")
         return None if dx is None else kernels.from_batch_last(dx)

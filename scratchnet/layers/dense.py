@@ -77,6 +77,6 @@ class Dense(Layer):
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         """``grad_y: (N, out)`` -> ``grad_x: (N, in)``; eqs. (8)-(10)."""
         self._check_grad(grad_y, self._x)
-        self.grads["weight"] = grad_y.T @ self._x            # (8)
-        self.grads["bias"] = grad_y.sum(axis=0)              # (9)
+        np.matmul(grad_y.T, self._x, out=self.grads["weight"])   # (8)
+        np.sum(grad_y, axis=0, out=self.grads["bias"])          # (9)
         return grad_y @ self.params["weight"]                # (10)
