@@ -400,19 +400,24 @@ def maxpool_forward(
         if relu:
             np.maximum(best, best.dtype.type(0), out=best)
         return best, None
-    # winner = how many window positions come before the first one holding the maximum.
-    found = at[0] == best
-    winner = (~found).view(np.uint8).copy()
+    # winner = how many window positions come before the first one holding the maximum,
+    # i.e. for how many p none of the positions 0..p holds it. (uint8 views of the bool
+    # arrays keep NumPy from converting them on every operation.)
+    missed = at[0] != best                          # no maximum at positions 0..p yet
+    winner = missed.view(np.uint8).copy()
+    differs = np.empty_like(missed)
     for cand in at[1:-1]:
-        found |= cand == best
-        winner += ~found
-    nan = np.isnan(best)
-    if nan.any():  # np.maximum made the window NaN; the gradient goes to its last NaN
+        np.not_equal(cand, best, out=differs)
+        missed &= differs
+        winner += missed.view(np.uint8)
+    # A NaN makes its window's maximum NaN (and np.max's); the window's gradient goes to
+    # its last NaN, as in PyTorch.
+    if best.size and np.isnan(best.max()):
         for p, cand in enumerate(at):
             winner[np.isnan(cand)] = p
     if relu:  # as ReLU.forward; its zeros (and -0.0) get NO_WINNER, NaN keeps its winner
         np.maximum(best, best.dtype.type(0), out=best)
-        zero = (best == 0).view(np.uint8)
+        zero = np.equal(best, 0, out=differs).view(np.uint8)
         zero *= NO_WINNER
         winner |= zero
     return best, winner

@@ -125,3 +125,9 @@ def test_fused_relu_backward_before_forward() -> None:
         pool, relu = MaxPool2D(2), ReLU()
         pool.name, relu.name = "pool1", "relu1"
         MaxPoolReLU(relu, pool).backward(np.zeros((1, 1, 1, 1)))
+
+
+def test_empty_batch() -> None:
+    for layer in (MaxPool2D(2), MaxPoolReLU(ReLU(), MaxPool2D(2))):
+        y = layer.forward(np.zeros((0, 2, 4, 4)))
+        assert y.shape == (0, 2, 2, 2) and layer.backward(y).shape == (0, 2, 4, 4)
