@@ -30,7 +30,7 @@ about 75 ms, with a 0.12 s pause after every block and the order alternating eac
 per step is the median over blocks of ``block time / k``; ``ratio`` is the ratio of the
 two medians. Thread settings are left at their defaults and recorded, not changed.
 
-Run ``python -m reports.bench`` (about 5-6 minutes) or ``python -m reports.bench --quick``
+Run ``python -m reports.bench`` (about 9-10 minutes) or ``python -m reports.bench --quick``
 (seconds; a rough smoke run). Results go to ``reports/speed/bench.csv``, ``bias.csv``,
 ``memory.csv`` and ``bench.md``.
 """
@@ -77,7 +77,10 @@ INFER_IMAGES = 10_000              # images per inference pass: the test set's s
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
 BUSY_RETRIES = 2
-BIAS_SECONDS = 10.0                # timed seconds of an untied-vs-tied row (quick: 0.3)
+ROW_SECONDS = 20.0                 # timed seconds of a speed row (quick: 0.3)...
+BIAS_SECONDS = 20.0                # ...and of an untied-vs-tied row. With 10 s (about 23
+                                   # rounds) per-round ratios had IQRs of 0.07-0.34 and row
+                                   # ratios moved by up to 0.1 between runs of the same code
 
 SPEED_COLUMNS = [
     "task", "dtype", "bias", "batch", "scratchnet_ms", "torch_ms", "scratchnet_img_s",
@@ -403,7 +406,7 @@ def run_benchmark(
             holds both ``"untied"`` and ``"tied"``, the untied bias is also timed against
             the tied one for every dtype and batch (:func:`bench_bias`); otherwise
             ``bias.csv`` holds only its header.
-        seconds_per_config: timed seconds per row (default 10, or 0.3 with ``quick``; the
+        seconds_per_config: timed seconds per row (``ROW_SECONDS``, or 0.3 with ``quick``; the
             untied-vs-tied rows default to ``BIAS_SECONDS``, 0.3 with ``quick``).
         infer_images: images per inference pass (10,000, the test set's size).
         command: the command line written in the report (default: rebuilt from arguments).
@@ -417,7 +420,7 @@ def run_benchmark(
     if seconds_per_config is not None:
         seconds = bias_seconds = seconds_per_config
     else:
-        seconds, bias_seconds = (0.3, 0.3) if quick else (10.0, BIAS_SECONDS)
+        seconds, bias_seconds = (0.3, 0.3) if quick else (ROW_SECONDS, BIAS_SECONDS)
     say = log or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -505,8 +508,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench
                         help="a smoke run in seconds: batch 16, float32, untied, short blocks")
     parser.add_argument("--out", default="reports/speed", help="output folder")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="timed seconds per configuration (default 10, untied-vs-tied "
-                             "rows 5; 0.3 with --quick)")
+                        help=f"timed seconds per configuration (default {ROW_SECONDS:g}, "
+                             f"untied-vs-tied rows {BIAS_SECONDS:g}; 0.3 with --quick)")
     parser.add_argument("--images", type=int, default=INFER_IMAGES,
                         help="images per inference pass (default 10000)")
     parser.add_argument("--batches", type=_ints, default=None, help="e.g. 1,16,64,256")
