@@ -45,18 +45,19 @@ The operations
         band[(r, o), (h, c, j)] = weight[o, c, h - r*stride, j]   if 0 <= h - r*stride < kh
                                   0                               otherwise
 
-  The band wastes multiply-adds on its zeros (span/kh = 12/5 for the seed), but one large
-  BLAS product does them faster than the copies im2col needs. ``R = 1`` *is* im2col;
-  ``R = H_out`` is a single band over the whole image. The weight gradient is the product
-  with the columns transposed, folded back from the band (:func:`unband`), and the input
-  gradient is the transposed product scattered back over the ``kw`` column offsets
-  (:func:`block_col2im`), the seed's eqs. (2) and (4).
+  The band wastes multiply-adds on its zeros (span/kh = 12/5 for the seed), but BLAS does
+  them faster than the copies im2col needs. ``R = 1`` *is* im2col; ``R = H_out`` is a
+  single band over the whole image. The product adds the bias too (:func:`conv_forward`).
+  The weight gradient is the product with the columns transposed, folded back from the
+  band (:func:`unband`), and the input gradient is the transposed product scattered back
+  over the ``kw`` column offsets (:func:`block_col2im`), the seed's eqs. (2) and (4).
 * Max-pooling takes ``np.maximum`` over the ``k*k`` strided views of the input (one per
   position inside the window) instead of reducing over a reshaped axis, which is far faster
   on small windows. It records, per window, which position the gradient goes to: exactly
   one element, the first maximum in row-major window order, as PyTorch does (a mask
   ``x == max`` would send it to every tied element: wrong on digits' zero backgrounds).
-  A NaN wins its window, the last NaN if there are several, again as PyTorch.
+  A NaN wins its window, the last NaN if there are several, again as PyTorch. A ReLU
+  after the pooling can run in the same call (``relu=True``), as ``MaxPoolReLU`` does.
 * NumPy's masked operations (``np.where``, ``copyto(where=)``, boolean indexing) are 10-30x
   slower here than plain arithmetic on the same arrays, so the hot paths multiply by masks
   instead.
