@@ -197,22 +197,45 @@ def _band_view(band: np.ndarray, kh: int, stride: int) -> np.ndarray:
     return _strided(band, shape, (s_r + stride * s_h, s_o, s_h, s_c, s_j))
 
 
-def band_matrix(weight: np.ndarray, rows: int, stride: int) -> np.ndarray:
-    """The banded matrix ``(R*C_out, span*C_in*kw)`` that convolves one block of rows.
+def band_weights(
+    weight: np.ndarray, rows: int, stride: int, blocks: int = 1,
+    bias: np.ndarray | None = None, ws: Workspace | None = None,
+) -> np.ndarray:
+    """The matrices that multiply the block columns: ``(blocks, R*C_out, K + bias_rows)``.
+
+    Each is the band, ``K = span*C_in*kw`` columns holding the kernel (see the module
+    docstring), followed by its block's bias columns: one holding each row's channel bias
+    (``bias: (C_out,)``), or ``W_out`` holding the bias of each row's output positions
+    (``bias: (C_out, H_out, W_out)``); none without a bias. Kept in ``ws``: the band's zeros
+    are written once, when the array is made, and each call writes the kernel and bias.
 
     Args:
         weight: ``(C_out, C_in, kh, kw)``.
-        rows: ``R``, output rows per block.
+        rows: ``R``, output rows per block; ``blocks``: how many blocks.
     """
     C_out, C_in, kh, kw = weight.shape
     span = (rows - 1) * stride + kh
-    band = np.zeros((rows, C_out, span, C_in, kw), weight.dtype)
-    _band_view(band, kh, stride)[...] = weight.transpose(0, 2, 1, 3)
-    return band.reshape(rows * C_out, span * C_in * kw)
+    K = span * C_in * kw
+    bias_rows = 0 if bias is None else 1 if bias.ndim == 1 else bias.shape[2]
+    out = _scratch(ws, "weights", (blocks, rows * C_out, K + bias_rows), weight.dtype,
+                   lambda a: a.fill(0))
+    # Entry [b, r, o, i, c, j] of this view is out[b, (r, o), (r*stride + i, c, j)].
+    s_b, s_row, s = out.strides
+    s_h = C_in * kw * s
+    kernel_at = _strided(out, (blocks, rows, C_out, kh, C_in, kw),
+                         (s_b, C_out * s_row + stride * s_h, s_row, s_h, kw * s, s))
+    kernel_at[...] = weight.transpose(0, 2, 1, 3)      # the same band in every block
+    if bias is not None and bias.ndim == 1:
+        out[:, :, K].reshape(blocks, rows, C_out)[...] = bias
+    elif bias is not None:        # (C_out, H_out, W_out) -> block b's rows (r, o), columns q
+        out[:, :, K:].reshape(blocks, rows, C_out, -1)[...] = bias.transpose(1, 0, 2).reshape(
+            blocks, rows, C_out, -1)
+    return out
 
 
 def unband(dband: np.ndarray, weight_shape: tuple[int, ...], rows: int, stride: int):
-    """The adjoint of :func:`band_matrix`: sum a band-shaped gradient into ``weight_shape``."""
+    """The adjoint of the band in :func:`band_weights`: sum a band-shaped gradient
+    ``(R*C_out, K)`` into ``weight_shape``."""
     C_out, C_in, kh, kw = weight_shape
     span = (rows - 1) * stride + kh
     band = np.ascontiguousarray(dband).reshape(rows, C_out, span, C_in, kw)
@@ -307,21 +330,12 @@ def conv_forward(
     blocks = h_out // rows
     bias_rows = 0 if bias is None else 1 if bias.ndim == 1 else w_out
     cols = block_cols(xp, kh, kw, rows, stride, ws, bias_rows)   # (blocks, K + extra, W_out*N)
-    band = band_matrix(weight, rows, stride)                      # (R*C_out, K)
-    K = band.shape[1]
-    if bias is None:
-        weights = band
-    else:  # per block: [band | its rows' bias], (blocks, R*C_out, K + extra)
-        weights = np.empty((blocks, rows * C_out, K + bias_rows), band.dtype)
-        weights[:, :, :K] = band
-        if bias.ndim == 1:
-            weights[:, :, K] = np.tile(bias, rows)
-        else:
-            weights[:, :, K:] = bias.transpose(1, 0, 2).reshape(blocks, rows * C_out, w_out)
+    weights = band_weights(weight, rows, stride, blocks, bias, ws)  # (blocks, R*C_out, K + extra)
+    K = cols.shape[1] - bias_rows
     y = np.empty((h_out, C_out, w_out, N), x.dtype)
-    # Block b of rows is y[b*R : (b+1)*R], i.e. (R*C_out, W_out*N): weights @ cols[b].
+    # Block b of rows is y[b*R : (b+1)*R], i.e. (R*C_out, W_out*N): weights[b] @ cols[b].
     np.matmul(weights, cols, out=y.reshape(blocks, rows * C_out, w_out * N))
-    return y, (cols[:, :K], band, rows, xp.shape)
+    return y, (cols[:, :K], weights[0, :, :K], rows, xp.shape)
 
 
 def conv_backward(
@@ -343,9 +357,7 @@ def conv_backward(
     _, _, kh, kw = weight.shape
     blocks = cols.shape[0]
     dy_blocks = dy.reshape(blocks, band.shape[0], cols.shape[2])  # block b: (R*C_out, W_out*N)
-    dband = dy_blocks[0] @ cols[0].T
-    for b in range(1, blocks):
-        dband += dy_blocks[b] @ cols[b].T
+    dband = np.matmul(dy_blocks, cols.transpose(0, 2, 1)).sum(axis=0)   # sum of the blocks'
     dweight = unband(dband, weight.shape, rows, stride)
     if not need_input_grad:
         return None, dweight
@@ -394,8 +406,8 @@ def maxpool_forward(
         raise ValueError(f"maxpool_forward: relu=True needs k <= 15, got k={k}")
     view = _window_view(x, k, k, stride)
     at = [view[p // k, p % k] for p in range(k * k)]
-    best = at[0].copy()
-    for cand in at[1:]:
+    best = np.maximum(at[0], at[1]) if len(at) > 1 else at[0].copy()
+    for cand in at[2:]:
         np.maximum(best, cand, out=best)
     if not need_winner:
         if relu:

@@ -127,10 +127,11 @@ class Conv2D(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x: (N, C_in, H, W)`` -> ``y: (N, C_out, H_out, W_out)``; eq. (1)."""
         self._check_input(x, f"(N, {self.in_channels}, H, W)", 4)
-        if self.input_shape is not None and x.shape[1:] != self.input_shape:
+        if self.input_shape is None:
+            self.output_shape(x.shape[1:])                 # fails on a wrong size
+        elif x.shape[1:] != self.input_shape:              # (a size checked at construction)
             C, H, W = self.input_shape
             self._fail(f"expected input of shape (N, {C}, {H}, {W}), got {x.shape}")
-        self.output_shape(x.shape[1:])
         xb = kernels.to_batch_last(x)                      # (H, C_in, W, N)
         y, self._cache = kernels.conv_forward(             # B_i per channel or position
             xb, self.params["weight"], self.stride, self.padding, self.params.get("bias"),
