@@ -357,7 +357,7 @@ def conv_backward(
     _, _, kh, kw = weight.shape
     blocks = cols.shape[0]
     dy_blocks = dy.reshape(blocks, band.shape[0], cols.shape[2])  # block b: (R*C_out, W_out*N)
-    dband = np.matmul(dy_blocks, cols.transpose(0, 2, 1)).sum(axis=0)   # sum of the blocks'
+    dband = np.matmul(dy_blocks, cols.transpose(0, 2, 1)).sum(axis=0)   # summed over blocks
     dweight = unband(dband, weight.shape, rows, stride)
     if not need_input_grad:
         return None, dweight
@@ -409,30 +409,29 @@ def maxpool_forward(
     best = np.maximum(at[0], at[1]) if len(at) > 1 else at[0].copy()
     for cand in at[2:]:
         np.maximum(best, cand, out=best)
-    if not need_winner:
-        if relu:
-            np.maximum(best, best.dtype.type(0), out=best)
-        return best, None
-    # winner = how many window positions come before the first one holding the maximum,
-    # i.e. for how many p none of the positions 0..p holds it. (uint8 views of the bool
-    # arrays keep NumPy from converting them on every operation.)
-    missed = at[0] != best                          # no maximum at positions 0..p yet
-    winner = missed.view(np.uint8).copy()
-    differs = np.empty_like(missed)
-    for cand in at[1:-1]:
-        np.not_equal(cand, best, out=differs)
-        missed &= differs
-        winner += missed.view(np.uint8)
-    # A NaN makes its window's maximum NaN (and np.max's); the window's gradient goes to
-    # its last NaN, as in PyTorch.
-    if best.size and np.isnan(best.max()):
-        for p, cand in enumerate(at):
-            winner[np.isnan(cand)] = p
-    if relu:  # as ReLU.forward; its zeros (and -0.0) get NO_WINNER, NaN keeps its winner
+    winner = None
+    if need_winner:
+        # winner = how many window positions come before the first one holding the
+        # maximum, i.e. for how many p none of the positions 0..p holds it. (uint8 views of
+        # the bool arrays keep NumPy from converting them on every operation.)
+        missed = at[0] != best                      # no maximum at positions 0..p yet
+        winner = missed.view(np.uint8).copy()
+        differs = np.empty_like(missed)
+        for cand in at[1:-1]:
+            np.not_equal(cand, best, out=differs)
+            missed &= differs
+            winner += missed.view(np.uint8)
+        # A NaN makes its window's maximum NaN (and np.max's); the window's gradient goes
+        # to its last NaN, as in PyTorch.
+        if best.size and np.isnan(best.max()):
+            for p, cand in enumerate(at):
+                winner[np.isnan(cand)] = p
+    if relu:  # as ReLU.forward, after the winners (found among the values before it)
         np.maximum(best, best.dtype.type(0), out=best)
-        zero = np.equal(best, 0, out=differs).view(np.uint8)
-        zero *= NO_WINNER
-        winner |= zero
+        if winner is not None:  # the ReLU's zeros (and -0.0) get NO_WINNER; NaN keeps its own
+            zero = np.equal(best, 0, out=differs).view(np.uint8)
+            zero *= NO_WINNER
+            winner |= zero
     return best, winner
 
 
