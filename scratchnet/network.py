@@ -190,11 +190,9 @@ def run_order(layers: list[Layer]) -> list[Layer]:
     order: list[Layer] = []
     for layer in layers:
         before = order[-1] if order else None
-        if (isinstance(layer, MaxPool2D) and isinstance(before, ReLU)
-                and layer.kernel_size * layer.kernel_size <= kernels.NO_WINNER):
-            order[-1] = MaxPoolReLU(before, layer)
-        elif isinstance(layer, MaxPool2D) and isinstance(before, ReLU):
-            order[-1:] = [layer, before]
+        if isinstance(layer, MaxPool2D) and isinstance(before, ReLU):
+            fusable = layer.kernel_size * layer.kernel_size <= kernels.NO_WINNER
+            order[-1:] = [MaxPoolReLU(before, layer)] if fusable else [layer, before]
         else:
             order.append(layer)
     return order

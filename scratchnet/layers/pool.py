@@ -26,6 +26,9 @@ class MaxPool2D(Layer):
     Shapes: ``x: (N, C, H, W)`` -> ``y: (N, C, (H - k)//stride + 1, (W - k)//stride + 1)``.
     """
 
+    #: Whether the ReLU after the pooling runs in the same kernel call (``MaxPoolReLU``).
+    relu_after = False
+
     def __init__(self, kernel_size: int = 2, stride: int | None = None) -> None:
         super().__init__()
         stride = kernel_size if stride is None else stride
@@ -54,7 +57,8 @@ class MaxPool2D(Layer):
         self._check_input(x, "(N, C, H, W)", 4)
         self.output_shape(x.shape[1:])
         xb = kernels.to_batch_last(x)                       # (H, C, W, N)
-        y, winner = kernels.maxpool_forward(xb, self.kernel_size, self.stride)
+        y, winner = kernels.maxpool_forward(xb, self.kernel_size, self.stride,
+                                            relu=self.relu_after)
         self._cache = (winner, xb.shape)                    # the seed's "Cache"
         return self._remember_output(kernels.from_batch_last(y))
 
@@ -63,7 +67,7 @@ class MaxPool2D(Layer):
         self._check_input(x, "(N, C, H, W)", 4)
         self.output_shape(x.shape[1:])
         y, _ = kernels.maxpool_forward(kernels.to_batch_last(x), self.kernel_size, self.stride,
-                                       need_winner=False)
+                                       need_winner=False, relu=self.relu_after)
         self._cache = None
         return kernels.from_batch_last(y)
 
@@ -76,7 +80,7 @@ class MaxPool2D(Layer):
         return kernels.from_batch_last(dx)
 
 
-class MaxPoolReLU(Layer):
+class MaxPoolReLU(MaxPool2D):
     """A MaxPool2D and the ReLU after it, as one layer: ``y = relu(maxpool(x))``.
 
     ``Sequential`` runs this in place of a ReLU directly followed by a MaxPool2D (see
@@ -89,43 +93,11 @@ class MaxPoolReLU(Layer):
     Shapes: as ``pool``.
     """
 
+    relu_after = True
+
     def __init__(self, relu: ReLU, pool: MaxPool2D) -> None:
-        super().__init__()
         if pool.kernel_size * pool.kernel_size > kernels.NO_WINNER:
             raise ValueError(f"MaxPoolReLU: kernel_size must be at most 15, got {pool.kernel_size}")
+        super().__init__(pool.kernel_size, pool.stride)
         self.relu, self.pool = relu, pool
         self.name = f"{relu.name}+{pool.name}"
-        self._cache: tuple | None = None
-
-    def extra_repr(self) -> str:
-        return self.pool.extra_repr()
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return self.pool.output_shape(input_shape)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """``x: (N, C, H, W)`` -> ``y: (N, C, H_out, W_out)``; eqs. (5) and (11)."""
-        self._check_input(x, "(N, C, H, W)", 4)
-        self.output_shape(x.shape[1:])
-        xb = kernels.to_batch_last(x)                       # (H, C, W, N)
-        y, winner = kernels.maxpool_forward(xb, self.pool.kernel_size, self.pool.stride,
-                                            relu=True)
-        self._cache = (winner, xb.shape)
-        return self._remember_output(kernels.from_batch_last(y))
-
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """``forward(x)`` without recording the winners: no backward may follow."""
-        self._check_input(x, "(N, C, H, W)", 4)
-        self.output_shape(x.shape[1:])
-        y, _ = kernels.maxpool_forward(kernels.to_batch_last(x), self.pool.kernel_size,
-                                       self.pool.stride, need_winner=False, relu=True)
-        self._cache = None
-        return kernels.from_batch_last(y)
-
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        """``grad_y: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``; eqs. (12) and (6)."""
-        self._check_grad(grad_y, self._cache)
-        winner, x_shape = self._cache
-        dx = kernels.maxpool_backward(kernels.to_batch_last(grad_y), winner, x_shape,
-                                      self.pool.kernel_size, self.pool.stride)
-        return kernels.from_batch_last(dx)
