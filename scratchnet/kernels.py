@@ -48,9 +48,13 @@ The operations
   The band wastes multiply-adds on its zeros (span/kh = 12/5 for the seed), but BLAS does
   them faster than the copies im2col needs. ``R = 1`` *is* im2col; ``R = H_out`` is a
   single band over the whole image. The product adds the bias too (:func:`conv_forward`).
-  The weight gradient is the product with the columns transposed, folded back from the
-  band (:func:`unband`), and the input gradient is the transposed product scattered back
-  over the ``kw`` column offsets (:func:`block_col2im`), the seed's eqs. (2) and (4).
+  The input gradient is the transposed product scattered back over the ``kw`` column
+  offsets (:func:`block_col2im`), eq. (4). The weight gradient, eq. (2), skips the band's
+  zeros: the columns of output row ``r`` are rows ``r*stride*C*kw`` onwards of its block's
+  matrix (:func:`row_windows`, a view), so it is one small product per output row, with
+  im2col's multiply-adds and the band's copies. (On the 2-core machines this project
+  targets, these products made the seed's training step at batch 64 take 5-10% less time
+  than the band's ``dy @ cols^T``, interleaved in one process.)
 * Max-pooling takes ``np.maximum`` over the ``k*k`` strided views of the input (one per
   position inside the window) instead of reducing over a reshaped axis, which is far faster
   on small windows. It records, per window, which position the gradient goes to: exactly
@@ -186,17 +190,6 @@ def block_rows(h_out: int) -> int:
     return max(r for r in range(1, min(h_out, MAX_BLOCK_ROWS) + 1) if h_out % r == 0)
 
 
-def _band_view(band: np.ndarray, kh: int, stride: int) -> np.ndarray:
-    """View ``(R, C_out, kh, C_in, kw)`` of the kernel's entries inside a band matrix.
-
-    ``band: (R, C_out, span, C_in, kw)``; entry ``[r, o, i, c, j]`` of the view is
-    ``band[r, o, r*stride + i, c, j]``, the place where ``weight[o, c, i, j]`` lives.
-    """
-    s_r, s_o, s_h, s_c, s_j = band.strides
-    shape = (band.shape[0], band.shape[1], kh, *band.shape[3:])
-    return _strided(band, shape, (s_r + stride * s_h, s_o, s_h, s_c, s_j))
-
-
 def band_weights(
     weight: np.ndarray, rows: int, stride: int, blocks: int = 1,
     bias: np.ndarray | None = None, ws: Workspace | None = None,
@@ -231,15 +224,6 @@ def band_weights(
         out[:, :, K:].reshape(blocks, rows, C_out, -1)[...] = bias.transpose(1, 0, 2).reshape(
             blocks, rows, C_out, -1)
     return out
-
-
-def unband(dband: np.ndarray, weight_shape: tuple[int, ...], rows: int, stride: int):
-    """The adjoint of the band in :func:`band_weights`: sum a band-shaped gradient
-    ``(R*C_out, K)`` into ``weight_shape``."""
-    C_out, C_in, kh, kw = weight_shape
-    span = (rows - 1) * stride + kh
-    band = np.ascontiguousarray(dband).reshape(rows, C_out, span, C_in, kw)
-    return _band_view(band, kh, stride).sum(axis=0).transpose(0, 2, 1, 3)
 
 
 def _block_windows(x: np.ndarray, kh: int, kw: int, rows: int, stride: int) -> np.ndarray:
@@ -277,6 +261,19 @@ def block_cols(
                     bias_part if bias_rows else None)
     np.copyto(cols[:, :K].reshape(view.shape), view)
     return cols
+
+
+def row_windows(cols: np.ndarray, kh: int, ckw: int, rows: int, stride: int) -> np.ndarray:
+    """View ``(blocks, R, kh*C*kw, W_out*N)`` of the block columns ``cols`` of
+    :func:`block_cols`: entry ``[b, r]`` is the im2col matrix of output row ``r`` of block
+    ``b``. That row reads the ``kh`` input rows from ``r*stride`` on, whose entries are the
+    consecutive rows ``[r*stride*ckw, (r*stride + kh)*ckw)`` of ``cols[b]`` (``ckw = C*kw``),
+    so it is a view, not a copy (the views of neighbouring output rows overlap).
+    """
+    blocks, _, wn = cols.shape
+    s_b, s_k, s_n = cols.strides
+    return _strided(cols, (blocks, rows, kh * ckw, wn), (s_b, stride * ckw * s_k, s_k, s_n),
+                    writeable=False)
 
 
 def block_col2im(
@@ -354,15 +351,19 @@ def conv_backward(
         dx: ``(H, C_in, W, N)`` (None when not needed), and dweight, shaped like weight.
     """
     cols, band, rows, padded_shape = cache
-    _, _, kh, kw = weight.shape
+    C_out, C_in, kh, kw = weight.shape
     blocks = cols.shape[0]
-    dy_blocks = dy.reshape(blocks, band.shape[0], cols.shape[2])  # block b: (R*C_out, W_out*N)
-    dband = np.matmul(dy_blocks, cols.transpose(0, 2, 1)).sum(axis=0)   # summed over blocks
-    dweight = unband(dband, weight.shape, rows, stride)
+    # Eq. (2) one output row at a time: row r's gradient (C_out, W_out*N) times its im2col
+    # matrix, summed over the rows. (The band would give it too, as dy @ cols^T, but would
+    # spend span/kh times the multiply-adds on the band's zeros; these products are faster.)
+    dy_rows = dy.reshape(blocks, rows, C_out, cols.shape[2])  # [b, r]: (C_out, W_out*N)
+    im2col = row_windows(cols, kh, C_in * kw, rows, stride)      # [b, r]: (kh*C_in*kw, W_out*N)
+    per_row = np.matmul(dy_rows, im2col.transpose(0, 1, 3, 2))   # [b, r]: (C_out, kh*C_in*kw)
+    dweight = per_row.sum(axis=(0, 1)).reshape(C_out, kh, C_in, kw).transpose(0, 2, 1, 3)
     if not need_input_grad:
         return None, dweight
     dcols = _scratch(ws, "dcols", cols.shape, dy.dtype)
-    np.matmul(band.T, dy_blocks, out=dcols)
+    np.matmul(band.T, dy.reshape(blocks, band.shape[0], cols.shape[2]), out=dcols)
     dxp = block_col2im(dcols, padded_shape, kh, kw, rows, stride)
     p = padding
     dx = dxp[p:-p, :, p:-p, :] if p else dxp
