@@ -20,41 +20,44 @@ into loop overhead. With the batch innermost, each of those short rows becomes a
 runs over long contiguous memory. Measured on the 2-core machines this project targets,
 this one choice was the largest speed-up of all (see ``reports/`` and the project notes).
 
-Why the rows first: the convolution below computes its output a block of ``R`` rows at a
-time. With rows outermost, a block of rows of all channels is one contiguous piece of
-memory, so each block's matrix product writes straight into the output, and the backward
-pass reads each block of the output gradient in place. With channels outermost (as
-``(C, H, W, N)``), a block would be ``C`` separate pieces, and the seed's conv1 spent a
-copy of its whole output in each direction to reorder them. Measured on the 2-core
-machines, interleaved in one process at batch 64: the float64 training step took 9% less
-time in this layout than with channels outermost; float32 was within the noise (-1.5%
-to +3%), as three smaller products cost about 20% more than one large one there.
+Why the rows first: the convolution below works on one output row (or a block of rows)
+at a time. With rows outermost, a row of all channels is one contiguous piece of memory,
+so each row's matrix product writes straight into the output and the backward pass reads
+each row of the output gradient in place; and the input rows a kernel window spans are
+consecutive, so a window's im2col matrix is a view (:func:`row_windows`). With channels
+outermost (as ``(C, H, W, N)``), a row would be ``C`` separate pieces, and the seed's
+conv1 spent a copy of its whole output in each direction to reorder them.
 
 The operations
 --------------
-* Convolution is one matrix product per block of ``R`` output rows, against a *banded*
-  matrix built from the kernel. The textbook route, im2col, copies every ``kh x kw``
-  receptive field into a column (25 copies of each pixel for a 5x5 kernel) and multiplies
-  by the flattened kernel. Here a block of ``R`` output rows reads
-  ``span = (R-1)*stride + kh`` input rows, and a column of the block's input matrix holds
-  those ``span`` rows at one output column, for each of the ``kw`` column offsets: only
-  ``kw * span / R`` copies of each pixel (5 * 12 / 8 = 7.5 for the seed). The matrix that
-  maps such a column to the block's ``R`` output rows is the kernel written along a band,
-  the same for every block (a convolution is translation invariant)::
+* Convolution, forward (eq. 1) and weight gradient (eq. 2): im2col without most of its
+  copies. The textbook im2col copies every ``kh x kw`` receptive field into a column (25
+  copies of each pixel for a 5x5 kernel) and multiplies by the flattened kernel. Here
+  :func:`shifted_columns` copies each input row ``kw`` times, shifted by each column
+  offset (5 copies of each pixel), and the ``kh`` rows of a window come for free: with
+  rows outermost, the ``kh`` input rows that output row ``r`` reads are consecutive rows
+  of that copy, so row ``r``'s im2col matrix is a view. The forward pass is then one
+  small product per output row, ``kernel (C_out, kh*C_in*kw) @ window (kh*C_in*kw,
+  W_out*N)``, written straight into ``y``; the weight gradient sums ``dy_row @ window^T``
+  over the rows.
+* Convolution, input gradient (eq. 4): one product per block of ``R`` output rows
+  against a *banded* matrix built from the kernel (:func:`band_matrix`)::
 
         band[(r, o), (h, c, j)] = weight[o, c, h - r*stride, j]   if 0 <= h - r*stride < kh
                                   0                               otherwise
 
-  The band wastes multiply-adds on its zeros (span/kh = 12/5 for the seed), but BLAS does
-  them faster than the copies im2col needs. ``R = 1`` *is* im2col; ``R = H_out`` is a
-  single band over the whole image. The product adds the bias too (:func:`conv_forward`).
-  The input gradient is the transposed product scattered back over the ``kw`` column
-  offsets (:func:`block_col2im`), eq. (4). The weight gradient, eq. (2), skips the band's
-  zeros: the columns of output row ``r`` are rows ``r*stride*C*kw`` onwards of its block's
-  matrix (:func:`row_windows`, a view), so it is one small product per output row, with
-  im2col's multiply-adds and the band's copies. (On the 2-core machines this project
-  targets, these products made the seed's training step at batch 64 take 5-10% less time
-  than the band's ``dy @ cols^T``, interleaved in one process.)
+  ``band.T`` takes the gradient of the block's ``R`` rows, in place in ``dy``, to the
+  gradient of the ``span = (R-1)*stride + kh`` input rows' shifted copies, already summed
+  over the kernel rows (per-row products would leave ``kh*kw`` overlapping pieces to
+  add up instead of ``kw``); :func:`block_col2im` adds those over the ``kw`` shifts. The
+  band spends multiply-adds on its zeros (``span/kh`` times im2col's), which BLAS does
+  faster than the additions they save.
+
+  Measured on the 2-core machines this project targets (interleaved in one process,
+  results identical to the bit): computing the forward pass and the weight gradient by
+  these per-row products instead of the band made the seed's training step take 14-15%
+  less time in float32 and 7-10% less in float64 at batch 64, 12-21% less at batch 16,
+  8-9% at batch 1, and the same at batch 256.
 * Max-pooling takes ``np.maximum`` over the ``k*k`` strided views of the input (one per
   position inside the window) instead of reducing over a reshaped axis, which is far faster
   on small windows. It records, per window, which position the gradient goes to: exactly
@@ -140,15 +143,15 @@ def _window_view(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
 class Workspace:
     """Scratch arrays that a layer keeps from one call to the next.
 
-    The convolution's large temporaries (the block columns, their gradient) have the same
-    shapes at every step. Allocating them afresh each time costs more than the arithmetic
-    on these 2-core virtual machines: glibc hands big blocks back to the kernel on
-    ``free``, and mapping them again while OpenBLAS's second thread runs costs page faults
-    and cross-core TLB flushes (measured: the seed's conv1 forward, float32, batch 64, took
-    0.85 ms with fresh buffers, 0.2 ms reusing them). So each layer keeps its own
-    ``Workspace`` and the kernels write their temporaries into it. Arrays handed back to
-    the caller (outputs, gradients) are always fresh; a workspace array is only valid
-    until the owning layer's next call.
+    The convolution's large temporaries (the shifted columns, the gradient of a block's
+    input rows) have the same shapes at every step. Allocating them afresh each time costs
+    more than the arithmetic on these 2-core virtual machines: glibc hands big blocks back
+    to the kernel on ``free``, and mapping them again while OpenBLAS's second thread runs
+    costs page faults and cross-core TLB flushes (measured: the seed's conv1 forward,
+    float32, batch 64, took 0.85 ms with fresh buffers, 0.2 ms reusing them). So each layer
+    keeps its own ``Workspace`` and the kernels write their temporaries into it. Arrays
+    handed back to the caller (outputs, gradients) are always fresh; a workspace array is
+    only valid until the owning layer's next call.
     """
 
     def __init__(self) -> None:
@@ -181,116 +184,38 @@ def _scratch(ws: Workspace | None, name: str, shape: tuple[int, ...], dtype,
 
 # ------------------------------------------------------------------------ convolution
 
-#: Output rows per block of the banded convolution (see the module docstring).
-MAX_BLOCK_ROWS = 8
 
+def shifted_columns(x: np.ndarray, kw: int, stride: int, ws: Workspace | None = None
+                    ) -> np.ndarray:
+    """Each input row ``kw`` times, shifted by each column offset: ``(H, C*kw, W_out*N)``.
 
-def block_rows(h_out: int) -> int:
-    """Rows per block: the largest divisor of ``h_out`` that is at most ``MAX_BLOCK_ROWS``."""
-    return max(r for r in range(1, min(h_out, MAX_BLOCK_ROWS) + 1) if h_out % r == 0)
-
-
-def band_weights(
-    weight: np.ndarray, rows: int, stride: int, blocks: int = 1,
-    bias: np.ndarray | None = None, ws: Workspace | None = None,
-) -> np.ndarray:
-    """The matrices that multiply the block columns: ``(blocks, R*C_out, K + bias_rows)``.
-
-    Each is the band, ``K = span*C_in*kw`` columns holding the kernel (see the module
-    docstring), followed by its block's bias columns: one holding each row's channel bias
-    (``bias: (C_out,)``), or ``W_out`` holding the bias of each row's output positions
-    (``bias: (C_out, H_out, W_out)``); none without a bias. Kept in ``ws``: the band's zeros
-    are written once, when the array is made, and each call writes the kernel and bias.
-
-    Args:
-        weight: ``(C_out, C_in, kh, kw)``.
-        rows: ``R``, output rows per block; ``blocks``: how many blocks.
+    ``cols[h, (c, j), (q, n)] = x[h, c, q*stride + j, n]`` for ``x: (H, C, W, N)``: the
+    ``kw`` pixels that output column ``q`` reads from row ``h`` of channel ``c``. Every
+    pixel is copied ``kw`` times (im2col copies it ``kh*kw`` times); the ``kh`` rows a
+    window spans come from :func:`row_windows`, without copying.
     """
-    C_out, C_in, kh, kw = weight.shape
-    span = (rows - 1) * stride + kh
-    K = span * C_in * kw
-    bias_rows = 0 if bias is None else 1 if bias.ndim == 1 else bias.shape[2]
-    out = _scratch(ws, "weights", (blocks, rows * C_out, K + bias_rows), weight.dtype,
-                   lambda a: a.fill(0))
-    # Entry [b, r, o, i, c, j] of this view is out[b, (r, o), (r*stride + i, c, j)].
-    s_b, s_row, s = out.strides
-    s_h = C_in * kw * s
-    kernel_at = _strided(out, (blocks, rows, C_out, kh, C_in, kw),
-                         (s_b, C_out * s_row + stride * s_h, s_row, s_h, kw * s, s))
-    kernel_at[...] = weight.transpose(0, 2, 1, 3)      # the same band in every block
-    if bias is not None and bias.ndim == 1:
-        out[:, :, K].reshape(blocks, rows, C_out)[...] = bias
-    elif bias is not None:        # (C_out, H_out, W_out) -> block b's rows (r, o), columns q
-        out[:, :, K:].reshape(blocks, rows, C_out, -1)[...] = bias.transpose(1, 0, 2).reshape(
-            blocks, rows, C_out, -1)
-    return out
-
-
-def _block_windows(x: np.ndarray, kh: int, kw: int, rows: int, stride: int) -> np.ndarray:
-    """View ``(blocks, span, C, kw, W_out, N)`` of ``x: (H, C, W, N)``: entry
-    ``[b, h, c, j, q, n] = x[b*R*stride + h, c, q*stride + j, n]``."""
     H, C, W, N = x.shape
-    h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
-    span = (rows - 1) * stride + kh
+    w_out = output_size(W, kw, stride)
     s_h, s_c, s_w, s_n = x.strides
-    return _strided(x, (h_out // rows, span, C, kw, w_out, N),
-                    (rows * stride * s_h, s_h, s_c, s_w, stride * s_w, s_n), writeable=False)
-
-
-def block_cols(
-    x: np.ndarray, kh: int, kw: int, rows: int, stride: int, ws: Workspace | None = None,
-    bias_rows: int = 0,
-) -> np.ndarray:
-    """The input matrices of the banded products, one per block of rows:
-    ``(blocks, span*C*kw + bias_rows, W_out*N)``.
-
-    With ``bias_rows`` > 0, each matrix ends in ``bias_rows`` constant rows that let the
-    product add a bias (see :func:`conv_forward`): one row of ones for a bias per channel,
-    or, for a bias per position (``bias_rows == W_out``), row ``q`` is 1 in the columns
-    of output column ``q`` and 0 elsewhere.
-    """
-    view = _block_windows(x, kh, kw, rows, stride)
-    blocks, span, C, _, w_out, N = view.shape
-    K = span * C * kw
-
-    def bias_part(cols: np.ndarray) -> None:
-        part = cols[:, K:].reshape(blocks, bias_rows, w_out, N)
-        part[...] = 1 if bias_rows == 1 else np.eye(w_out, dtype=cols.dtype)[:, :, None]
-
-    cols = _scratch(ws, "cols", (blocks, K + bias_rows, w_out * N), x.dtype,
-                    bias_part if bias_rows else None)
-    np.copyto(cols[:, :K].reshape(view.shape), view)
+    view = _strided(x, (H, C, kw, w_out, N), (s_h, s_c, s_w, stride * s_w, s_n),
+                    writeable=False)
+    cols = _scratch(ws, "cols", (H, C * kw, w_out * N), x.dtype)
+    np.copyto(cols.reshape(view.shape), view)
     return cols
 
 
-def row_windows(cols: np.ndarray, kh: int, ckw: int, rows: int, stride: int) -> np.ndarray:
-    """View ``(blocks, R, kh*C*kw, W_out*N)`` of the block columns ``cols`` of
-    :func:`block_cols`: entry ``[b, r]`` is the im2col matrix of output row ``r`` of block
-    ``b``. That row reads the ``kh`` input rows from ``r*stride`` on, whose entries are the
-    consecutive rows ``[r*stride*ckw, (r*stride + kh)*ckw)`` of ``cols[b]`` (``ckw = C*kw``),
-    so it is a view, not a copy (the views of neighbouring output rows overlap).
+def row_windows(cols: np.ndarray, kh: int, stride: int) -> np.ndarray:
+    """The im2col matrix of every output row, as one view ``(H_out, kh*C*kw, W_out*N)`` of
+    ``cols: (H, C*kw, W_out*N)`` from :func:`shifted_columns`.
+
+    Output row ``r`` reads input rows ``r*stride`` to ``r*stride + kh - 1``, and with the
+    rows outermost their entries of ``cols`` are consecutive: entry ``[r, (i, c, j), (q, n)]``
+    is ``cols[r*stride + i, (c, j), (q, n)]``. The windows of neighbouring rows overlap.
     """
-    blocks, _, wn = cols.shape
-    s_b, s_k, s_n = cols.strides
-    return _strided(cols, (blocks, rows, kh * ckw, wn), (s_b, stride * ckw * s_k, s_k, s_n),
+    H, ckw, wn = cols.shape
+    s_h, s_k, s_n = cols.strides
+    return _strided(cols, (output_size(H, kh, stride), kh * ckw, wn), (stride * s_h, s_k, s_n),
                     writeable=False)
-
-
-def block_col2im(
-    dcols: np.ndarray, shape: tuple[int, int, int, int], kh: int, kw: int, rows: int,
-    stride: int,
-) -> np.ndarray:
-    """The adjoint of :func:`block_cols`: scatter-add columns back to ``shape (H, C, W, N)``."""
-    H, C, W, N = shape
-    h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
-    span, blocks = (rows - 1) * stride + kh, h_out // rows
-    d = dcols.reshape(blocks, span, C, kw, w_out, N)
-    dx = np.zeros(shape, dcols.dtype)
-    for b in range(blocks):
-        top = b * rows * stride
-        for j in range(kw):
-            dx[top : top + span, :, j : j + stride * w_out : stride, :] += d[b, :, :, j]
-    return dx
 
 
 def conv_forward(
@@ -299,14 +224,8 @@ def conv_forward(
 ) -> tuple[np.ndarray, tuple]:
     """Cross-correlate an image with a bank of kernels and add a bias; eq. (1).
 
-    The bias is added by the matrix product itself: the band gets extra columns holding
-    the bias and the block columns extra constant rows (:func:`block_cols`), so no pass
-    over the output is spent on it. Such a pass costs more than its size suggests: the
-    product runs on both cores, so half of its output sits in the other core's cache, and
-    a bias per position is broadcast over the short batch axis. For the seed's conv1
-    (float32, batch 64) adding the bias afterwards took 67 us beside 177 us for the
-    product; folded in, its 24 extra rows made the product 26% slower, and conv1's
-    forward with the pooling after it 8% faster (interleaved in one process).
+    One matrix product per output row: the kernel ``(C_out, kh*C_in*kw)`` times that row's
+    im2col matrix (:func:`row_windows`), written straight into the row of ``y``.
 
     Args:
         x: ``(H, C_in, W, N)`` contiguous.
@@ -320,19 +239,70 @@ def conv_forward(
     """
     C_out, _, kh, kw = weight.shape
     xp = pad_spatial(x, padding)
-    h_out = output_size(xp.shape[0], kh, stride)
-    w_out = output_size(xp.shape[2], kw, stride)
-    N = x.shape[3]
-    rows = block_rows(h_out)
-    blocks = h_out // rows
-    bias_rows = 0 if bias is None else 1 if bias.ndim == 1 else w_out
-    cols = block_cols(xp, kh, kw, rows, stride, ws, bias_rows)   # (blocks, K + extra, W_out*N)
-    weights = band_weights(weight, rows, stride, blocks, bias, ws)  # (blocks, R*C_out, K + extra)
-    K = cols.shape[1] - bias_rows
+    cols = shifted_columns(xp, kw, stride, ws)                   # (H, C_in*kw, W_out*N)
+    windows = row_windows(cols, kh, stride)                      # (H_out, kh*C_in*kw, W_out*N)
+    h_out, w_out, N = windows.shape[0], output_size(xp.shape[2], kw, stride), x.shape[3]
     y = np.empty((h_out, C_out, w_out, N), x.dtype)
-    # Block b of rows is y[b*R : (b+1)*R], i.e. (R*C_out, W_out*N): weights[b] @ cols[b].
-    np.matmul(weights, cols, out=y.reshape(blocks, rows * C_out, w_out * N))
-    return y, (cols[:, :K], weights[0, :, :K], rows, xp.shape)
+    kernel = weight.transpose(0, 2, 1, 3).reshape(C_out, -1)     # columns (i, c, j)
+    np.matmul(kernel, windows, out=y.reshape(h_out, C_out, w_out * N))
+    if bias is not None and bias.ndim == 1:                      # B_i, one per channel
+        y.reshape(h_out, C_out, w_out * N)[...] += bias[:, None]
+    elif bias is not None:                                       # B_i, one per position
+        y += bias.transpose(1, 0, 2)[:, :, :, None]
+    return y, (cols, xp.shape)
+
+
+#: Output rows per block of the input gradient's banded products (see :func:`band_matrix`).
+MAX_BLOCK_ROWS = 8
+
+
+def block_rows(h_out: int) -> int:
+    """Rows per block: the largest divisor of ``h_out`` that is at most ``MAX_BLOCK_ROWS``."""
+    return max(r for r in range(1, min(h_out, MAX_BLOCK_ROWS) + 1) if h_out % r == 0)
+
+
+def band_matrix(weight: np.ndarray, rows: int, stride: int, ws: Workspace | None = None
+                ) -> np.ndarray:
+    """The kernel written along a band, ``(R*C_out, span*C_in*kw)``, ``span = (R-1)*stride + kh``::
+
+        band[(r, o), (h, c, j)] = weight[o, c, h - r*stride, j]   if 0 <= h - r*stride < kh
+                                  0                               otherwise
+
+    It maps the ``span`` input rows that a block of ``R`` output rows reads to those
+    rows' outputs; its transpose maps a block's output gradient back to them. Kept in
+    ``ws``: the zeros are written once, when the array is made, and each call writes the
+    kernel.
+    """
+    C_out, C_in, kh, kw = weight.shape
+    span = (rows - 1) * stride + kh
+    band = _scratch(ws, "band", (rows * C_out, span * C_in * kw), weight.dtype,
+                    lambda a: a.fill(0))
+    # Entry [r, o, i, c, j] of this view is band[(r, o), (r*stride + i, c, j)].
+    s_row, s = band.strides
+    s_h = C_in * kw * s
+    kernel_at = _strided(band, (rows, C_out, kh, C_in, kw),
+                         (C_out * s_row + stride * s_h, s_row, s_h, kw * s, s))
+    kernel_at[...] = weight.transpose(0, 2, 1, 3)      # the same kernel on every row
+    return band
+
+
+def block_col2im(
+    dcols: np.ndarray, shape: tuple[int, int, int, int], kh: int, kw: int, rows: int,
+    stride: int,
+) -> np.ndarray:
+    """Scatter-add the input rows' gradients of each block of ``R`` output rows,
+    ``dcols: (blocks, span*C*kw, W_out*N)`` with rows ``(h, c, j)`` as in
+    :func:`shifted_columns`, back to ``shape (H, C, W, N)``."""
+    H, C, W, N = shape
+    h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
+    span, blocks = (rows - 1) * stride + kh, h_out // rows
+    d = dcols.reshape(blocks, span, C, kw, w_out, N)
+    dx = np.zeros(shape, dcols.dtype)
+    for b in range(blocks):
+        top = b * rows * stride
+        for j in range(kw):
+            dx[top : top + span, :, j : j + stride * w_out : stride, :] += d[b, :, :, j]
+    return dx
 
 
 def conv_backward(
@@ -350,20 +320,23 @@ def conv_backward(
     Returns:
         dx: ``(H, C_in, W, N)`` (None when not needed), and dweight, shaped like weight.
     """
-    cols, band, rows, padded_shape = cache
+    cols, padded_shape = cache
     C_out, C_in, kh, kw = weight.shape
-    blocks = cols.shape[0]
-    # Eq. (2) one output row at a time: row r's gradient (C_out, W_out*N) times its im2col
-    # matrix, summed over the rows. (The band would give it too, as dy @ cols^T, but would
-    # spend span/kh times the multiply-adds on the band's zeros; these products are faster.)
-    dy_rows = dy.reshape(blocks, rows, C_out, cols.shape[2])  # [b, r]: (C_out, W_out*N)
-    im2col = row_windows(cols, kh, C_in * kw, rows, stride)      # [b, r]: (kh*C_in*kw, W_out*N)
-    per_row = np.matmul(dy_rows, im2col.transpose(0, 1, 3, 2))   # [b, r]: (C_out, kh*C_in*kw)
-    dweight = per_row.sum(axis=(0, 1)).reshape(C_out, kh, C_in, kw).transpose(0, 2, 1, 3)
+    h_out, _, w_out, N = dy.shape
+    # Eq. (2): each output row's gradient (C_out, W_out*N) times the transpose of its
+    # im2col matrix, summed over the rows.
+    per_row = np.matmul(dy.reshape(h_out, C_out, w_out * N),
+                        row_windows(cols, kh, stride).transpose(0, 2, 1))
+    dweight = per_row.sum(axis=0).reshape(C_out, kh, C_in, kw).transpose(0, 2, 1, 3)
     if not need_input_grad:
         return None, dweight
-    dcols = _scratch(ws, "dcols", cols.shape, dy.dtype)
-    np.matmul(band.T, dy.reshape(blocks, band.shape[0], cols.shape[2]), out=dcols)
+    # Eq. (4), a block of R output rows at a time: the band's transpose takes a block's
+    # gradient (R*C_out, W_out*N), in place in dy, to the gradient of the span input rows'
+    # shifted columns; block_col2im adds those up over the kw shifts and the blocks.
+    rows = block_rows(h_out)
+    band = band_matrix(weight, rows, stride, ws)
+    dcols = _scratch(ws, "dcols", (h_out // rows, band.shape[1], w_out * N), dy.dtype)
+    np.matmul(band.T, dy.reshape(h_out // rows, rows * C_out, w_out * N), out=dcols)
     dxp = block_col2im(dcols, padded_shape, kh, kw, rows, stride)
     p = padding
     dx = dxp[p:-p, :, p:-p, :] if p else dxp

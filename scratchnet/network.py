@@ -14,7 +14,7 @@ from scratchnet.layers.pool import MaxPoolReLU
 
 #: Images per pass in ``Sequential.infer`` in float32; float64 passes half as many, so that
 #: a pass's arrays take the same bytes (see ``infer_chunk``).
-INFER_CHUNK = 1000
+INFER_CHUNK = 128
 
 # Short names for auto-naming layers (conv1, relu1, pool1, ..., fc1), as the seed's tables do.
 _PREFIX = {Conv2D: "conv", MaxPool2D: "pool", Dense: "fc", ReLU: "relu", Identity: "identity",
@@ -23,7 +23,7 @@ _PREFIX = {Conv2D: "conv", MaxPool2D: "pool", Dense: "fc", ReLU: "relu", Identit
 
 def infer_chunk(dtype: np.dtype) -> int:
     """Images per pass of ``Sequential.infer`` for images of ``dtype``: as many as make
-    the bytes of ``INFER_CHUNK`` float32 images (1000 float32, 500 float64)."""
+    the bytes of ``INFER_CHUNK`` float32 images (128 float32, 64 float64)."""
     return max(1, INFER_CHUNK * 4 // np.dtype(dtype).itemsize)
 
 
@@ -123,13 +123,13 @@ class Sequential:
 
         The same numbers as ``forward`` (each image's logits do not depend on the others),
         computed ``infer_chunk(x.dtype)`` images at a time through each layer's ``infer``,
-        which skips what only the backward pass needs. Chunks keep the float64 arrays of
-        a pass closer to the CPU's caches. On the 2-core machines this project is measured
-        on (interleaved in one process, the images given 1,000 at a time): float64 chunks
-        of 500 took 0.92-0.95 of the time of chunks of 128 and 0.88 of one pass of 1,000,
-        float32 chunks of 1,000 the same time as chunks of 256 or 2,000. (With images
-        stored channels-first, before ``kernels`` put rows first, chunks of 128 had been
-        the fastest in float64.)
+        which skips what only the backward pass needs. Chunks keep a pass's arrays close
+        to the CPU's caches. On the 2-core machines this project is measured on
+        (interleaved in one process, the images given 1,000 at a time), with the per-row
+        convolution products of ``kernels``: chunks of 128 float32 images took 0.79 of
+        the time of one pass of 1,000 and 0.96 of chunks of 256 (64: 0.98); 64 float64
+        images 0.87 of 500 and 0.99 of 128. (With the earlier banded products, large
+        chunks had been the fastest.)
         """
         chunk = infer_chunk(x.dtype)
         chunks = []

@@ -73,7 +73,7 @@ def test_seed_network_matches_twin_on_noise_and_he_init(init: str) -> None:
 def test_infer_in_chunks_matches_the_twin(dtype, seams: float) -> None:
     # Sequential.infer passes infer_chunk(dtype) images at a time: the seams must not show.
     chunk = infer_chunk(dtype)
-    assert chunk == {np.float32: 1000, np.float64: 500}[dtype]
+    assert chunk == {np.float32: 128, np.float64: 64}[dtype]
     batch = chunk - 1 if seams == -1 else chunk if seams == 0 else int(seams * chunk)
     rng = np.random.default_rng(batch)
     net = seed_network("full", seed=batch, dtype=dtype)
