@@ -1,0 +1,46 @@
+"""The convolution kernels' index identities, checked entry by entry against plain loops.
+
+The layers' tests compare whole convolutions with PyTorch; these pin down the pieces that
+``scratchnet/kernels.py`` builds them from, so a wrong stride shows up where it is made.
+They are exact (indexing and copying only), so they compare with ``array_equal``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnet import kernels
+
+# (H, C, W, N), kh, kw, stride: square and oblong kernels, strides 1-3, odd sizes.
+CASES = [((12, 3, 9, 2), 5, 5, 1), ((7, 2, 11, 3), 3, 2, 2), ((10, 1, 8, 1), 2, 4, 3)]
+
+
+@pytest.mark.parametrize(("shape", "kh", "kw", "stride"), CASES)
+def test_row_windows_are_each_output_rows_im2col(shape, kh, kw, stride) -> None:
+    H, C, W, N = shape
+    x = np.random.default_rng(0).standard_normal(shape)
+    windows = kernels.row_windows(kernels.shifted_columns(x, kw, stride), kh, stride)
+    h_out, w_out = kernels.output_size(H, kh, stride), kernels.output_size(W, kw, stride)
+    assert windows.shape == (h_out, kh * C * kw, w_out * N)
+    im2col = np.empty((h_out, kh, C, kw, w_out, N))
+    for r in range(h_out):
+        for i in range(kh):
+            for j in range(kw):
+                for q in range(w_out):
+                    im2col[r, i, :, j, q] = x[r * stride + i, :, q * stride + j]
+    assert np.array_equal(windows, im2col.reshape(windows.shape))
+
+
+@pytest.mark.parametrize(("rows", "stride"), [(1, 1), (3, 1), (4, 2)])
+def test_band_matrix_holds_the_kernel_along_its_band(rows: int, stride: int) -> None:
+    C_out, C_in, kh, kw = 2, 3, 3, 2
+    weight = np.random.default_rng(1).standard_normal((C_out, C_in, kh, kw))
+    ws = kernels.Workspace()
+    kernels.band_matrix(2 * weight, rows, stride, ws)   # a reused workspace must be rewritten
+    band = kernels.band_matrix(weight, rows, stride, ws)
+    span = (rows - 1) * stride + kh
+    expected = np.zeros((rows, C_out, span, C_in, kw))
+    for r in range(rows):
+        expected[r, :, r * stride : r * stride + kh] = weight.transpose(0, 2, 1, 3)
+    assert np.array_equal(band, expected.reshape(rows * C_out, span * C_in * kw))
