@@ -363,6 +363,12 @@ def bias_grad(dy: np.ndarray, tied: bool) -> np.ndarray:
 NO_WINNER = 255
 
 
+def relu_fits(k: int) -> bool:
+    """Whether ``maxpool_forward(relu=True)`` can pool ``k x k`` windows: their ``k*k``
+    positions leave ``NO_WINNER`` free to mark the windows the ReLU zeroed."""
+    return k * k <= NO_WINNER
+
+
 def maxpool_forward(
     x: np.ndarray, k: int, stride: int, need_winner: bool = True, relu: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -376,7 +382,7 @@ def maxpool_forward(
         With ``relu``, a window whose output the ReLU made 0 has ``NO_WINNER``: the ReLU's
         derivative there is 0 (12), so :func:`maxpool_backward` passes nothing on.
     """
-    if relu and k * k > NO_WINNER:
+    if relu and not relu_fits(k):
         raise ValueError(f"maxpool_forward: relu=True needs k <= 15, got k={k}")
     view = _window_view(x, k, k, stride)
     at = [view[p // k, p % k] for p in range(k * k)]

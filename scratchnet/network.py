@@ -191,8 +191,8 @@ def run_order(layers: list[Layer]) -> list[Layer]:
     for layer in layers:
         before = order[-1] if order else None
         if isinstance(layer, MaxPool2D) and isinstance(before, ReLU):
-            fusable = layer.kernel_size * layer.kernel_size <= kernels.NO_WINNER
-            order[-1:] = [MaxPoolReLU(before, layer)] if fusable else [layer, before]
+            fused = kernels.relu_fits(layer.kernel_size)
+            order[-1:] = [MaxPoolReLU(before, layer)] if fused else [layer, before]
         else:
             order.append(layer)
     return order

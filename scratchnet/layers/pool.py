@@ -96,7 +96,7 @@ class MaxPoolReLU(MaxPool2D):
     relu_after = True
 
     def __init__(self, relu: ReLU, pool: MaxPool2D) -> None:
-        if pool.kernel_size * pool.kernel_size > kernels.NO_WINNER:
+        if not kernels.relu_fits(pool.kernel_size):
             raise ValueError(f"MaxPoolReLU: kernel_size must be at most 15, got {pool.kernel_size}")
         super().__init__(pool.kernel_size, pool.stride)
         self.relu, self.pool = relu, pool
