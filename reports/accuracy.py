@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +39,7 @@ import torch
 
 from reference.lockstep import train_lockstep
 from reports import relu_boundary
-from reports.machine import cpu_model, git_info, library_versions
+from reports.machine import git_info, library_versions, machine_line
 from scratchnet.atomic import write_atomically
 from scratchnet.data import as_float, load_dataset
 from scratchnet.network import seed_network
@@ -222,8 +220,7 @@ def environment() -> dict[str, str]:
     """Library versions, the machine and the commit, for the report's header."""
     return {
         **library_versions(),
-        "machine": f"{os.cpu_count()} cores, {cpu_model()}, {platform.system()} "
-                   f"{platform.machine()}",
+        "machine": machine_line(),
         "torch threads": str(torch.get_num_threads()),
         "commit": git_info(),
     }

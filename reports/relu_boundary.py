@@ -26,8 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -46,7 +44,7 @@ from torch import nn
 from reference.lockstep import train_lockstep
 from reference.twin import to_torch
 from reports import relu_sums
-from reports.machine import cpu_model, git_info, library_versions
+from reports.machine import git_info, library_versions, machine_line
 from scratchnet import Dense, ReLU, Sequential
 from scratchnet.atomic import write_atomically
 from scratchnet.data.moons import two_moons
@@ -395,8 +393,7 @@ def summarize(trained: dict[str, Trained], errors: pd.DataFrame, settings: Setti
         "seconds": seconds,
         "command": command,
         "date": f"{datetime.now(timezone.utc):%Y-%m-%d}",
-        "environment": {**library_versions(), "machine": f"{os.cpu_count()} cores, "
-                        f"{cpu_model()}, {platform.system()} {platform.machine()}",
+        "environment": {**library_versions(), "machine": machine_line(),
                         "commit": git_info()},
     }
     return out
