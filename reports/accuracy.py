@@ -250,8 +250,8 @@ def write_report(
         f"Machine: {env['machine']}; PyTorch threads: {env['torch threads']}. "
         f"Versions: Python {env['Python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
         f"pandas {env['pandas']}. Code: {env['commit']}."
-        + (f" Not rerun by it, read back from their files: {', '.join(earlier)}."
-           if earlier else ""),
+        + (" Not rerun by it (results of an earlier run, read back from their files): "
+           f"{', '.join(earlier)}." if earlier else ""),
         "",
         "Each experiment starts scratchnet and its PyTorch twin (`reference.to_torch`) from "
         "the same weights (`seed_network(..., seed=0)`, PyTorch's default initialization), "

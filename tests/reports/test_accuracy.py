@@ -142,7 +142,7 @@ def test_only_an_experiment_keeps_the_studies_and_the_other_experiments(
     for name in ("seed-shallow-1k", "seed-full-1k", "fake-study"):
         assert f'<a id="{name}"></a>' in readme, name
     assert "made by first run" in readme and "Produced by `second run`" in readme
-    assert "read back from their files: seed-full-1k, fake-study." in readme
+    assert "read back from their files): seed-full-1k, fake-study." in readme
     assert "Also: [A fake study](#fake-study)." in readme
     assert '<a id="full-mnist-untied"></a>' not in readme     # never finished here
 

@@ -148,7 +148,7 @@ def test_only_relu_boundary_keeps_every_other_experiment(report: Path) -> None:
     assert "| [seed-shallow-1k](#seed-shallow-1k)" in readme and "0.9248" in readme
     assert '<a id="relu-boundary"></a>' in readme
     assert "Produced by `scratchnet report --only relu-boundary`" in readme
-    assert "read back from their files: seed-shallow-1k, seed-full-1k" in readme
+    assert "read back from their files): seed-shallow-1k, seed-full-1k" in readme
 
 
 def test_finished_needs_the_same_settings(report: Path, tmp_path: Path) -> None:
