@@ -50,7 +50,7 @@ def test_same_seed_same_points_other_seed_other_points() -> None:
     ({"n": True}, r"n must be an integer >= 1, got True$"),
     ({"n": 10, "noise": -0.1}, r"^two_moons: noise must be a finite number >= 0, got -0\.1$"),
     ({"n": 10, "noise": float("nan")}, r"noise must be a finite number >= 0, got nan$"),
-])
+], ids=["n=0", "n=2.5", "n=True", "noise=-0.1", "noise=nan"])
 def test_bad_arguments_are_named(kwargs: dict, pattern: str) -> None:
     with pytest.raises(ValueError, match=pattern):
         two_moons(**kwargs)

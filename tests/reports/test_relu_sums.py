@@ -117,7 +117,7 @@ def test_least_squares_recovers_a_sum_of_relus(case) -> None:
     ([], [], r"at least one"),
     ([0.0, 0.0], [1.0, 1.0], r"expected increasing shifts, got \[0\.0, 0\.0\]"),
     ([2.0, 1.0], [1.0, 1.0], r"expected increasing shifts"),
-])
+], ids=["lengths-differ", "none", "equal-shifts", "decreasing-shifts"])
 def test_bad_shifts_are_named(shifts, coefficients, pattern) -> None:
     with pytest.raises(ValueError, match=pattern):
         pieces(shifts, coefficients)
