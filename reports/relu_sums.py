@@ -47,6 +47,13 @@ class Piece:
     def __call__(self, x: np.ndarray | float) -> np.ndarray | float:
         return self.slope * x + self.intercept
 
+    def formula(self) -> str:
+        """The line written out, e.g. ``-2x + 6``, ``x`` or ``0``."""
+        x_term = {0.0: "", 1.0: "x", -1.0: "-x"}.get(self.slope, f"{self.slope:g}x")
+        if not x_term or self.intercept == 0:
+            return x_term or f"{self.intercept:g}"
+        return f"{x_term} {'+' if self.intercept > 0 else '-'} {abs(self.intercept):g}"
+
 
 def _check_shifts(shifts: Sequence[float], coefficients: Sequence[float]) -> None:
     if len(shifts) != len(coefficients) or len(shifts) == 0:

@@ -19,7 +19,7 @@ import torch
 
 from reference.agreement import assert_agree, tolerance
 from reference.lockstep import param_gap
-from reports import accuracy, relu_boundary
+from reports import accuracy, relu_boundary, relu_boundary_page
 from reports.relu_boundary import SETTINGS, class_changes, line_crossings, margin, torch_margin
 
 COMMITTED = Path(accuracy.DEFAULT_OUT)
@@ -130,6 +130,7 @@ def test_run_writes_its_files_and_the_json_keys(report: Path, trained) -> None:
     for png in ("relu-boundary.png", "relu-boundary-eq23.png", "relu-boundary-fit.png"):
         assert (report / png).read_bytes()[:8] == PNG, png
     page = (report / "relu-boundary.md").read_text()
+    assert page == relu_boundary_page.page(summary)       # the JSON holds all it shows
     assert "| 2 <= x < 4 | `x - 3(x - 2)`" in page and "`-2x + 6`" in page
     assert "![decision boundaries of both models](relu-boundary.png)" in page
     assert not list(report.glob(".*.tmp")), "temporary files left behind"

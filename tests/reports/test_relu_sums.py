@@ -41,6 +41,13 @@ def test_eq23_has_the_pieces_slopes_and_breakpoints_of_the_issue() -> None:
     ]
 
 
+def test_pieces_are_written_as_their_lines() -> None:
+    formulas = [p.formula() for p in pieces(EQ23_SHIFTS, EQ23_COEFFICIENTS)]
+    assert formulas == ["0", "x", "-2x + 6", "3x - 14", "-3x + 22"]
+    assert Piece(0, 1, -1.0, 0.5).formula() == "-x + 0.5"
+    assert Piece(0, 1, 0.0, -2.0).formula() == "-2"
+
+
 def test_eq23_computed_by_scratchnet_layers_is_its_pieces() -> None:
     """The network (Dense, ReLU, Dense) gives exactly the pieces' values, breakpoints
     included, and the values at the breakpoints the issue implies: 0, 2, -2, 4."""
