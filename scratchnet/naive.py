@@ -4,11 +4,11 @@ Read this first. Each function below computes one equation of the seed report (a
 homework, ``../shared/seed/homework-report.txt`` in the workplace) and quotes it. They work
 on a batch, batch first as the layers' arrays are: images ``(N, C, H, W)``, vectors
 ``(N, features)``. The loops run over the examples, the output channels and the output
-positions, as the equations index them; NumPy does only the innermost work of one step: the
-sum over one window (a dot product of a few dozen numbers, which as a scalar loop too would
-make the tests slow), one matrix-vector product of the seed's column equations, or an
-element-wise operation. Results are float64 and nothing is kept between calls: a backward
-function is given what it needs (the input, the weights).
+positions, as the equations index them. NumPy does only the innermost work of a step: the
+sum over one window (a scalar loop there too would make the tests slow), the matrix-vector
+product of one of the seed's column equations, or an element-wise operation. The functions
+are written for float64 arrays (the arrays they build are float64) and keep nothing between
+calls: a backward function is given what it needs (the input, the weights).
 
 The layers (``scratchnet/layers/``) compute the same numbers with the fast routines of
 ``scratchnet/kernels.py``; ``tests/test_naive.py`` checks that the two agree, quantity by
@@ -24,7 +24,8 @@ import numpy as np
 
 
 def window(r: int, c: int, size: tuple[int, int], stride: int) -> tuple[slice, slice]:
-    """The rows and columns of the ``size = (kh, kw)`` window that output ``(r, c)`` sees."""
+    """The rows and columns of the ``size = (kh, kw)`` window that output ``(r, c)`` sees,
+    in a convolution's (padded) input or a pooling's input."""
     kh, kw = size
     return slice(r * stride, r * stride + kh), slice(c * stride, c * stride + kw)
 
@@ -83,9 +84,9 @@ def conv_weight_grad(x: np.ndarray, grad_y: np.ndarray, kernel_size: tuple[int, 
     """Eq. (2): ``dE/dK_ij = X_j (*) dE/dY_i``, summed over the batch.
 
     Output ``(r, c)`` of channel ``i`` met the kernel ``K_i`` on one window, so its
-    gradient ``G[n, i, r, c]`` times that window adds to ``dE/dK_i``. Entry ``(u, v)`` of
-    the kernel thus collects ``G_i`` times the pixels it met, ``X_j`` from ``(u, v)`` on,
-    every ``stride``-th: the seed's correlation of ``X_j`` with ``G_i``.
+    gradient ``G[n, i, r, c]`` times that window adds to ``dE/dK_i``. Entry ``(u, v)`` thus
+    collects ``G_i`` times the pixels of ``X_j`` it met, rows ``u, u + stride, ...`` and
+    columns ``v, v + stride, ...``: the seed's ``X_j (*) G_i``.
 
     Args:
         x: ``(N, C_in, H, W)``, the layer's input.
@@ -125,8 +126,9 @@ def conv_input_grad(grad_y: np.ndarray, weight: np.ndarray, x_shape: tuple[int, 
     back to that window through ``K_i``, and where windows overlap the gradients add up.
     The entry of ``K_i`` that met input row ``h`` from output row ``r`` is
     ``u = h - r*stride``: it runs backwards as ``r`` runs forwards, so what an input pixel
-    collects is the seed's correlation of ``G_i`` (padded by ``kh - 1`` zeros: "full")
-    with the kernel rotated by 180 degrees. The gradient of the padding is dropped.
+    collects is the seed's correlation of ``G_i`` (spread out ``stride`` apart, padded by
+    ``kh - 1`` zeros: "full") with the kernel rotated by 180 degrees. The gradient of the
+    padding is dropped.
 
     Args:
         grad_y: ``(N, C_out, H_out, W_out)``.
@@ -256,33 +258,37 @@ def dense_input_grad(grad_y: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return grad
 
 
-# ------------------------------------------------------- activations, (11)-(14), any shape
+# ------------------------------------------------------------------ activations, (11)-(14)
 
 
 def relu_forward(x: np.ndarray) -> np.ndarray:
-    """Eq. (11): ``y = max(0, x)``, element by element (a NaN stays NaN)."""
+    """Eq. (11): ``y = max(0, x)``, element by element (a NaN stays NaN); ``x`` of any
+    shape -> ``y`` of the same."""
     return np.maximum(x, 0.0)
 
 
 def relu_backward(x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
     """Eq. (12): ``dy/dx = 0`` for ``x < 0``, ``1`` for ``x > 0``, times ``dE/dy``.
 
-    The seed leaves ``x = 0`` open; there the derivative is 0, as in PyTorch, which also
-    lets the gradient of a NaN through.
+    The seed leaves ``x = 0`` open; there the derivative is 0, as in PyTorch. A NaN passes
+    its gradient on, as in PyTorch (``NaN <= 0`` is false).
 
     Args:
-        x: the layer's input; grad_y: ``dE/dy``, the same shape.
+        x: the layer's input, any shape; grad_y: ``dE/dy``, the same shape.
+
+    Returns:
+        ``dE/dx``, the same shape.
     """
     return np.where(x <= 0, 0.0, grad_y)
 
 
 def identity_forward(x: np.ndarray) -> np.ndarray:
-    """Eq. (13), the seed's "Linear" activation: ``y = x``."""
+    """Eq. (13), the seed's "Linear" activation: ``y = x``, any shape."""
     return x
 
 
 def identity_backward(grad_y: np.ndarray) -> np.ndarray:
-    """Eq. (14): ``dy/dx = 1``, so ``dE/dx = dE/dy``."""
+    """Eq. (14): ``dy/dx = 1``, so ``dE/dx = dE/dy``, any shape."""
     return grad_y
 
 

@@ -31,13 +31,13 @@ from tests.torch_check import (
 )
 
 F64 = np.float64
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(0)   # for the named cases, drawn once at import
 
 
-def batch_last(shape: tuple[int, ...]) -> np.ndarray:
+def batch_last(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     """A random ``(N, C, H, W)`` array laid out batch last: a non-contiguous view."""
     N, C, H, W = shape
-    return rng.standard_normal((C, H, W, N)).transpose(3, 0, 1, 2)
+    return np.random.default_rng(seed).standard_normal((C, H, W, N)).transpose(3, 0, 1, 2)
 
 
 # ---- convolution, eqs. (1)-(4) ---------------------------------------------------------
@@ -92,8 +92,9 @@ def test_the_seeds_forms_of_eqs_2_and_4() -> None:
     """The seed writes both gradients as correlations, the ``(*)`` of eq. (1): (2) the input
     with the output gradient as kernel, the batch taking the place of the channels; (4) the
     output gradient padded "full" with the kernels rotated by 180 degrees (stride 1)."""
-    x, weight = rng.standard_normal((3, 2, 7, 6)), rng.standard_normal((4, 2, 3, 2))
-    grad_y = rng.standard_normal((3, 4, 5, 5))
+    draw = np.random.default_rng(2)
+    x, weight = draw.standard_normal((3, 2, 7, 6)), draw.standard_normal((4, 2, 3, 2))
+    grad_y = draw.standard_normal((3, 4, 5, 5))
     channels_first = x.transpose(1, 0, 2, 3), grad_y.transpose(1, 0, 2, 3)   # (C, N, ., .)
     seed_2 = naive.conv_forward(*channels_first).transpose(1, 0, 2, 3)
     assert_agree(naive.conv_weight_grad(x, grad_y, (3, 2)), seed_2, F64, "eq. (2)")
@@ -111,7 +112,8 @@ def naive_pool(pool: MaxPool2D, x: np.ndarray, grad_y: np.ndarray) -> dict[str, 
             "grad input": naive.maxpool_backward(x, grad_y, k, s)}          # (6)
 
 
-def naive_pool_relu(layer: MaxPoolReLU, x: np.ndarray, grad_y: np.ndarray):
+def naive_pool_relu(layer: MaxPoolReLU, x: np.ndarray,
+                    grad_y: np.ndarray) -> dict[str, np.ndarray]:
     """The fused layer as the ReLU's equations (11)-(12) after the pooling's (5)-(6)."""
     k, s = layer.kernel_size, layer.stride
     pooled = naive.maxpool_forward(x, k, s)
@@ -184,7 +186,7 @@ def torch_linear(x, p):
 
 @pytest.mark.parametrize("batch, n_in, n_out", [(1, 128, 128), (4, 128, 10), (0, 5, 3)])
 def test_naive_dense_matches_torch(batch: int, n_in: int, n_out: int) -> None:
-    x = rng.standard_normal((batch, n_in))
+    x = np.random.default_rng(batch).standard_normal((batch, n_in))
     dense = Dense(n_in, n_out, rng=np.random.default_rng(1))
     assert_all_agree(naive_and_torch(dense, x, naive_dense, torch_linear), F64, "vs torch")
 
