@@ -21,6 +21,7 @@ from reference.agreement import assert_agree
 from scratchnet import Conv2D, Dense, Identity, MaxPool2D, ReLU, SoftmaxCrossEntropy, naive
 from scratchnet.layers import Layer, MaxPoolReLU
 from tests.layers.test_conv import make_conv, torch_conv
+from tests.layers.test_dense import torch_linear
 from tests.layers.test_pool import torch_pool
 from tests.strategies import ConvCase, PoolCase, conv_cases, pool_cases, random_input, seeds
 from tests.torch_check import (
@@ -178,10 +179,6 @@ def test_dense_equals_naive(batch: int, n_in: int, n_out: int, seed: int) -> Non
     x = random_input(np.random.default_rng(seed), (batch, n_in), F64)
     dense = Dense(n_in, n_out, rng=np.random.default_rng(seed))
     assert_all_agree(layer_and_naive(dense, x, naive_dense, seed), F64, f"{dense!r} vs naive")
-
-
-def torch_linear(x, p):
-    return F.linear(x, p["weight"], p["bias"])
 
 
 @pytest.mark.parametrize("batch, n_in, n_out", [(1, 128, 128), (4, 128, 10), (0, 5, 3)])
