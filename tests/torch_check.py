@@ -9,7 +9,9 @@ agree under the project's one rule, :mod:`reference.agreement`.
 The ``*_and_torch`` functions compute the same pairs without asserting, as an ordered
 dict ``quantity -> (ours, torch's)`` (for a layer, a loss, an optimizer, gradient
 clipping), and ``disagreeing`` names the quantities that do not agree: what a test needs
-that expects an implementation to fail, and where.
+that expects an implementation to fail, and where. ``layer_and_naive`` and
+``naive_and_torch`` pair a layer's quantities with those of ``scratchnet.naive`` (the
+seed's equations as loops), and ``assert_all_agree`` asserts on any such pairs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from scratchnet.layers import Layer
 
 TorchFn = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 Quantities = dict[str, tuple[np.ndarray, np.ndarray]]
+#: A layer's quantities (named as ``layer_and_torch`` names them) as ``scratchnet.naive``
+#: computes them from the layer's configuration and weights: ``(layer, x, grad_y) -> dict``.
+NaiveFn = Callable[[Layer, np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
 #: The largest scaled error seen per dtype in this test session: ``dtype name ->
 #: (max abs error / max(1, max |torch value|), what)``; ``tests/conftest.py`` prints it.
@@ -41,6 +46,12 @@ def check(ours: np.ndarray, theirs: np.ndarray, dtype: np.dtype, what: str) -> N
     assert_agree(ours, theirs, dtype, what)
 
 
+def upstream_gradient(y: np.ndarray, seed: int) -> np.ndarray:
+    """The random upstream gradient the comparisons send back into an output ``y``
+    (normal noise, not ones: ones would not see two gradients mixed up)."""
+    return np.random.default_rng(seed).standard_normal(y.shape).astype(y.dtype)
+
+
 def layer_and_torch(layer: Layer, x: np.ndarray, torch_fn: TorchFn, seed: int = 0) -> Quantities:
     """``output``, ``grad input`` and ``grad <key>`` for every parameter, of ``layer`` and
     of ``torch_fn`` on the same input, weights and random upstream gradient.
@@ -48,9 +59,8 @@ def layer_and_torch(layer: Layer, x: np.ndarray, torch_fn: TorchFn, seed: int = 
     When the two outputs differ in shape there is no common upstream gradient, and only
     ``output`` is returned.
     """
-    rng = np.random.default_rng(seed)
     y = layer.forward(x)
-    grad_y = rng.standard_normal(y.shape).astype(y.dtype)  # random, not ones: sees mix-ups
+    grad_y = upstream_gradient(y, seed)
     xt = torch.from_numpy(np.array(x)).requires_grad_(True)
     pt = {k: torch.from_numpy(v.copy()).requires_grad_(True) for k, v in layer.params.items()}
     yt = torch_fn(xt, pt)
@@ -82,6 +92,36 @@ def assert_layer_matches_torch(
         check(grad, pairs[f"grad {key}"][1], dtype, f"{layer!r} {key} gradient")
     # The forward pass for inference (skips what backward needs) gives the same output.
     check(layer.infer(x), y_torch, dtype, f"{layer!r} infer output")
+
+
+def layer_and_naive(layer: Layer, x: np.ndarray, naive_fn: NaiveFn, seed: int = 0) -> Quantities:
+    """Every quantity of ``layer_and_torch``, of ``layer`` and of ``naive_fn`` (the same
+    layer computed by ``scratchnet.naive``) on the same input, weights and upstream gradient."""
+    y = layer.forward(x)
+    grad_y = upstream_gradient(y, seed)
+    ours = {"output": y, "grad input": layer.backward(grad_y)}
+    ours |= {f"grad {key}": grad for key, grad in layer.grads.items()}
+    naive = naive_fn(layer, x, grad_y)
+    assert naive.keys() == ours.keys(), f"naive gives {list(naive)}, {layer!r} {list(ours)}"
+    return {name: (ours[name], naive[name]) for name in ours}
+
+
+def naive_and_torch(layer: Layer, x: np.ndarray, naive_fn: NaiveFn, torch_fn: TorchFn,
+                    seed: int = 0) -> Quantities:
+    """Every quantity of ``layer_and_torch``, of ``naive_fn`` (on ``layer``'s configuration
+    and weights) and of ``torch_fn``, with the upstream gradient ``layer_and_torch`` draws."""
+    pairs = layer_and_torch(layer, x, torch_fn, seed)
+    naive = naive_fn(layer, x, upstream_gradient(pairs["output"][0], seed))
+    return {name: (naive[name], theirs) for name, (_, theirs) in pairs.items()}
+
+
+def assert_all_agree(pairs: Quantities, dtype: np.dtype | type, what: str) -> None:
+    """Assert that both arrays of every quantity in ``pairs`` have one shape and agree
+    under ``reference.agreement`` for ``dtype``; ``what`` names the comparison."""
+    for name, (ours, theirs) in pairs.items():
+        assert np.shape(ours) == np.shape(theirs), (
+            f"{what} {name}: shape {np.shape(ours)} vs {np.shape(theirs)}")
+        assert_agree(ours, theirs, dtype, f"{what} {name}")
 
 
 def loss_and_torch(loss_fn, logits: np.ndarray, labels: np.ndarray) -> Quantities:

@@ -11,27 +11,19 @@ from __future__ import annotations
 import numpy as np
 
 from reference.mistakes.entry import Mistake
+from scratchnet import naive
 from scratchnet.layers import Conv2D
 
 
 def correlate(x: np.ndarray, k: np.ndarray, stride: int = 1) -> np.ndarray:
-    """Valid cross-correlation summed over input channels, the seed's ``X (*) K``.
+    """Valid cross-correlation summed over input channels, the seed's ``X (*) K``: eq. (1)
+    without a bias, as ``scratchnet.naive.conv_forward`` computes it.
 
     ``x: (N, C, H, W)``, ``k: (C_out, C, kh, kw)`` -> ``(N, C_out, Ho, Wo)`` with
     ``Ho = (H - kh) // stride + 1``: ``y[n, o, i, j] = sum_{c,u,v} x[n, c, i*s+u, j*s+v]
-    k[o, c, u, v]``, computed one kernel entry ``(u, v)`` at a time.
+    k[o, c, u, v]``.
     """
-    N, _, H, W = x.shape
-    C_out, _, kh, kw = k.shape
-    Ho, Wo = (H - kh) // stride + 1, (W - kw) // stride + 1
-    y = np.zeros((N, C_out, Ho, Wo), dtype=np.result_type(x, k))
-    for u in range(kh):
-        for v in range(kw):
-            # the input that kernel entry (u, v) meets at each output position
-            seen = x[:, :, u : u + stride * (Ho - 1) + 1 : stride,
-                     v : v + stride * (Wo - 1) + 1 : stride]
-            y += np.einsum("nchw,oc->nohw", seen, k[:, :, u, v])
-    return y
+    return naive.conv_forward(x, k, stride=stride)
 
 
 def rot180(k: np.ndarray) -> np.ndarray:
@@ -53,7 +45,8 @@ class PlainConv2D(Conv2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x: (N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``; eq. (1)."""
         self._x = x
-        return self.add_bias(correlate(self.pad(x), self.params["weight"], self.stride))
+        return naive.conv_forward(x, self.params["weight"], self.params.get("bias"),
+                                  self.stride, self.padding)
 
     def backward(self, grad_y: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """``grad_y: (N, C_out, H_out, W_out)`` -> ``(N, C_in, H, W)``; eqs. (2)-(4)."""
@@ -75,14 +68,12 @@ class PlainConv2D(Conv2D):
 
     def weight_grad(self, grad_y: np.ndarray) -> np.ndarray:
         """Eq. (2), ``dE/dK_ij = X_j (*) G_i`` summed over the batch: (C_out, C_in, kh, kw)."""
-        images = self.pad(self._x).transpose(1, 0, 2, 3)     # (C_in, N, Hp, Wp)
-        kernels = self.dilate(grad_y).transpose(1, 0, 2, 3)  # (C_out, N, ., .)
-        return correlate(images, kernels).transpose(1, 0, 2, 3)
+        return naive.conv_weight_grad(self._x, grad_y, self.kernel_size, self.stride,
+                                      self.padding)
 
     def bias_grad(self, grad_y: np.ndarray) -> np.ndarray:
         """Eq. (3), ``dE/dB_i = G_i``, summed over the batch."""
-        total = grad_y.sum(axis=0)
-        return total.sum(axis=(1, 2)) if self.bias_mode == "tied" else total
+        return naive.conv_bias_grad(grad_y, tied=self.bias_mode == "tied")
 
     def input_grad(self, grad_y: np.ndarray) -> np.ndarray:
         """Eq. (4), ``dE/dX_j = sum_i G_i (*full) R180(K_ij)``, without the padding."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference.mistakes.entry import Mistake
+from scratchnet import naive
 from scratchnet.layers import Dense
 
 
@@ -20,13 +21,13 @@ class PlainDense(Dense):
         return self.input_grad(grad_y)
 
     def weight_grad(self, grad_y: np.ndarray) -> np.ndarray:
-        return grad_y.T @ self._x                        # (8): (out, in)
+        return naive.dense_weight_grad(self._x, grad_y)      # (8): (out, in)
 
     def bias_grad(self, grad_y: np.ndarray) -> np.ndarray:
-        return grad_y.sum(axis=0)                        # (9): summed over the batch
+        return naive.dense_bias_grad(grad_y)                 # (9): summed over the batch
 
     def input_grad(self, grad_y: np.ndarray) -> np.ndarray:
-        return grad_y @ self.params["weight"]            # (10): W^T G in the seed's columns
+        return naive.dense_input_grad(grad_y, self.params["weight"])   # (10): W^T G
 
 
 class WeightGradTransposed(PlainDense):
