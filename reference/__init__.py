@@ -8,7 +8,9 @@ from reference.twin import (
     UntiedBiasConv2d,
     copy_from_torch,
     copy_to_torch,
+    register_twin,
     to_torch,
+    twin_function,
     twin_of_layer,
 )
 
@@ -22,7 +24,9 @@ __all__ = [
     "copy_to_torch",
     "errors",
     "format_comparison",
+    "register_twin",
     "to_torch",
     "tolerance",
+    "twin_function",
     "twin_of_layer",
 ]

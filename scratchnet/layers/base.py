@@ -87,7 +87,8 @@ class LossProtocol(Protocol):
 
 
 class Layer:
-    """scratchnet's base class for a layer (one that follows :class:`LayerProtocol`): ``forward(x) -> y`` and ``backward(grad_y) -> grad_x``.
+    """scratchnet's layers' base class: ``forward(x) -> y`` and ``backward(grad_y) -> grad_x``,
+    following :class:`LayerProtocol`.
 
     ``params`` and ``grads`` are dicts with the same keys and shapes; the arrays in
     ``params`` are the layer's live weights (write into them to change the layer).
