@@ -1,7 +1,15 @@
-"""The PyTorch side: scratchnet's twin networks, the tools that compare the two, and the
-catalogue of classic mistakes those tools catch (``MISTAKES``)."""
+"""The PyTorch side: scratchnet's twin networks, the tools that compare the two, the
+catalogue of classic mistakes those tools catch (``MISTAKES``), and the check of anyone's
+layer against PyTorch that names them (``check_layer``, ``check_network``)."""
 
 from reference.agreement import agree, assert_agree, errors, tolerance
+from reference.check import (
+    LayerReport,
+    NetworkReport,
+    assert_layer_correct,
+    check_layer,
+    check_network,
+)
 from reference.compare import compare, format_comparison
 from reference.mistakes import MISTAKES
 from reference.twin import (
@@ -16,9 +24,14 @@ from reference.twin import (
 
 __all__ = [
     "MISTAKES",
+    "LayerReport",
+    "NetworkReport",
     "UntiedBiasConv2d",
     "agree",
     "assert_agree",
+    "assert_layer_correct",
+    "check_layer",
+    "check_network",
     "compare",
     "copy_from_torch",
     "copy_to_torch",
