@@ -25,21 +25,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reference.check.battery import CHECKED_KINDS, RANDOM_CONFIGURATIONS, battery
+from reference.check.battery import CHECKED_KINDS, RANDOM_CONFIGURATIONS
 from reference.check.diagnosis import Finding, diagnose, same_outcome, where
 from reference.check.report import COLUMNS, LayerReport, fd_only_lines, row, verdict
 from reference.check.run import (
     Run,
     input_quantity,
     output_quantity,
+    prepare,
     quiet,
     raised,
-    reference_run,
     run_implementation,
     set_weights,
 )
 from reference.compare import compare_traced, format_comparison
-from reference.mistakes import Mistake, of_kind
+from reference.mistakes import of_kind
 from reference.twin import conv_settings, dense_settings, pool_settings
 from scratchnet import Sequential
 
@@ -57,12 +57,6 @@ def protocol_problem(cls: Any, kind: str) -> str | None:
             return (f"{cls.__name__} has no {method} method: a {kind} needs {call} "
                     f"(see scratchnet.layers.base.LayerProtocol)")
     return None
-
-
-def _variant_options(kind: str, shape: tuple[int, ...]) -> dict[str, Any] | None:
-    """What a catalogued variant needs beyond a configuration's options: a convolution's
-    input shape (an untied bias's size depends on it)."""
-    return {"input_shape": tuple(shape[1:])} if kind == "conv2d" else None
 
 
 def check_layer(cls: type, kind: str, random_configurations: int = RANDOM_CONFIGURATIONS,
@@ -85,15 +79,11 @@ def check_layer(cls: type, kind: str, random_configurations: int = RANDOM_CONFIG
     problem = protocol_problem(cls, kind)
     if problem is not None:
         raise (ValueError if kind not in CHECKED_KINDS else TypeError)(f"check_layer: {problem}")
-    configs = battery(kind, random_configurations, seed)
-    datas, references = [], []
-    for i, config in enumerate(configs):
-        data, reference = reference_run(kind, config, np.random.default_rng([seed, i]))
-        datas.append(data)
-        references.append(reference)
+    prepared = prepare(kind, random_configurations, seed)
+    configs, references = prepared.configs, prepared.references
     runs = [run_implementation(cls, kind, config, data, list(reference))
-            for config, data, reference in zip(configs, datas, references, strict=True)]
-
+            for config, data, reference in zip(configs, prepared.datas, references,
+                                               strict=True)]
     rows, statuses = [], {}
     for i, (config, run, reference) in enumerate(zip(configs, runs, references, strict=True)):
         for q, value in reference.items():
@@ -103,19 +93,12 @@ def check_layer(cls: type, kind: str, random_configurations: int = RANDOM_CONFIG
     checked = sum(run.unsupported is None for run in runs)
     wrong = (table["agrees"] == False) | (table["fd_agrees"] == False)  # noqa: E712
     passed = checked > 0 and not wrong.any()
-
-    def run_variant(mistake: Mistake, i: int) -> Run:
-        return run_implementation(mistake.variant, kind, configs[i], datas[i],
-                                  list(references[i]), finite_differences=False,
-                                  extra_options=_variant_options(kind, configs[i].shape))
-
-    findings = [] if passed else diagnose(kind, configs, runs, references, statuses,
-                                          run_variant)
+    findings = [] if passed else diagnose(kind, configs, [d.x for d in prepared.datas], runs,
+                                          references, statuses, prepared.variant_run)
     lines = [line for f in findings for line in f.lines(kind)] + fd_only_lines(table, kind)
     return LayerReport(
-        cls.__name__, kind, table, passed, verdict(cls.__name__, kind, table, checked,
-                                                   len(configs)),
-        lines, findings,
+        cls.__name__, kind, table, passed,
+        verdict(cls.__name__, kind, table, checked, len(configs)), lines, findings,
         {c.name: run.unsupported for c, run in zip(configs, runs, strict=True)
          if run.unsupported is not None})
 
@@ -241,6 +224,6 @@ def check_network(net: Sequential, x: np.ndarray, labels: np.ndarray) -> Network
     return NetworkReport(table, first, finding, lines)
 
 
-__all__ = ["CHECKED_KINDS", "LayerReport", "NetworkReport", "assert_layer_correct",
-           "check_layer", "check_network", "input_quantity", "output_quantity",
-           "protocol_problem"]
+__all__ = ["CHECKED_KINDS", "RANDOM_CONFIGURATIONS", "LayerReport", "NetworkReport",
+           "assert_layer_correct", "check_layer", "check_network", "input_quantity",
+           "output_quantity", "protocol_problem"]

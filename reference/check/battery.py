@@ -254,11 +254,14 @@ def draw_input(config: Configuration, rng: np.random.Generator) -> np.ndarray:
         "shifted": lambda: rng.standard_normal(shape) + 800.0,   # exp(800) overflows
     }
     x = draws[config.draw]()
-    if config.contiguous:
-        return x
-    spread = np.zeros((*shape[:-1], 2 * shape[-1]))
+    return x if config.contiguous else non_contiguous(x)
+
+
+def non_contiguous(x: np.ndarray) -> np.ndarray:
+    """A copy of ``x`` that is a strided view: every other column of a wider array."""
+    spread = np.zeros((*x.shape[:-1], 2 * x.shape[-1]))
     spread[..., ::2] = x
-    return spread[..., ::2]                               # every other column: strided
+    return spread[..., ::2]
 
 
 def draw_data(kind: str, config: Configuration, rng: np.random.Generator,
@@ -290,69 +293,85 @@ def draw_gradients(data: Data, output_shape: tuple[int, ...] | None, input_quant
 
 # ---- what sets configurations apart, for saying where a layer goes wrong ---------------
 
-Condition = tuple[str, Callable[[Configuration], bool]]
+#: ``(words, predicate(configuration, input))``.
+Condition = tuple[str, Callable[[Configuration, np.ndarray], bool]]
 
 
-def _batch(c: Configuration) -> int:
-    return c.shape[0]
+def _batch(c: Configuration, x: np.ndarray) -> bool:
+    return c.shape[0] > 1
 
 
-def _odd(c: Configuration) -> bool:
+def _setting(name: str, test: Callable[[Any], bool]) -> Callable[[Configuration, np.ndarray],
+                                                                   bool]:
+    return lambda c, x: test(c.settings[name])
+
+
+def _odd(c: Configuration, x: np.ndarray) -> bool:
     k, stride = c.settings["kernel"], c.settings["stride"]
     return (c.shape[2] - k) % stride != 0 or (c.shape[3] - k) % stride != 0
 
 
-#: Per kind, ``(words, predicate)``: what a configuration has, in words that complete
-#: "only with ...". Both sides of a distinction are listed, so either may be the one.
+def _ties(c: Configuration, x: np.ndarray) -> bool:
+    """Whether some pooling window of ``x`` holds its maximum more than once."""
+    k, s = c.settings["kernel"], c.settings["stride"]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[
+        :, :, ::s, ::s]
+    maxima = windows.max(axis=(-2, -1), keepdims=True)
+    return bool(((windows == maxima).sum(axis=(-2, -1)) > 1).any())
+
+
+def _negate(pred: Callable[[Configuration, np.ndarray], bool]):
+    return lambda c, x: not pred(c, x)
+
+
+_square = lambda c, x: c.settings["in_channels"] == c.settings["out_channels"]  # noqa: E731
+_square_dense = lambda c, x: c.settings["in_features"] == c.settings["out_features"]  # noqa: E731
+_overlap = lambda c, x: c.settings["stride"] < c.settings["kernel"]  # noqa: E731
+_zeros = lambda c, x: bool((x == 0).any())  # noqa: E731
+_large = lambda c, x: bool(np.abs(x).max() > 100)  # noqa: E731
+_strided = lambda c, x: not c.contiguous  # noqa: E731
+
+#: Per kind, what a configuration (and its input) has, in words that complete "only
+#: with ...". Both sides of a distinction are listed, so either may be the one.
 CONDITIONS: dict[str, list[Condition]] = {
     "conv2d": [
-        ("batch > 1", lambda c: _batch(c) > 1),
-        ("a batch of one", lambda c: _batch(c) == 1),
-        ("stride > 1", lambda c: c.settings["stride"] > 1),
-        ("stride 1", lambda c: c.settings["stride"] == 1),
-        ("padding > 0", lambda c: c.settings["padding"] > 0),
-        ("no padding", lambda c: c.settings["padding"] == 0),
-        ("an untied bias", lambda c: c.settings["bias"] == "untied"),
-        ("a tied bias", lambda c: c.settings["bias"] == "tied"),
-        ("no bias", lambda c: c.settings["bias"] is None),
-        ("a bias", lambda c: c.settings["bias"] is not None),
-        ("as many channels in as out",
-         lambda c: c.settings["in_channels"] == c.settings["out_channels"]),
-        ("more or fewer channels out than in",
-         lambda c: c.settings["in_channels"] != c.settings["out_channels"]),
-        ("a kernel larger than 1x1", lambda c: c.settings["kernel"] > 1),
-        ("a non-contiguous input", lambda c: not c.contiguous),
+        ("batch > 1", _batch), ("a batch of one", _negate(_batch)),
+        ("stride > 1", _setting("stride", lambda s: s > 1)),
+        ("stride 1", _setting("stride", lambda s: s == 1)),
+        ("padding > 0", _setting("padding", lambda p: p > 0)),
+        ("no padding", _setting("padding", lambda p: p == 0)),
+        ("an untied bias", _setting("bias", lambda b: b == "untied")),
+        ("a tied bias", _setting("bias", lambda b: b == "tied")),
+        ("no bias", _setting("bias", lambda b: b is None)),
+        ("a bias", _setting("bias", lambda b: b is not None)),
+        ("as many channels in as out", _square),
+        ("more or fewer channels out than in", _negate(_square)),
+        ("a kernel larger than 1x1", _setting("kernel", lambda k: k > 1)),
+        ("a non-contiguous input", _strided),
     ],
     "maxpool2d": [
-        ("ties", lambda c: not c.differentiable),
-        ("no ties", lambda c: c.differentiable),
-        ("overlapping windows", lambda c: c.settings["stride"] < c.settings["kernel"]),
-        ("windows that do not overlap", lambda c: c.settings["stride"] >= c.settings["kernel"]),
+        ("ties (windows holding their maximum twice)", _ties), ("no ties", _negate(_ties)),
+        ("overlapping windows", _overlap), ("windows that do not overlap", _negate(_overlap)),
         ("odd size (rows or columns left over)", _odd),
-        ("no rows or columns left over", lambda c: not _odd(c)),
-        ("stride beyond the window", lambda c: c.settings["stride"] > c.settings["kernel"]),
-        ("batch > 1", lambda c: _batch(c) > 1),
-        ("a non-contiguous input", lambda c: not c.contiguous),
+        ("no rows or columns left over", _negate(_odd)),
+        ("stride beyond the window", lambda c, x: c.settings["stride"] > c.settings["kernel"]),
+        ("batch > 1", _batch),
+        ("a non-contiguous input", _strided),
     ],
     "dense": [
-        ("batch > 1", lambda c: _batch(c) > 1),
-        ("a batch of one", lambda c: _batch(c) == 1),
-        ("a square weight", lambda c: c.settings["in_features"] == c.settings["out_features"]),
-        ("a weight that is not square",
-         lambda c: c.settings["in_features"] != c.settings["out_features"]),
-        ("a non-contiguous input", lambda c: not c.contiguous),
+        ("batch > 1", _batch), ("a batch of one", _negate(_batch)),
+        ("a square weight", _square_dense), ("a weight that is not square",
+                                             _negate(_square_dense)),
+        ("a non-contiguous input", _strided),
     ],
     "relu": [
-        ("exact zeros", lambda c: c.draw == "exact zeros"),
-        ("no exact zeros", lambda c: c.draw != "exact zeros"),
-        ("more than two axes", lambda c: len(c.shape) > 2),
-        ("a non-contiguous input", lambda c: not c.contiguous),
+        ("exact zeros in the input", _zeros), ("no exact zeros", _negate(_zeros)),
+        ("more than two axes", lambda c, x: len(c.shape) > 2),
+        ("a non-contiguous input", _strided),
     ],
     "softmax-ce": [
-        ("batch > 1", lambda c: _batch(c) > 1),
-        ("a batch of one", lambda c: _batch(c) == 1),
-        ("large logits", lambda c: c.draw in ("sure and wrong", "shifted")),
-        ("logits of ordinary size", lambda c: c.draw not in ("sure and wrong", "shifted")),
-        ("equal logits", lambda c: c.draw == "equal"),
+        ("batch > 1", _batch), ("a batch of one", _negate(_batch)),
+        ("large logits (beyond 100)", _large), ("logits of ordinary size", _negate(_large)),
+        ("equal logits", lambda c, x: bool((x == x[:, :1]).all())),
     ],
 }

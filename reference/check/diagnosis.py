@@ -59,25 +59,25 @@ def where(kind: str, q: str) -> str:
     return f"the backward pass: a parameter gradient, grads['{q.removeprefix('grad ')}']"
 
 
-def which_configurations(kind: str, configs: list[Configuration], failing: list[int],
-                         checked: list[int]) -> str:
+def which_configurations(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
+                         failing: list[int], checked: list[int]) -> str:
     """The configurations ``failing`` among ``checked``, in words: "in every
-    configuration", "only with stride > 1" (a condition, or two, true of exactly the
-    failing ones) or their count and names."""
+    configuration", "only with stride > 1" (a condition of ``CONDITIONS``, or two, true of
+    exactly the failing ones, given their ``inputs``) or their count and names."""
     if len(failing) == len(checked):
         return "in every configuration"
     passing = [i for i in checked if i not in failing]
 
-    def separates(pred: Callable[[Configuration], bool]) -> bool:
-        return (all(pred(configs[i]) for i in failing)
-                and not any(pred(configs[i]) for i in passing))
+    def separates(pred: Callable[[Configuration, np.ndarray], bool]) -> bool:
+        return (all(pred(configs[i], inputs[i]) for i in failing)
+                and not any(pred(configs[i], inputs[i]) for i in passing))
 
     conditions = CONDITIONS[kind]
     for words, pred in conditions:
         if separates(pred):
             return f"only with {words}"
     for (words_a, a), (words_b, b) in combinations(conditions, 2):
-        if separates(lambda c, a=a, b=b: a(c) and b(c)):
+        if separates(lambda c, x, a=a, b=b: a(c, x) and b(c, x)):
             return f"only with {words_a} and {words_b}"
     names = [configs[i].name for i in failing]
     shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
@@ -135,26 +135,20 @@ class Finding:
         return lines
 
 
-def diagnose(kind: str, configs: list[Configuration], runs: list[Run],
-             references: list[dict[str, np.ndarray]], statuses: dict[tuple[int, str], str],
-             run_variant: VariantRunner) -> list[Finding]:
+def diagnose(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
+             runs: list[Run], references: list[dict[str, np.ndarray]],
+             statuses: dict[tuple[int, str], str], run_variant: VariantRunner) -> list[Finding]:
     """A ``Finding`` for every quantity that disagrees with PyTorch in some configuration.
 
     Args:
         kind: the implementation's kind.
-        configs, runs, references: per configuration, the implementation's run and
-            PyTorch's quantities.
+        configs, inputs, runs, references: per configuration, its input, the
+            implementation's run and PyTorch's quantities.
         statuses: ``(configuration, quantity) -> what is wrong``, for the examples.
-        run_variant: runs a mistake's variant in a configuration (called once per pair).
+        run_variant: runs a mistake's variant in a configuration (it may be asked for the
+            same pair more than once: ``Prepared.variant_run`` remembers its runs).
     """
     quantities = list(dict.fromkeys(q for ref in references for q in ref))
-    cache: dict[tuple[str, int], Run] = {}
-
-    def variant(mistake: Mistake, i: int) -> Run:
-        if (mistake.id, i) not in cache:
-            cache[mistake.id, i] = run_variant(mistake, i)
-        return cache[mistake.id, i]
-
     findings = []
     for q in quantities:
         checked = [i for i, (run, ref) in enumerate(zip(runs, references, strict=True))
@@ -162,17 +156,19 @@ def diagnose(kind: str, configs: list[Configuration], runs: list[Run],
         failing = [i for i in checked if not agrees_with(runs[i], references[i], q)]
         if not failing:
             continue
-        finding = Finding(q, where(kind, q), which_configurations(kind, configs, failing, checked),
+        finding = Finding(q, where(kind, q),
+                          which_configurations(kind, configs, inputs, failing, checked),
                           f"{statuses[failing[0], q]}, in {configs[failing[0]].name!r}",
                           len(failing), len(checked))
+        passing = [i for i in checked if i not in failing]
         for mistake in of_kind(kind):
-            reproduced = [i for i in failing if same_outcome(variant(mistake, i), runs[i], q)]
-            rest = [i for i in checked if i not in failing]
-            if len(reproduced) == len(failing) and all(
-                    same_outcome(variant(mistake, i), runs[i], q) for i in rest):
+            reproduced = [i for i in failing
+                          if same_outcome(run_variant(mistake, i), runs[i], q)]
+            if len(reproduced) < len(failing):
+                if reproduced:
+                    finding.partly.append((mistake, len(reproduced)))
+            elif all(same_outcome(run_variant(mistake, i), runs[i], q) for i in passing):
                 finding.matches.append(mistake)
-            elif reproduced:
-                finding.partly.append((mistake, len(reproduced)))
         fd = [runs[i].fd[q] for i in failing if q in runs[i].fd]
         if fd:
             finding.own_forward = all(err <= tol for err, tol in fd)

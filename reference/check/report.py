@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,10 +93,10 @@ class LayerReport:
         """The verdict, the diagnosis and what the class does not take, for a person."""
         lines = [self.verdict, *self.diagnosis]
         if self.unsupported:
-            reasons = sorted(set(self.unsupported.values()))
+            reasons = Counter(self.unsupported.values()).most_common()
             lines.append(f"Not supported by this class: {len(self.unsupported)} of "
-                         f"{self.table['configuration'].nunique()} configurations "
-                         f"({'; '.join(reasons)}).")
+                         f"{self.table['configuration'].nunique()} configurations ("
+                         + "; ".join(f"{n}: {why}" for why, n in reasons) + ").")
         return "\n".join(lines)
 
     def __str__(self) -> str:

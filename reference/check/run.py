@@ -10,6 +10,7 @@ pass. The implementation is anyone's code: every call into it is guarded.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,8 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from reference.check.battery import SCRATCHNET, Configuration, Data, draw_data, draw_gradients
+from reference.check.battery import (
+    SCRATCHNET,
+    Configuration,
+    Data,
+    battery,
+    draw_data,
+    draw_gradients,
+    non_contiguous,
+)
 from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
+from reference.mistakes import Mistake
 from reference.quantities import torch_layer_quantities, torch_loss_quantities
 from reference.twin import twin_function
 
@@ -131,6 +141,43 @@ def reference_run(kind: str, config: Configuration,
     return data, torch_layer_quantities(twin, data.x, data.weights, data.grad_y)
 
 
+@dataclass
+class Prepared:
+    """A kind's battery, ready to check classes in: the configurations, their data and
+    PyTorch's quantities, and the runs of the catalogue's variants (made when first
+    asked for). None of it depends on the class checked, and nothing that runs a class
+    changes it, so ``prepare`` makes it once per process."""
+
+    kind: str
+    configs: list[Configuration]
+    datas: list[Data]
+    references: list[dict[str, np.ndarray]]
+    _variant_runs: dict[tuple[str, int], Run] = field(default_factory=dict)
+
+    def variant_run(self, mistake: Mistake, i: int) -> Run:
+        """``mistake``'s variant run in configuration ``i`` (no finite differences)."""
+        if (mistake.id, i) not in self._variant_runs:
+            config = self.configs[i]
+            extra = {"input_shape": config.shape[1:]} if self.kind == "conv2d" else None
+            self._variant_runs[mistake.id, i] = run_implementation(
+                mistake.variant, self.kind, config, self.datas[i], list(self.references[i]),
+                finite_differences=False, extra_options=extra)   # an untied bias needs it
+        return self._variant_runs[mistake.id, i]
+
+
+@functools.lru_cache(maxsize=16)
+def prepare(kind: str, random_configurations: int, seed: int) -> Prepared:
+    """The battery of ``kind`` (``battery.battery``) with its data drawn from ``seed`` and
+    PyTorch's quantities on it."""
+    configs = battery(kind, random_configurations, seed)
+    datas, references = [], []
+    for i, config in enumerate(configs):
+        data, reference = reference_run(kind, config, np.random.default_rng([seed, i]))
+        datas.append(data)
+        references.append(reference)
+    return Prepared(kind, configs, datas, references)
+
+
 def run_implementation(cls: type, kind: str, config: Configuration, data: Data,
                        quantities: list[str], finite_differences: bool = True,
                        extra_options: dict[str, Any] | None = None) -> Run:
@@ -144,7 +191,7 @@ def run_implementation(cls: type, kind: str, config: Configuration, data: Data,
     options = {**config.options, **(extra_options or {})}
     missing = missing_keywords(cls, list(options))
     if missing:
-        return Run(unsupported=f"takes no {', '.join(missing)} argument")
+        return Run(unsupported=f"it takes no {' or '.join(missing)} argument")
     if "dtype" in _named_parameters(cls):
         options["dtype"] = np.float64
     run = Run()
@@ -174,8 +221,8 @@ def _named_parameters(cls: type) -> set[str]:
 def _run_layer(layer: Any, config: Configuration, data: Data, quantities: list[str],
                run: Run, finite_differences: bool) -> None:
     try:
-        run.values["output"] = np.array(layer.forward(data.x.copy() if config.contiguous
-                                                      else data.x))
+        x = data.x.copy() if config.contiguous else non_contiguous(data.x)
+        run.values["output"] = np.array(layer.forward(x))
     except Exception as err:
         run.fail(quantities, raised("forward", err))
         return
