@@ -1,12 +1,5 @@
-"""``scratchnet check PATH.py:CLASS --kind KIND``: check anyone's layer class against PyTorch.
-
-The command imports the file (which runs its code, as ``python PATH.py`` would: that is
-how it gets the class), runs ``reference.check_layer`` on the class, and prints the verdict
-and the diagnosis, naming the catalogued mistakes that reproduce the class's numbers.
-Exit status 0 when everything agrees, 1 when something disagrees, 2 for a usage error (no
-such file or class, a file that fails to import, a class without ``forward`` or
-``backward``, an unknown kind), which is one line on stderr.
-"""
+"""``scratchnet check PATH.py:CLASS --kind KIND``: check anyone's layer class against PyTorch
+(``reference.check_layer``) and name its mistake; ``DESCRIPTION`` says what it does."""
 
 from __future__ import annotations
 
@@ -18,6 +11,15 @@ from pathlib import Path
 
 from reference.check import CHECKED_KINDS, RANDOM_CONFIGURATIONS, check_layer, protocol_problem
 from scratchnet.atomic import write_atomically
+
+DESCRIPTION = """\
+Import PATH.py (which runs its code, as "python PATH.py" would: that is how the class is
+found, so check only code you trust), check CLASS as a layer of KIND against PyTorch in
+every configuration of the kind's battery, and print the verdict and the diagnosis, naming
+the catalogued mistakes that reproduce the class's numbers. Exit status 0 when everything
+agrees, 1 when something disagrees, 2 for a usage error (no such file or class, a file that
+fails to import, a class without forward or backward, an unknown kind), which is one line
+on stderr."""
 
 
 class UsageError(ValueError):

@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check your own layer class against PyTorch and name its "
                        "mistake (imports the file: runs its code)",
-                       description=check_cli.__doc__.split("\n\n")[1])
+                       description=check_cli.DESCRIPTION)
     check_cli.add_arguments(p)
     return parser
 

@@ -373,5 +373,7 @@ CONDITIONS: dict[str, list[Condition]] = {
         ("batch > 1", _batch), ("a batch of one", _negate(_batch)),
         ("large logits (beyond 100)", _large), ("logits of ordinary size", _negate(_large)),
         ("equal logits", lambda c, x: bool((x == x[:, :1]).all())),
+        ("a class far below the best (its probability underflows to 0)",
+         lambda c, x: bool((np.ptp(x, axis=1) > 745).any())),   # exp(-746) is 0
     ],
 }

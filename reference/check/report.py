@@ -155,6 +155,6 @@ def fd_only_lines(table: pd.DataFrame, kind: str) -> list[str]:
     differentiates."""
     odd = table[(table["agrees"] == True) & (table["fd_agrees"] == False)]  # noqa: E712
     return [f"{q}: agrees with PyTorch but not with finite differences of the "
-            f"implementation's own forward pass ({n} configurations): the backward pass "
-            f"differentiates PyTorch's forward, not its own."
+            f"implementation's own forward pass (in {n} configuration{'s' * (n > 1)}): the "
+            f"backward pass differentiates PyTorch's forward, not its own."
             for q, n in odd.groupby("quantity", sort=False)["configuration"].nunique().items()]
