@@ -73,7 +73,8 @@ def load_class(target: str) -> type:
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as err:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        text = err.msg if isinstance(err, SyntaxError) else str(err)   # msg: no "(file, line)"
+        message = text.strip().splitlines()[0] if text.strip() else ""
         raise UsageError(f"cannot import {path}{_where_in(path, err)}: "
                          f"{type(err).__name__}" + (f": {message}" if message else "")) from None
     finally:

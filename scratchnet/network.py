@@ -74,15 +74,19 @@ class LayerDict(MutableMapping):
     def _put(self, name: str, layer: LayerProtocol) -> None:
         if not isinstance(name, str) or not name or "." in name:
             raise ValueError(f"Sequential: layer names must be unique and dot-free: {name!r}")
-        if not isinstance(layer, LayerProtocol):
-            missing = [a for a in ("forward", "backward", "params", "grads")
-                       if not hasattr(layer, a)]
-            raise TypeError(
-                f"Sequential: {name}: expected a layer (forward, backward, params and grads; "
-                f"see scratchnet.layers.base.LayerProtocol), got {type(layer).__name__} "
-                f"without {', '.join(missing)}")
+        require_layer(layer, name)
         layer.name = name
         self._layers[name] = layer
+
+
+def require_layer(layer: object, what: str) -> None:
+    """Raise TypeError naming ``what`` unless ``layer`` follows ``LayerProtocol``."""
+    if not isinstance(layer, LayerProtocol):
+        missing = [a for a in ("forward", "backward", "params", "grads") if not hasattr(layer, a)]
+        raise TypeError(
+            f"Sequential: {what}: expected a layer (forward, backward, params and grads; see "
+            f"scratchnet.layers.base.LayerProtocol), got {type(layer).__name__} without "
+            f"{', '.join(missing)}")
 
 
 class Sequential:
@@ -104,8 +108,9 @@ class Sequential:
     def __init__(self, *layers: LayerProtocol | tuple[str, LayerProtocol]) -> None:
         counts: dict[str, int] = {}
         self.layers = LayerDict(self._layers_changed)
-        for item in layers:
+        for position, item in enumerate(layers, 1):
             name, layer = item if isinstance(item, tuple) else (None, item)
+            require_layer(layer, name or f"layer {position}")
             if name is None:
                 prefix = _PREFIX.get(getattr(layer, "kind", None), type(layer).__name__.lower())
                 counts[prefix] = counts.get(prefix, 0) + 1

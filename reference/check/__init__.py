@@ -31,6 +31,7 @@ from reference.check.report import COLUMNS, LayerReport, fd_only_lines, row, ver
 from reference.check.run import (
     Run,
     input_quantity,
+    one_torch_thread,
     output_quantity,
     prepare,
     quiet,
@@ -195,7 +196,8 @@ def check_network(net: Sequential, x: np.ndarray, labels: np.ndarray) -> Network
     layer that parts from PyTorch, the catalogue's mistakes of its kind run on the very
     input, weights and upstream gradient it had: those that reproduce its numbers are
     named."""
-    table, trace = compare_traced(net, x, labels)
+    with one_torch_thread():
+        table, trace = compare_traced(net, x, labels)
     first = table.attrs["first_divergence"]
     if first is None:
         return NetworkReport(table, None)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from reference.check.battery import (
     SCRATCHNET,
@@ -165,16 +166,31 @@ class Prepared:
         return self._variant_runs[mistake.id, i]
 
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """PyTorch on one thread, for the battery's tiny arrays: on the 2-core machines this
+    project is measured on, under load from other processes, a float64 convolution's
+    forward and backward on a 2x2x6x6 input took 90-100 ms with torch's 2 threads (waking
+    the second one) and 0.1 ms with one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @functools.lru_cache(maxsize=16)
 def prepare(kind: str, random_configurations: int, seed: int) -> Prepared:
     """The battery of ``kind`` (``battery.battery``) with its data drawn from ``seed`` and
     PyTorch's quantities on it."""
     configs = battery(kind, random_configurations, seed)
     datas, references = [], []
-    for i, config in enumerate(configs):
-        data, reference = reference_run(kind, config, np.random.default_rng([seed, i]))
-        datas.append(data)
-        references.append(reference)
+    with one_torch_thread():
+        for i, config in enumerate(configs):
+            data, reference = reference_run(kind, config, np.random.default_rng([seed, i]))
+            datas.append(data)
+            references.append(reference)
     return Prepared(kind, configs, datas, references)
 
 
