@@ -179,7 +179,10 @@ def random_configuration(kind: str, i: int, rng: np.random.Generator) -> Configu
     """The ``i``-th random configuration of ``kind``: sizes, strides, padding and inputs
     drawn from ``rng`` (small, so a plain loop implementation stays fast)."""
     name = f"random {i}"
-    r = lambda low, high: int(rng.integers(low, high + 1))  # noqa: E731
+
+    def r(low: int, high: int) -> int:
+        return int(rng.integers(low, high + 1))
+
     if kind == "conv2d":
         k = r(1, 4)
         padding = r(0, min(2, k - 1))                  # PyTorch needs padding < kernel
@@ -238,8 +241,10 @@ def draw_input(config: Configuration, rng: np.random.Generator) -> np.ndarray:
     """The input of ``config`` (see ``Configuration.draw``), as a non-contiguous view of
     the same values when ``config.contiguous`` is False."""
     shape, n = config.shape, int(np.prod(config.shape))
-    away = lambda: np.sign(rng.standard_normal(shape)) * (0.01 + np.abs(  # noqa: E731
-        rng.standard_normal(shape)))
+
+    def away() -> np.ndarray:                             # |x| >= 0.01: no zeros, no kinks
+        return np.sign(rng.standard_normal(shape)) * (0.01 + np.abs(rng.standard_normal(shape)))
+
     draws: dict[str, Callable[[], np.ndarray]] = {
         "normal": away,                                   # no exact zeros, no ties
         "distinct": lambda: ((rng.permutation(n) + rng.uniform(0.1, 0.9, n) - n / 2)
@@ -303,7 +308,12 @@ def _batch(c: Configuration, x: np.ndarray) -> bool:
 
 def _setting(name: str, test: Callable[[Any], bool]) -> Callable[[Configuration, np.ndarray],
                                                                    bool]:
+    """The predicate ``test(configuration.settings[name])``."""
     return lambda c, x: test(c.settings[name])
+
+
+def _negate(pred: Callable[[Configuration, np.ndarray], bool]):
+    return lambda c, x: not pred(c, x)
 
 
 def _odd(c: Configuration, x: np.ndarray) -> bool:
@@ -320,16 +330,27 @@ def _ties(c: Configuration, x: np.ndarray) -> bool:
     return bool(((windows == maxima).sum(axis=(-2, -1)) > 1).any())
 
 
-def _negate(pred: Callable[[Configuration, np.ndarray], bool]):
-    return lambda c, x: not pred(c, x)
+def _square(c: Configuration, x: np.ndarray) -> bool:
+    s = c.settings
+    return s.get("in_channels", s.get("in_features")) == s.get("out_channels",
+                                                                s.get("out_features"))
 
 
-_square = lambda c, x: c.settings["in_channels"] == c.settings["out_channels"]  # noqa: E731
-_square_dense = lambda c, x: c.settings["in_features"] == c.settings["out_features"]  # noqa: E731
-_overlap = lambda c, x: c.settings["stride"] < c.settings["kernel"]  # noqa: E731
-_zeros = lambda c, x: bool((x == 0).any())  # noqa: E731
-_large = lambda c, x: bool(np.abs(x).max() > 100)  # noqa: E731
-_strided = lambda c, x: not c.contiguous  # noqa: E731
+def _overlap(c: Configuration, x: np.ndarray) -> bool:
+    return c.settings["stride"] < c.settings["kernel"]
+
+
+def _zeros(c: Configuration, x: np.ndarray) -> bool:
+    return bool((x == 0).any())
+
+
+def _large(c: Configuration, x: np.ndarray) -> bool:
+    return bool(np.abs(x).max() > 100)
+
+
+def _strided(c: Configuration, x: np.ndarray) -> bool:
+    return not c.contiguous
+
 
 #: Per kind, what a configuration (and its input) has, in words that complete "only
 #: with ...". Both sides of a distinction are listed, so either may be the one.
@@ -360,8 +381,7 @@ CONDITIONS: dict[str, list[Condition]] = {
     ],
     "dense": [
         ("batch > 1", _batch), ("a batch of one", _negate(_batch)),
-        ("a square weight", _square_dense), ("a weight that is not square",
-                                             _negate(_square_dense)),
+        ("a square weight", _square), ("a weight that is not square", _negate(_square)),
         ("a non-contiguous input", _strided),
     ],
     "relu": [

@@ -120,15 +120,20 @@ class LayerReport:
         }, indent=2) + "\n"
 
 
+def disagreeing(table: pd.DataFrame) -> pd.Series:
+    """The rows that disagree with PyTorch or with finite differences (``None``: not
+    compared, neither)."""
+    return table["agrees"].eq(False) | table["fd_agrees"].eq(False)
+
+
 def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int) -> str:
     """One line: whether the class agrees with PyTorch (and finite differences), and if
     not, which quantities disagree in how many of the configurations it takes."""
     who = f"{name} ({kind})"
     if checked == 0:
         return f"{who} could not be checked: it takes none of the {total} configurations."
-    wrong = table[(table["agrees"] == False) | (table["fd_agrees"] == False)]  # noqa: E712
-    if wrong.empty:
-        compared = int((table["agrees"] == True).sum())  # noqa: E712
+    if not disagreeing(table).any():
+        compared = int(table["agrees"].eq(True).sum())
         return (f"{who} agrees with PyTorch in all {checked} configurations it takes "
                 f"({compared} quantities in float64, within {tolerance(np.float64):g} x "
                 f"max(1, |value|)), and its gradients with central finite differences of "
@@ -139,8 +144,8 @@ def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int)
         return "; ".join(f"{q} in {n}" for q, n in per_quantity.items()) + (
             f" of {checked} configurations")
 
-    torch_wrong = table[table["agrees"] == False]  # noqa: E712
-    fd_wrong = table[(table["agrees"] == True) & (table["fd_agrees"] == False)]  # noqa: E712
+    torch_wrong = table[table["agrees"].eq(False)]
+    fd_wrong = table[table["agrees"].eq(True) & table["fd_agrees"].eq(False)]
     fd_text = ("finite differences of its own forward pass: " + counts(fd_wrong)
                if not fd_wrong.empty else "")
     if torch_wrong.empty:
@@ -153,7 +158,7 @@ def fd_only_lines(table: pd.DataFrame, kind: str) -> list[str]:
     """A sentence for each gradient that agrees with PyTorch but not with finite differences
     of the implementation's own forward pass: its forward differs from what it
     differentiates."""
-    odd = table[(table["agrees"] == True) & (table["fd_agrees"] == False)]  # noqa: E712
+    odd = table[table["agrees"].eq(True) & table["fd_agrees"].eq(False)]
     return [f"{q}: agrees with PyTorch but not with finite differences of the "
             f"implementation's own forward pass (in {n} configuration{'s' * (n > 1)}): the "
             f"backward pass differentiates PyTorch's forward, not its own."

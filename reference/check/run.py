@@ -101,9 +101,10 @@ def missing_keywords(cls: type, names: list[str]) -> list[str]:
     return [name for name in names if name not in takes]
 
 
-def set_weights(layer: Any, weights: dict[str, np.ndarray]) -> str | None:
+def set_weights(layer: Any, weights: dict[str, np.ndarray],
+                dtype: np.dtype | type = np.float64) -> str | None:
     """Write ``weights`` into ``layer.params``' arrays in place; what is wrong if it cannot
-    (keys, shapes or dtype not PyTorch's), else None."""
+    (keys or shapes not PyTorch's, arrays not of ``dtype``), else None."""
     if not weights:
         return None
     params = getattr(layer, "params", None)
@@ -118,9 +119,9 @@ def set_weights(layer: Any, weights: dict[str, np.ndarray]) -> str | None:
             return f"params['{key}'] is a {type(p).__name__}, expected a NumPy array"
         if p.shape != value.shape:
             return f"params['{key}'] has shape {p.shape}, expected PyTorch's {value.shape}"
-        if p.dtype != np.float64:
-            return (f"params['{key}'] is {p.dtype}: the check runs in float64 (give the class "
-                    f"a dtype argument, or make its arrays float64)")
+        if p.dtype != dtype:
+            return (f"params['{key}'] is {p.dtype}: the check runs in {np.dtype(dtype)} (give "
+                    f"the class a dtype argument, or make its arrays {np.dtype(dtype)})")
         p[...] = value
     return None
 
@@ -210,20 +211,29 @@ def run_implementation(cls: type, kind: str, config: Configuration, data: Data,
         return Run(unsupported=f"it takes no {' or '.join(missing)} argument")
     if "dtype" in _named_parameters(cls):
         options["dtype"] = np.float64
-    run = Run()
     with quiet():
         try:
             impl = cls(*config.args, **options)
         except Exception as err:
             return Run(unsupported=raised("its constructor", err))
-        problem = set_weights(impl, data.weights)
+    return run_layer(impl, kind, data, quantities, config.contiguous,
+                     finite_differences and config.differentiable)
+
+
+def run_layer(impl: Any, kind: str, data: Data, quantities: list[str], contiguous: bool = True,
+              finite_differences: bool = False, dtype: np.dtype | type = np.float64) -> Run:
+    """Set ``data.weights`` (of ``dtype``) into the built implementation ``impl``, run it on
+    ``data`` (the input as a non-contiguous view unless ``contiguous``) and record
+    ``quantities``, with finite differences of its gradients if asked."""
+    run = Run()
+    with quiet():
+        problem = set_weights(impl, data.weights, dtype)
         if problem is not None:
             run.fail(quantities, problem)
-            return run
-        if kind == "softmax-ce":
+        elif kind == "softmax-ce":
             _run_loss(impl, data, quantities, run, finite_differences)
         else:
-            _run_layer(impl, config, data, quantities, run, finite_differences)
+            _run_layer(impl, data, quantities, run, contiguous, finite_differences)
     return run
 
 
@@ -234,10 +244,10 @@ def _named_parameters(cls: type) -> set[str]:
         return set()
 
 
-def _run_layer(layer: Any, config: Configuration, data: Data, quantities: list[str],
-               run: Run, finite_differences: bool) -> None:
+def _run_layer(layer: Any, data: Data, quantities: list[str], run: Run, contiguous: bool,
+               finite_differences: bool) -> None:
     try:
-        x = data.x.copy() if config.contiguous else non_contiguous(data.x)
+        x = data.x.copy() if contiguous else non_contiguous(data.x)
         run.values["output"] = np.array(layer.forward(x))
     except Exception as err:
         run.fail(quantities, raised("forward", err))
@@ -258,7 +268,7 @@ def _run_layer(layer: Any, config: Configuration, data: Data, quantities: list[s
             run.failures[q] = f"grads has no '{key}' after backward"
         else:
             run.values[q] = np.array(grads[key])
-    if finite_differences and config.differentiable:
+    if finite_differences:
         def f() -> float:
             return float(np.sum(data.grad_y * layer.forward(x.copy())))
 

@@ -306,3 +306,13 @@ def test_check_network_names_a_variant_in_the_seed_network(mistake: Mistake) -> 
     report = check_network(net, *digit_batch(4))
     assert report.first_divergence == f"{mistake.in_network} {mistake.quantity}"
     assert report.matches == [mistake.id], report.text()
+
+
+def test_check_network_in_float32_names_the_mistake_within_float32s_tolerance() -> None:
+    net = seed_network("full", dtype=np.float32, seed=0)
+    mistake = MISTAKES["dense-bias-grad-averaged"]
+    net.layers["fc2"] = substitute(net.layers["fc2"], mistake.variant)
+    x, labels = digit_batch(4)
+    report = check_network(net, x.astype(np.float32), labels)
+    assert report.first_divergence == "fc2 grad bias"
+    assert report.matches == [mistake.id], report.text()
