@@ -30,12 +30,12 @@ def compare_traced(
     that fails is where the two part ways, and the layer it names holds the bug.
 
     Returns:
-        A DataFrame with columns ``layer, quantity, shape, max_abs_err, max_rel_err,
-        tolerance, passed``; ``df.attrs["first_divergence"]`` names the first failing row
-        (``"<layer> <quantity>"``), or is None when everything agrees.
-        :func:`format_comparison` prints it for a person. And the trace: layer name ->
-        ``(input, upstream gradient)``, what the layer was given on scratchnet's side, to
-        run another implementation on the very same arrays.
+        ``(table, trace)``. The table is a DataFrame with columns ``layer, quantity, shape,
+        max_abs_err, max_rel_err, tolerance, passed``; ``df.attrs["first_divergence"]``
+        names the first failing row (``"<layer> <quantity>"``), or is None when everything
+        agrees; :func:`format_comparison` prints it for a person. The trace maps each layer
+        name to ``(input, upstream gradient)``, what the layer was given on scratchnet's
+        side, to run another implementation on the very same arrays.
     """
     dtype = net.dtype or x.dtype
     twin = to_torch(net)
