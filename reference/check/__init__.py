@@ -17,8 +17,9 @@ are named (``diagnosis.py``)::
 the diagnosis for the first layer that parts from PyTorch.
 
 By idea: ``battery.py`` the configurations and their data, ``run.py`` running PyTorch and
-an implementation in one, ``diagnosis.py`` naming the mistake, ``report.py`` the table and
-the verdict, ``layer.py`` and ``network.py`` the two checks.
+an implementation in one, ``diagnosis.py`` naming the mistake and ``conditions.py`` the
+configurations it is made in, ``report.py`` the table and the verdict, ``layer.py`` and
+``network.py`` the two checks.
 """
 
 from reference.check.battery import CHECKED_KINDS, RANDOM_CONFIGURATIONS

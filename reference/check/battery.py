@@ -40,11 +40,12 @@ class Configuration:
         options: the keyword arguments it needs beyond them (``stride``, ``padding``,
             ``bias``, ``input_shape``): a class must take them to be checked here.
         shape: the input's shape (``(N, C, H, W)``, ``(N, in)``, or logits ``(N, K)``).
-        draw: how the input is drawn: ``"normal"`` (away from 0), ``"distinct"`` (values at
-            least 0.01 apart: no ties), ``"ties"``, ``"zero background"``, ``"exact zeros"``,
+        draw: how the input is drawn: ``"normal"`` (away from 0), ``"distinct"`` (values
+            well apart: no ties), ``"ties"``, ``"zero background"``, ``"exact zeros"``,
             ``"sure and wrong"``, ``"equal"``, ``"shifted"`` (see ``draw_input``).
         contiguous: False gives the layer a non-contiguous view of the input.
-        settings: the layer's hyperparameters in words, for the conditions below.
+        settings: the layer's hyperparameters (channels, kernel, stride, padding, bias,
+            features), for ``describe`` and the ``CONDITIONS`` below.
     """
 
     name: str
@@ -294,106 +295,3 @@ def draw_gradients(data: Data, output_shape: tuple[int, ...] | None, input_quant
     data.directions = {input_quantity: rng.standard_normal(data.x.shape)}
     for key, w in data.weights.items():
         data.directions[f"grad {key}"] = rng.standard_normal(w.shape)
-
-
-# ---- what sets configurations apart, for saying where a layer goes wrong ---------------
-
-#: ``(words, predicate(configuration, input))``.
-Condition = tuple[str, Callable[[Configuration, np.ndarray], bool]]
-
-
-def _batch(c: Configuration, x: np.ndarray) -> bool:
-    return c.shape[0] > 1
-
-
-def _setting(name: str, test: Callable[[Any], bool]) -> Callable[[Configuration, np.ndarray],
-                                                                   bool]:
-    """The predicate ``test(configuration.settings[name])``."""
-    return lambda c, x: test(c.settings[name])
-
-
-def _negate(pred: Callable[[Configuration, np.ndarray], bool]):
-    return lambda c, x: not pred(c, x)
-
-
-def _odd(c: Configuration, x: np.ndarray) -> bool:
-    k, stride = c.settings["kernel"], c.settings["stride"]
-    return (c.shape[2] - k) % stride != 0 or (c.shape[3] - k) % stride != 0
-
-
-def _ties(c: Configuration, x: np.ndarray) -> bool:
-    """Whether some pooling window of ``x`` holds its maximum more than once."""
-    k, s = c.settings["kernel"], c.settings["stride"]
-    windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[
-        :, :, ::s, ::s]
-    maxima = windows.max(axis=(-2, -1), keepdims=True)
-    return bool(((windows == maxima).sum(axis=(-2, -1)) > 1).any())
-
-
-def _square(c: Configuration, x: np.ndarray) -> bool:
-    s = c.settings
-    return s.get("in_channels", s.get("in_features")) == s.get("out_channels",
-                                                                s.get("out_features"))
-
-
-def _overlap(c: Configuration, x: np.ndarray) -> bool:
-    return c.settings["stride"] < c.settings["kernel"]
-
-
-def _zeros(c: Configuration, x: np.ndarray) -> bool:
-    return bool((x == 0).any())
-
-
-def _large(c: Configuration, x: np.ndarray) -> bool:
-    return bool(np.abs(x).max() > 100)
-
-
-def _strided(c: Configuration, x: np.ndarray) -> bool:
-    return not c.contiguous
-
-
-#: Per kind, what a configuration (and its input) has, in words that complete "only
-#: with ...". Both sides of a distinction are listed, so either may be the one.
-CONDITIONS: dict[str, list[Condition]] = {
-    "conv2d": [
-        ("batch > 1", _batch), ("a batch of one", _negate(_batch)),
-        ("stride > 1", _setting("stride", lambda s: s > 1)),
-        ("stride 1", _setting("stride", lambda s: s == 1)),
-        ("padding > 0", _setting("padding", lambda p: p > 0)),
-        ("no padding", _setting("padding", lambda p: p == 0)),
-        ("an untied bias", _setting("bias", lambda b: b == "untied")),
-        ("a tied bias", _setting("bias", lambda b: b == "tied")),
-        ("no bias", _setting("bias", lambda b: b is None)),
-        ("a bias", _setting("bias", lambda b: b is not None)),
-        ("as many channels in as out", _square),
-        ("more or fewer channels out than in", _negate(_square)),
-        ("a kernel larger than 1x1", _setting("kernel", lambda k: k > 1)),
-        ("a non-contiguous input", _strided),
-    ],
-    "maxpool2d": [
-        ("ties (windows holding their maximum twice)", _ties), ("no ties", _negate(_ties)),
-        ("overlapping windows", _overlap), ("windows that do not overlap", _negate(_overlap)),
-        ("odd size (rows or columns left over)", _odd),
-        ("no rows or columns left over", _negate(_odd)),
-        ("stride beyond the window", lambda c, x: c.settings["stride"] > c.settings["kernel"]),
-        ("batch > 1", _batch),
-        ("a non-contiguous input", _strided),
-    ],
-    "dense": [
-        ("batch > 1", _batch), ("a batch of one", _negate(_batch)),
-        ("a square weight", _square), ("a weight that is not square", _negate(_square)),
-        ("a non-contiguous input", _strided),
-    ],
-    "relu": [
-        ("exact zeros in the input", _zeros), ("no exact zeros", _negate(_zeros)),
-        ("more than two axes", lambda c, x: len(c.shape) > 2),
-        ("a non-contiguous input", _strided),
-    ],
-    "softmax-ce": [
-        ("batch > 1", _batch), ("a batch of one", _negate(_batch)),
-        ("large logits (beyond 100)", _large), ("logits of ordinary size", _negate(_large)),
-        ("equal logits", lambda c, x: bool((x == x[:, :1]).all())),
-        ("a class far below the best (its probability underflows to 0)",
-         lambda c, x: bool((np.ptp(x, axis=1) > 745).any())),   # exp(-746) is 0
-    ],
-}

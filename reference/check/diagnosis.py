@@ -19,7 +19,8 @@ from itertools import combinations
 import numpy as np
 
 from reference.agreement import agree
-from reference.check.battery import CONDITIONS, Configuration
+from reference.check.battery import Configuration
+from reference.check.conditions import CONDITIONS
 from reference.check.run import Run, output_quantity
 from reference.mistakes import Mistake, of_kind
 
