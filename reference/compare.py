@@ -13,6 +13,14 @@ from scratchnet.layers.base import fmt_shape
 
 
 def compare(net: Sequential, x: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Compare every layer output, the loss and every gradient of ``net`` with its twin
+    (``compare_traced``'s table)."""
+    return compare_traced(net, x, labels)[0]
+
+
+def compare_traced(
+    net: Sequential, x: np.ndarray, labels: np.ndarray
+) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Compare every layer output, the loss and every gradient of ``net`` with its twin.
 
     Both networks take the batch ``x: (N, C, H, W)`` with integer ``labels: (N,)``, compute
@@ -22,23 +30,27 @@ def compare(net: Sequential, x: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
     that fails is where the two part ways, and the layer it names holds the bug.
 
     Returns:
-        A DataFrame with columns ``layer, quantity, shape, max_abs_err, max_rel_err,
-        tolerance, passed``; ``df.attrs["first_divergence"]`` names the first failing row
-        (``"<layer> <quantity>"``), or is None when everything agrees.
-        :func:`format_comparison` prints it for a person.
+        ``(table, trace)``. The table is a DataFrame with columns ``layer, quantity, shape,
+        max_abs_err, max_rel_err, tolerance, passed``; ``df.attrs["first_divergence"]``
+        names the first failing row (``"<layer> <quantity>"``), or is None when everything
+        agrees; :func:`format_comparison` prints it for a person. The trace maps each layer
+        name to ``(input, upstream gradient)``, what the layer was given on scratchnet's
+        side, to run another implementation on the very same arrays.
     """
     dtype = net.dtype or x.dtype
     twin = to_torch(net)
     labels = np.asarray(labels)
 
     # scratchnet: keep every output and every input gradient.
-    outputs, input_grads, h = {}, {}, x
+    outputs, input_grads, inputs, upstream, h = {}, {}, {}, {}, x
     for name, layer in net.layers.items():
+        inputs[name] = h
         h = outputs[name] = layer.forward(h)
     loss_fn = SoftmaxCrossEntropy()
     loss = loss_fn.forward(h, labels)
     g = loss_fn.backward()
     for name, layer in reversed(net.layers.items()):
+        upstream[name] = g
         g = input_grads[name] = layer.backward(g)
 
     # PyTorch: retain the gradient of every intermediate output.
@@ -81,7 +93,7 @@ def compare(net: Sequential, x: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
         None if failed.empty else f"{failed.iloc[0]['layer']} {failed.iloc[0]['quantity']}"
     )
     df.attrs["dtype"] = str(np.dtype(dtype))
-    return df
+    return df, {name: (inputs[name], upstream[name]) for name in names}
 
 
 def format_comparison(df: pd.DataFrame) -> str:

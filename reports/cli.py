@@ -1,4 +1,5 @@
-"""The ``scratchnet`` command: ``report``, ``train``, ``compare``, ``summary``, ``bench``.
+"""The ``scratchnet`` command: ``report``, ``train``, ``compare``, ``summary``, ``bench``,
+``check`` (in ``reports/check_cli.py``).
 
 It lives in ``reports/`` because it drives everything (the report and the benchmark use
 PyTorch); the ``scratchnet`` package itself never imports torch. Bad arguments and
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reports import check_cli
 from scratchnet.checkpoint import CheckpointError
 from scratchnet.data import DataError
 from scratchnet.layers import ShapeError
@@ -151,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bench", help="time scratchnet against PyTorch (options: bench --help)",
                    add_help=False)
+
+    p = sub.add_parser("check", help="check your own layer class against PyTorch and name its "
+                       "mistake (imports the file: runs its code)",
+                       description=check_cli.DESCRIPTION)
+    check_cli.add_arguments(p)
     return parser
 
 
@@ -162,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         args, rest = parser.parse_args(argv), []
     commands = {"summary": cmd_summary, "compare": cmd_compare, "train": cmd_train,
-                "report": cmd_report}
+                "report": cmd_report, "check": check_cli.run}
     try:
         if args.command == "bench":
             cmd_bench(args, rest)

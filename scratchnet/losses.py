@@ -27,6 +27,7 @@ class SoftmaxCrossEntropy:
     loss over the batch; ``backward() -> grad_logits (N, K)`` is ``(y_hat - y) / N``.
     """
 
+    kind = "softmax-ce"
     name = "loss (SoftmaxCrossEntropy)"
 
     def __init__(self) -> None:

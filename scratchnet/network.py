@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 
 import numpy as np
 import pandas as pd
 
 from scratchnet import kernels
 from scratchnet.layers import Conv2D, Dense, Flatten, Identity, Layer, MaxPool2D, ReLU
-from scratchnet.layers.base import ShapeError, as_float_dtype, fmt_shape
+from scratchnet.layers.base import LayerProtocol, ShapeError, as_float_dtype, fmt_shape
 from scratchnet.layers.pool import MaxPoolReLU
 
 #: Images per pass in ``Sequential.infer`` in float32; float64 passes half as many, so that
 #: a pass's arrays take the same bytes (see ``infer_chunk``).
 INFER_CHUNK = 128
 
-# Short names for auto-naming layers (conv1, relu1, pool1, ..., fc1), as the seed's tables do.
-_PREFIX = {Conv2D: "conv", MaxPool2D: "pool", Dense: "fc", ReLU: "relu", Identity: "identity",
-           Flatten: "flatten"}
+# Short names for auto-naming layers by kind (conv1, relu1, pool1, ..., fc1), as the seed's
+# tables do; a layer of no known kind is named after its class.
+_PREFIX = {"conv2d": "conv", "maxpool2d": "pool", "dense": "fc", "relu": "relu",
+           "identity": "identity", "flatten": "flatten"}
 
 
 def infer_chunk(dtype: np.dtype) -> int:
@@ -27,36 +28,103 @@ def infer_chunk(dtype: np.dtype) -> int:
     return max(1, INFER_CHUNK * 4 // np.dtype(dtype).itemsize)
 
 
+class LayerDict(MutableMapping):
+    """``net.layers``: a network's layers by name, in order.
+
+    Putting a layer in (``net.layers["conv2"] = other``) or deleting one rebuilds the
+    network's ``run_order`` and flat parameters, so the layers it holds are the ones that
+    run. The layer put in must follow ``LayerProtocol``; it is given the name as its
+    ``name``.
+    """
+
+    def __init__(self, changed: Callable[[], None]) -> None:
+        self._layers: dict[str, LayerProtocol] = {}
+        self._changed = changed
+
+    def __getitem__(self, name: str) -> LayerProtocol:
+        return self._layers[name]
+
+    def __setitem__(self, name: str, layer: LayerProtocol) -> None:
+        self._put(name, layer)
+        self._changed()
+
+    def __delitem__(self, name: str) -> None:
+        del self._layers[name]
+        self._changed()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __repr__(self) -> str:
+        return f"LayerDict({self._layers!r})"
+
+    # the dict's own (read-only) views: these run at every step
+    def keys(self):
+        return self._layers.keys()
+
+    def items(self):
+        return self._layers.items()
+
+    def values(self):
+        return self._layers.values()
+
+    def _put(self, name: str, layer: LayerProtocol) -> None:
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"Sequential: layer names must be unique and dot-free: {name!r}")
+        require_layer(layer, name)
+        layer.name = name
+        self._layers[name] = layer
+
+
+def require_layer(layer: object, what: str) -> None:
+    """Raise TypeError naming ``what`` unless ``layer`` follows ``LayerProtocol``."""
+    if not isinstance(layer, LayerProtocol):
+        missing = [a for a in ("forward", "backward", "params", "grads") if not hasattr(layer, a)]
+        raise TypeError(
+            f"Sequential: {what}: expected a layer (forward, backward, params and grads; see "
+            f"scratchnet.layers.base.LayerProtocol), got {type(layer).__name__} without "
+            f"{', '.join(missing)}")
+
+
 class Sequential:
     """Layers applied in order.
 
     ``Sequential(Conv2D(...), ReLU(), ...)`` names the layers ``conv1, relu1, ...`` (a count
-    per kind); pass ``(name, layer)`` pairs to choose the names yourself.
+    per kind); pass ``(name, layer)`` pairs to choose the names yourself. A layer is any
+    object that follows ``scratchnet.layers.base.LayerProtocol``: scratchnet's or anyone's.
 
     ``forward(x) -> logits``; ``backward(grad_logits) -> grad_x`` fills every layer's grads.
     ``named_params()`` / ``named_grads()`` give flat dicts keyed ``"<layer>.<param>"`` (e.g.
     ``"conv1.weight"``) in layer order; their arrays are the live ones. When all the
-    parameters share a dtype, they are views into one array, ``flat_params``, in that
-    order, and the gradients views into ``flat_grads`` (see :func:`gather_parameters`).
+    parameters are scratchnet layers' and share a dtype, they are views into one array,
+    ``flat_params``, in that order, and the gradients views into ``flat_grads`` (see
+    :func:`gather_parameters`). ``net.layers`` (a :class:`LayerDict`) holds the layers as
+    given; a layer put in its place there is the one that runs.
     """
 
-    def __init__(self, *layers: Layer | tuple[str, Layer]) -> None:
+    def __init__(self, *layers: LayerProtocol | tuple[str, LayerProtocol]) -> None:
         counts: dict[str, int] = {}
-        self.layers: dict[str, Layer] = {}
-        for item in layers:
+        self.layers = LayerDict(self._layers_changed)
+        for position, item in enumerate(layers, 1):
             name, layer = item if isinstance(item, tuple) else (None, item)
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential: expected a Layer, got {type(layer).__name__}")
+            require_layer(layer, name or f"layer {position}")
             if name is None:
-                prefix = _PREFIX.get(type(layer), type(layer).__name__.lower())
+                prefix = _PREFIX.get(getattr(layer, "kind", None), type(layer).__name__.lower())
                 counts[prefix] = counts.get(prefix, 0) + 1
                 name = f"{prefix}{counts[prefix]}"
-            if name in self.layers or "." in name:
+            if name in self.layers:
                 raise ValueError(f"Sequential: layer names must be unique and dot-free: {name!r}")
-            layer.name = name
-            self.layers[name] = layer
-        self.run_order: list[Layer] = run_order(list(self.layers.values()))
-        self.flat_params, self.flat_grads = gather_parameters(list(self.layers.values()))
+            self.layers._put(name, layer)
+        self._layers_changed()
+
+    def _layers_changed(self) -> None:
+        """Derive what depends on the layers: the run order and the flat parameters."""
+        layers = list(self.layers.values())
+        self.run_order: list[LayerProtocol] = run_order(layers)
+        self.flat_params, self.flat_grads = gather_parameters(layers)
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers.values())
@@ -136,7 +204,7 @@ class Sequential:
         for i in range(0, max(len(x), 1), chunk):         # an empty batch: one empty pass
             h = x[i : i + chunk]
             for layer in self.run_order:
-                h = layer.infer(h)
+                h = layer.infer(h) if hasattr(layer, "infer") else layer.forward(h)
             chunks.append(h)
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
@@ -166,9 +234,13 @@ class Sequential:
         return pd.DataFrame(rows).set_index("layer")
 
 
-def run_order(layers: list[Layer]) -> list[Layer]:
+def run_order(layers: list[LayerProtocol]) -> list[LayerProtocol]:
     """The order a network runs ``layers`` in: theirs, except that a ReLU directly
     followed by a MaxPool2D runs after it, fused into it as one ``MaxPoolReLU``.
+
+    Only scratchnet's very ``ReLU`` and ``MaxPool2D`` (``type(layer) is ReLU``) are
+    fused or swapped: a subclass or anyone else's class may compute something else, and
+    its own ``forward`` and ``backward`` must be the ones that run.
 
     The two commute. ReLU is monotone, so the largest of ``relu(a), relu(b), ...`` is
     ``relu`` of the largest: pooling first gives the same numbers, and the ReLU then
@@ -187,10 +259,10 @@ def run_order(layers: list[Layer]) -> list[Layer]:
     ``reference.compare`` still runs them one by one in that order; only ``forward``,
     ``backward`` and ``infer`` use this one. Windows over 15 x 15 are swapped, not fused.
     """
-    order: list[Layer] = []
+    order: list[LayerProtocol] = []
     for layer in layers:
         before = order[-1] if order else None
-        if isinstance(layer, MaxPool2D) and isinstance(before, ReLU):
+        if type(layer) is MaxPool2D and type(before) is ReLU:
             fused = kernels.relu_fits(layer.kernel_size)
             order[-1:] = [MaxPoolReLU(before, layer)] if fused else [layer, before]
         else:
@@ -198,7 +270,9 @@ def run_order(layers: list[Layer]) -> list[Layer]:
     return order
 
 
-def gather_parameters(layers: list[Layer]) -> tuple[np.ndarray | None, np.ndarray | None]:
+def gather_parameters(
+    layers: list[LayerProtocol],
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Move the layers' parameters into one array and their gradients into another.
 
     Each layer's ``params`` and ``grads`` then hold views into the two arrays (same shapes
@@ -207,9 +281,14 @@ def gather_parameters(layers: list[Layer]) -> tuple[np.ndarray | None, np.ndarra
     operations instead of a few per parameter: for the seed network, 4 NumPy calls per
     SGD step instead of 32, which made a training step about 2.5% faster at batch 64 and
     3% at batch 1 (interleaved in one process). Parameters of different dtypes are
-    left where they are: ``(None, None)``.
+    left where they are: ``(None, None)``; so are all of them when a layer that is not a
+    scratchnet ``Layer`` holds parameters (it may compute with arrays of its own, e.g.
+    ``self.W``, that its ``params`` name: replacing them would leave it computing with the
+    old ones).
     """
     owners = [(layer, key) for layer in layers for key in layer.params]
+    if any(not isinstance(layer, Layer) for layer, _ in owners):
+        return None, None
     if len({layer.params[key].dtype for layer, key in owners}) != 1:
         return None, None
     dtype = owners[0][0].params[owners[0][1]].dtype

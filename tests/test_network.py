@@ -12,6 +12,7 @@ from scratchnet import (
     Conv2D,
     Dense,
     Flatten,
+    Identity,
     MaxPool2D,
     ReLU,
     Sequential,
@@ -20,6 +21,7 @@ from scratchnet import (
 )
 from scratchnet.layers import MaxPoolReLU, ShapeError
 from scratchnet.network import infer_chunk
+from scratchnet.optim import SGD
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.synthetic_data import digits
 from tests.torch_check import check
@@ -217,3 +219,106 @@ def test_network_errors() -> None:
         seed_network("deep")
     with pytest.raises(ValueError, match=r"load_params: fc2\.bias has shape"):
         net.load_params({**net.named_params(), "fc2.bias": np.zeros(11)})
+
+
+# ---- any protocol layer: a user's class runs, a replaced layer runs, no foreign fusion ----
+
+class CountingReLU:
+    """A ReLU of someone's own, not a scratchnet Layer: it counts its calls."""
+
+    kind = "relu"
+
+    def __init__(self) -> None:
+        self.params, self.grads, self.calls = {}, {}, []
+
+    def forward(self, x):
+        self.calls.append("forward")
+        self.mask = x > 0
+        return np.where(self.mask, x, 0.0)
+
+    def backward(self, grad_y):
+        self.calls.append("backward")
+        return grad_y * self.mask
+
+
+class OwnDense:
+    """A dense layer of someone's own that computes with its own reference to the weights."""
+
+    kind = "dense"
+
+    def __init__(self, n_in: int, n_out: int, rng: np.random.Generator) -> None:
+        self.W, self.b = rng.standard_normal((n_out, n_in)), np.zeros(n_out)
+        self.params = {"weight": self.W, "bias": self.b}
+        self.grads = {"weight": np.zeros_like(self.W), "bias": np.zeros_like(self.b)}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W.T + self.b
+
+    def backward(self, grad_y):
+        self.grads["weight"][...] = grad_y.T @ self.x
+        self.grads["bias"][...] = grad_y.sum(axis=0)
+        return grad_y @ self.W
+
+
+def test_a_users_layers_run_in_a_sequential_and_train() -> None:
+    rng = np.random.default_rng(0)
+    relu, own = CountingReLU(), OwnDense(6, 3, rng)
+    net = Sequential(Dense(4, 6, rng=rng), relu, Identity(), own)
+    assert list(net.layers) == ["fc1", "relu1", "identity1", "fc2"]    # named by kind
+    assert net.run_order == list(net)                                   # nothing fused
+    assert net.flat_params is None       # its own self.W must stay the array it computes with
+    x, labels = rng.standard_normal((5, 4)), rng.integers(0, 3, 5)
+    assert_network_matches_twin(net, x, labels)                         # twin by kind
+    assert relu.calls == ["forward", "backward", "forward", "forward"]  # infer, predict
+    before = own.W.copy()
+    SGD(net, lr=0.1).step()
+    np.testing.assert_array_equal(own.W, before - 0.1 * own.grads["weight"])
+    with pytest.raises(TypeError, match=r"Sequential: layer 2: expected a layer .* got int without "
+                                        r"forward, backward, params, grads"):
+        Sequential(Dense(2, 2), 1)
+
+
+def test_a_layer_replaced_in_net_layers_is_the_one_that_runs() -> None:
+    net = seed_network("full", seed=0)
+    counting = CountingReLU()
+    net.layers["relu3"] = counting
+    assert counting.name == "relu3" and counting in net.run_order
+    x = digits(np.random.default_rng(1), 2, np.float64)
+    logits = net.forward(x)
+    net.backward(np.ones_like(logits))
+    assert counting.calls == ["forward", "backward"]
+    # scratchnet's own layers still run fused and keep flat parameters
+    assert [layer.name for layer in net.run_order][:2] == ["conv1", "relu1+pool1"]
+    assert np.shares_memory(net.named_params()["fc2.bias"], net.flat_params)
+    replaced = Dense(128, 10, rng=np.random.default_rng(2))
+    net.layers["fc2"] = replaced                       # a new scratchnet layer: re-gathered
+    assert replaced in net.run_order
+    assert np.shares_memory(replaced.params["weight"], net.flat_params)
+    del net.layers["identity1"]
+    assert [layer.name for layer in net.run_order][-1] == "fc2"
+
+
+class SubclassedReLU(ReLU):
+    """A ReLU subclass: it may compute something else, so it is never fused."""
+
+    def forward(self, x):
+        self.calls = ["forward"]
+        return super().forward(x)
+
+
+class SubclassedPool(MaxPool2D):
+    def forward(self, x):
+        self.calls = ["forward"]
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("relu, pool", [(SubclassedReLU, MaxPool2D), (ReLU, SubclassedPool),
+                                        (CountingReLU, MaxPool2D)])
+def test_only_scratchnets_own_relu_and_pool_are_fused(relu, pool) -> None:
+    net = Sequential(relu(), pool(2))
+    assert [type(layer) for layer in net.run_order] == [relu, pool]   # as given, not swapped
+    x = np.random.default_rng(0).standard_normal((2, 1, 4, 4))
+    np.testing.assert_array_equal(net.forward(x), Sequential(ReLU(), MaxPool2D(2)).forward(x))
+    own = next(layer for layer in net if type(layer) not in (ReLU, MaxPool2D))
+    assert own.calls == ["forward"]                                    # its forward ran

@@ -15,6 +15,8 @@ class ReLU(Layer):
     Shapes: any ``x`` -> ``y`` of the same shape.
     """
 
+    kind = "relu"
+
     def __init__(self) -> None:
         super().__init__()
         self._y: np.ndarray | None = None
@@ -37,6 +39,8 @@ class ReLU(Layer):
 
 class Identity(Layer):
     """The seed's "Linear" activation: ``y = x`` (13), ``dy/dx = 1`` (14)."""
+
+    kind = "identity"
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,8 +1,9 @@
-"""What every layer shares: the forward/backward contract, parameters, and input checks."""
+"""What every layer shares: the layer protocol any layer follows, and scratchnet's base class
+with its parameters and input checks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,16 +32,74 @@ def fmt_shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in shape)
 
 
+@runtime_checkable
+class LayerProtocol(Protocol):
+    """What a layer is, for ``Sequential``, ``reference.compare`` and ``reference.check_layer``:
+    scratchnet's layers follow it, and so may anyone's class, without subclassing anything.
+
+    * ``forward(x) -> y`` and ``backward(grad_y) -> grad_x``, batch first, as PyTorch: a
+      convolution or pooling takes ``x: (N, C, H, W)``, a dense layer ``x: (N, in)``, a ReLU
+      any shape. ``backward`` follows the ``forward`` it differentiates and returns the
+      gradient of the loss with respect to that ``x``, given ``grad_y`` with respect to ``y``.
+    * ``params`` and ``grads``: dicts with the same keys, PyTorch's (``weight``, ``bias``)
+      in PyTorch's layout (a convolution's ``weight: (C_out, C_in, kh, kw)``, a dense
+      layer's ``weight: (out, in)``), empty for a layer without weights. The arrays in
+      ``params`` are the weights the layer computes with: others write into them in place
+      (an optimizer's step, a check setting its weights). ``backward`` leaves in ``grads``
+      the gradients of its ``forward``'s batch, summed over the batch (not averaged: the
+      loss averages).
+    * optional ``kind``: ``"conv2d"``, ``"maxpool2d"``, ``"dense"``, ``"relu"``,
+      ``"identity"`` or ``"flatten"``; a network's PyTorch twin is built from it and from
+      the parameters' shapes (``reference.register_twin``), with the hyperparameters the
+      shapes do not show read from attributes named as scratchnet's: ``stride`` and
+      ``padding`` for a convolution (default 1 and 0), ``kernel_size`` and ``stride`` for
+      a pooling (``stride`` defaults to ``kernel_size``).
+    * optional ``infer(x)``: ``forward`` when no ``backward`` follows (``Sequential.infer``
+      uses ``forward`` when it is missing).
+
+    Per kind, the constructor takes the leading arguments of scratchnet's class:
+    ``Conv2D(in_channels, out_channels, kernel_size, stride=1, padding=0)``,
+    ``MaxPool2D(kernel_size, stride=None)``, ``Dense(in_features, out_features)``,
+    ``ReLU()``; further keywords (``bias``, ``input_shape``, ``dtype``) as scratchnet's
+    when the class has them. ``reference.check_layer`` builds a class this way and checks
+    only the configurations whose arguments the class takes. A loss follows
+    :class:`LossProtocol`.
+    """
+
+    params: dict[str, np.ndarray]
+    grads: dict[str, np.ndarray]
+
+    def forward(self, x: np.ndarray) -> np.ndarray: ...
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class LossProtocol(Protocol):
+    """A loss, as ``scratchnet.SoftmaxCrossEntropy`` (kind ``"softmax-ce"``):
+    ``forward(logits: (N, K), labels: (N,) integers) -> float``, the mean over the batch,
+    and ``backward() -> grad_logits: (N, K)``, the gradient of that mean. The constructor
+    takes no arguments."""
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float: ...
+
+    def backward(self) -> np.ndarray: ...
+
+
 class Layer:
-    """A layer: ``forward(x) -> y`` and ``backward(grad_y) -> grad_x``.
+    """scratchnet's layers' base class: ``forward(x) -> y`` and ``backward(grad_y) -> grad_x``,
+    following :class:`LayerProtocol`.
 
     ``params`` and ``grads`` are dicts with the same keys and shapes; the arrays in
     ``params`` are the layer's live weights (write into them to change the layer).
     ``grads`` holds the gradients of the last ``backward``, summed over the batch; each
     ``backward`` writes them into the same arrays (which may be views into one array
     shared by a whole network, see ``scratchnet.network.gather_parameters``).
-    ``name`` is set by the network that holds the layer and is used in error messages.
+    ``name`` is set by the network that holds the layer and is used in error messages;
+    ``kind`` says what the layer computes (see :class:`LayerProtocol`).
     """
+
+    kind: str | None = None
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

@@ -44,6 +44,8 @@ class Conv2D(Layer):
     Parameters: ``weight: (C_out, C_in, kh, kw)``, ``bias`` as above.
     """
 
+    kind = "conv2d"
+
     def __init__(
         self,
         in_channels: int,

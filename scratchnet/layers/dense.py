@@ -28,6 +28,8 @@ class Dense(Layer):
     Shapes: ``x: (N, in)`` -> ``y: (N, out)``; ``weight: (out, in)``, ``bias: (out,)``.
     """
 
+    kind = "dense"
+
     def __init__(
         self,
         in_features: int,

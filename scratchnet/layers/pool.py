@@ -26,6 +26,7 @@ class MaxPool2D(Layer):
     Shapes: ``x: (N, C, H, W)`` -> ``y: (N, C, (H - k)//stride + 1, (W - k)//stride + 1)``.
     """
 
+    kind = "maxpool2d"
     #: Whether the ReLU after the pooling runs in the same kernel call (``MaxPoolReLU``).
     relu_after = False
 
@@ -93,6 +94,7 @@ class MaxPoolReLU(MaxPool2D):
     Shapes: as ``pool``.
     """
 
+    kind = "maxpool2d+relu"      # no kind of its own: a network's run order, not a layer of it
     relu_after = True
 
     def __init__(self, relu: ReLU, pool: MaxPool2D) -> None:

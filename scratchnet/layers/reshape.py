@@ -15,6 +15,8 @@ class Flatten(Layer):
     The backward pass reshapes the gradient back: ``grad_x: (N, C, H, W)``.
     """
 
+    kind = "flatten"
+
     def __init__(self) -> None:
         super().__init__()
         self._x: np.ndarray | None = None

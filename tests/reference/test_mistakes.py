@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference import MISTAKES, compare, format_comparison, twin_of_layer
+from reference import MISTAKES, compare, format_comparison, twin_function
 from reference.mistakes import CONDITIONS, KINDS, PLAIN, Mistake, markdown, of_kind, substitute
 from scratchnet import Conv2D, Dense, MaxPool2D, ReLU, SoftmaxCrossEntropy, seed_network
 from scratchnet.layers import Layer
@@ -113,12 +113,6 @@ def scratchnet_layer(kind: str, case) -> tuple[Layer, np.ndarray]:
     return ReLU(), case
 
 
-def twin_fn(layer: Layer):
-    """The layer's PyTorch twin as a function of the input and the given parameters."""
-    module = twin_of_layer(layer, torch.float64)
-    return lambda xt, pt: torch.func.functional_call(module, pt, (xt,))
-
-
 def seed_gradients() -> dict[str, np.ndarray]:
     """Random gradients shaped as the seed network's parameters."""
     draw = np.random.default_rng(2)
@@ -141,7 +135,7 @@ def disagreements(kind: str, case_name: str, implementation) -> list[str]:
             pairs = loss_and_torch(implementation(), *case)
     else:
         layer, x = scratchnet_layer(kind, case)
-        pairs = layer_and_torch(substitute(layer, implementation), x, twin_fn(layer))
+        pairs = layer_and_torch(substitute(layer, implementation), x, twin_function(layer))
     return disagreeing(pairs, np.float64)
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from reference import UntiedBiasConv2d, copy_from_torch, to_torch
+from reference import UntiedBiasConv2d, copy_from_torch, register_twin, to_torch, twin_of_layer
+from reference.twin import _TWIN_OF_CLASS, _TWIN_OF_KIND
 from scratchnet import seed_network
 
 
@@ -48,3 +49,51 @@ def test_copy_back_from_torch() -> None:
 def test_copy_back_rejects_a_different_architecture() -> None:
     with pytest.raises(ValueError, match="load_params: keys differ"):
         copy_from_torch(to_torch(seed_network("shallow")), seed_network("full"))
+
+
+def test_a_protocol_layer_gets_its_twin_from_its_kind_and_shapes() -> None:
+    from tests.reference.student_layers import StudentConv2D, StudentMaxPool2D
+
+    conv = StudentConv2D(2, 3, 3, stride=2, padding=1, bias="untied", input_shape=(2, 7, 6))
+    twin = twin_of_layer(conv, torch.float64)
+    assert isinstance(twin, UntiedBiasConv2d)
+    assert (twin.stride, twin.padding) == (2, 1)
+    assert tuple(twin.bias.shape) == conv.params["bias"].shape == (3, 4, 3)
+    tied = twin_of_layer(StudentConv2D(2, 3, 3, padding=1), torch.float64)
+    assert isinstance(tied, torch.nn.Conv2d) and tied.padding == (1, 1) and tied.bias is not None
+    pool = twin_of_layer(StudentMaxPool2D(3, 2), torch.float64)
+    assert (pool.kernel_size, pool.stride) == (3, 2)
+
+
+class Swish:
+    """A layer of a kind no twin is registered for."""
+
+    kind = "swish"
+
+    def __init__(self) -> None:
+        self.params, self.grads = {}, {}
+
+    def forward(self, x):
+        return x / (1 + np.exp(-x))
+
+    def backward(self, grad_y):
+        raise NotImplementedError
+
+
+def test_register_twin_by_kind_or_class() -> None:
+    with pytest.raises(TypeError, match=r"no PyTorch twin for Swish \(Swish, kind 'swish'\): "
+                                        r"give its class a kind, one of \[.*'conv2d'"):
+        twin_of_layer(Swish(), torch.float64)
+
+    class Other(Swish):
+        pass
+
+    register_twin("swish", lambda layer, dtype: torch.nn.SiLU())
+    register_twin(Other, lambda layer, dtype: torch.nn.Identity())
+    try:
+        assert isinstance(twin_of_layer(Swish(), torch.float64), torch.nn.SiLU)
+        assert isinstance(twin_of_layer(Other(), torch.float64), torch.nn.Identity)  # class first
+    finally:                                  # the registry is the process's: leave it as found
+        del _TWIN_OF_KIND["swish"], _TWIN_OF_CLASS[Other]
+    with pytest.raises(TypeError, match="register_twin: expected a kind or a class"):
+        register_twin(3, lambda layer, dtype: None)

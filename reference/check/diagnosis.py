@@ -1,0 +1,177 @@
+"""Diagnosis: where an implementation goes wrong, in which configurations, and which
+catalogued mistake reproduces its numbers.
+
+When a quantity disagrees with PyTorch, every catalogued mistake of the kind
+(``reference.mistakes.of_kind``) runs its faulty variant on the very same configurations,
+weights, inputs and upstream gradients. A mistake *matches* when its variant reproduces
+the implementation's numbers (within the agreement tolerance, or the same error) in every
+configuration the quantity was checked in, the right ones included: it makes that mistake
+and no other in that quantity. One that reproduces only some of the wrong configurations
+is named as a partial likeness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from reference.agreement import agree
+from reference.check.battery import Configuration
+from reference.check.conditions import CONDITIONS
+from reference.check.run import Run, output_quantity
+from reference.mistakes import Mistake, of_kind
+
+#: Runs a catalogued mistake's variant in configuration ``i``: ``(mistake, i) -> Run``.
+VariantRunner = Callable[[Mistake, int], Run]
+
+
+def agrees_with(run: Run, reference: dict[str, np.ndarray], q: str,
+                dtype: np.dtype | type = np.float64) -> bool:
+    """Whether ``run``'s ``q`` agrees with ``reference[q]`` (same shape, the one rule)."""
+    value = run.values.get(q)
+    return (value is not None and value.shape == np.shape(reference[q])
+            and agree(value, reference[q], dtype))
+
+
+def same_outcome(ours: Run, theirs: Run, q: str, dtype: np.dtype | type = np.float64) -> bool:
+    """Whether two runs gave the same ``q``: values that agree, or the same failure."""
+    if q in ours.values and q in theirs.values:
+        return agrees_with(ours, theirs.values, q, dtype)
+    for outcomes in ("failures", "skipped"):
+        mine, other = getattr(ours, outcomes), getattr(theirs, outcomes)
+        if q in mine and q in other:
+            return mine[q] == other[q]
+    return False
+
+
+def where(kind: str, q: str) -> str:
+    """Which part of the implementation computes ``q``, in words."""
+    if q == "loss":
+        return "the forward pass: the loss"
+    if q == output_quantity(kind):
+        return "the forward pass"
+    if q == "grad input":
+        return "the backward pass: the input gradient"
+    if q == "grad logits":
+        return "the backward pass: the gradient of the logits"
+    return f"the backward pass: a parameter gradient, grads['{q.removeprefix('grad ')}']"
+
+
+def which_configurations(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
+                         failing: list[int], checked: list[int]) -> str:
+    """The configurations ``failing`` among ``checked``, in words: "in every
+    configuration", "only with stride > 1" (a condition of ``CONDITIONS``, or two, true of
+    exactly the failing ones, given their ``inputs``) or their count and names."""
+    if len(failing) == len(checked):
+        return "in every configuration"
+    passing = [i for i in checked if i not in failing]
+
+    def separates(pred: Callable[[Configuration, np.ndarray], bool]) -> bool:
+        return (all(pred(configs[i], inputs[i]) for i in failing)
+                and not any(pred(configs[i], inputs[i]) for i in passing))
+
+    conditions = CONDITIONS[kind]
+    for words, pred in conditions:
+        if separates(pred):
+            return f"only with {words}"
+    for (words_a, a), (words_b, b) in combinations(conditions, 2):
+        if separates(lambda c, x, a=a, b=b: a(c, x) and b(c, x)):
+            return f"only with {words_a} and {words_b}"
+    names = [configs[i].name for i in failing]
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return f"in {len(failing)} of {len(checked)} configurations ({shown})"
+
+
+@dataclass
+class Finding:
+    """One quantity that disagrees with PyTorch, and what the diagnosis makes of it.
+
+    Attributes:
+        quantity: e.g. ``"grad input"``.
+        where: the part of the implementation that computes it, in words.
+        configurations: where it is wrong, in words (``which_configurations``).
+        example: what is wrong in the first failing configuration.
+        matches: the mistakes whose variants reproduce the numbers everywhere.
+        partly: ``(mistake, k)``: variants reproducing them in ``k`` (not all) of the
+            failing configurations.
+        failing: how many configurations it is wrong in, of ``checked``.
+        own_forward: for a gradient, whether it agrees with finite differences of the
+            implementation's own forward pass in the failing configurations that have
+            them (None when none has).
+    """
+
+    quantity: str
+    where: str
+    configurations: str
+    example: str
+    failing: int
+    checked: int
+    matches: list[Mistake] = field(default_factory=list)
+    partly: list[tuple[Mistake, int]] = field(default_factory=list)
+    own_forward: bool | None = None
+
+    def lines(self, kind: str) -> list[str]:
+        """The finding in sentences, for a person."""
+        lines = [f"{self.quantity} is wrong {self.configurations} ({self.where}): "
+                 f"{self.example}."]
+        for mistake in self.matches:
+            equation = f" (eq. {mistake.equation})" if mistake.equation else ""
+            lines.append(f"  {kind} {self.quantity} matches `{mistake.id}`{equation}: "
+                         f"{mistake.sentence}")
+        if not self.matches:
+            lines.append(f"  It matches none of the {len(of_kind(kind))} catalogued {kind} "
+                         f"mistakes.")
+            for mistake, k in self.partly:
+                lines.append(f"  Partly like `{mistake.id}`: it reproduces these numbers in "
+                             f"{k} of the {self.failing} wrong configurations.")
+        if self.own_forward is True:
+            lines.append("  It is the gradient of the implementation's own forward pass "
+                         "(finite differences agree), so that forward pass is what differs.")
+        elif self.own_forward is False:
+            lines.append("  Nor is it the gradient of the implementation's own forward pass "
+                         "(finite differences disagree): the error is in the backward pass.")
+        return lines
+
+
+def diagnose(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
+             runs: list[Run], references: list[dict[str, np.ndarray]],
+             statuses: dict[tuple[int, str], str], run_variant: VariantRunner) -> list[Finding]:
+    """A ``Finding`` for every quantity that disagrees with PyTorch in some configuration.
+
+    Args:
+        kind: the implementation's kind.
+        configs, inputs, runs, references: per configuration, its input, the
+            implementation's run and PyTorch's quantities.
+        statuses: ``(configuration, quantity) -> what is wrong``, for the examples.
+        run_variant: runs a mistake's variant in a configuration (it may be asked for the
+            same pair more than once: ``Prepared.variant_run`` remembers its runs).
+    """
+    quantities = list(dict.fromkeys(q for ref in references for q in ref))
+    findings = []
+    for q in quantities:
+        checked = [i for i, (run, ref) in enumerate(zip(runs, references, strict=True))
+                   if run.unsupported is None and q in ref and q not in run.skipped]
+        failing = [i for i in checked if not agrees_with(runs[i], references[i], q)]
+        if not failing:
+            continue
+        finding = Finding(q, where(kind, q),
+                          which_configurations(kind, configs, inputs, failing, checked),
+                          f"{statuses[failing[0], q]}, in {configs[failing[0]].name!r}",
+                          len(failing), len(checked))
+        passing = [i for i in checked if i not in failing]
+        for mistake in of_kind(kind):
+            reproduced = [i for i in failing
+                          if same_outcome(run_variant(mistake, i), runs[i], q)]
+            if len(reproduced) < len(failing):
+                if reproduced:
+                    finding.partly.append((mistake, len(reproduced)))
+            elif all(same_outcome(run_variant(mistake, i), runs[i], q) for i in passing):
+                finding.matches.append(mistake)
+        fd = [runs[i].fd[q] for i in failing if q in runs[i].fd]
+        if fd:
+            finding.own_forward = all(err <= tol for err, tol in fd)
+        findings.append(finding)
+    return findings

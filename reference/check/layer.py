@@ -1,0 +1,89 @@
+"""``check_layer``: anyone's layer class through a kind's battery, against PyTorch and finite
+differences, diagnosed when it disagrees; ``assert_layer_correct`` for a course's tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from reference.check.battery import CHECKED_KINDS, RANDOM_CONFIGURATIONS
+from reference.check.diagnosis import diagnose
+from reference.check.report import (
+    COLUMNS,
+    LayerReport,
+    disagreeing,
+    fd_only_lines,
+    row,
+    verdict,
+)
+from reference.check.run import prepare, run_implementation
+
+
+def protocol_problem(cls: Any, kind: str) -> str | None:
+    """What keeps ``cls`` from being checked as ``kind``, in one sentence, or None."""
+    if kind not in CHECKED_KINDS:
+        return f"unknown kind {kind!r}: expected one of {', '.join(CHECKED_KINDS)}"
+    if not isinstance(cls, type):
+        return f"{cls!r} is not a class"
+    call = "forward(logits, labels) and backward()" if kind == "softmax-ce" else \
+        "forward(x) and backward(grad_y)"
+    for method in ("forward", "backward"):
+        if not callable(getattr(cls, method, None)):
+            return (f"{cls.__name__} has no {method} method: a {kind} needs {call} "
+                    f"(see scratchnet.layers.base.LayerProtocol)")
+    return None
+
+
+def check_layer(cls: type, kind: str, random_configurations: int = RANDOM_CONFIGURATIONS,
+                seed: int = 0) -> LayerReport:
+    """Check ``cls`` as a layer (or loss) of ``kind`` against PyTorch; see the module.
+
+    Args:
+        cls: the class; it is built as scratchnet's class of the kind is
+            (``LayerProtocol``), and configurations needing keyword arguments it does not
+            take are reported as not supported by it.
+        kind: ``"conv2d"``, ``"maxpool2d"``, ``"dense"``, ``"relu"`` or ``"softmax-ce"``.
+        random_configurations: random configurations after the named ones (0: the named
+            ones only, a lighter battery).
+        seed: seeds the random configurations and every array.
+
+    Raises:
+        ValueError: for an unknown kind; TypeError: when ``cls`` is not a class with
+        ``forward`` and ``backward``.
+    """
+    problem = protocol_problem(cls, kind)
+    if problem is not None and kind not in CHECKED_KINDS:
+        raise ValueError(f"check_layer: {problem}")
+    if problem is not None:
+        raise TypeError(f"check_layer: {problem}")
+    prepared = prepare(kind, random_configurations, seed)
+    configs, references = prepared.configs, prepared.references
+    runs = [run_implementation(cls, kind, config, data, list(reference))
+            for config, data, reference in zip(configs, prepared.datas, references,
+                                               strict=True)]
+    rows, statuses = [], {}
+    for i, (config, run, reference) in enumerate(zip(configs, runs, references, strict=True)):
+        for q, value in reference.items():
+            rows.append(row(config, q, run, value))
+            statuses[i, q] = rows[-1]["status"]
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    checked = sum(run.unsupported is None for run in runs)
+    passed = checked > 0 and not disagreeing(table).any()
+    findings = [] if passed else diagnose(kind, configs, [d.x for d in prepared.datas], runs,
+                                          references, statuses, prepared.variant_run)
+    lines = [line for f in findings for line in f.lines(kind)] + fd_only_lines(table, kind)
+    return LayerReport(
+        cls.__name__, kind, table, passed,
+        verdict(cls.__name__, kind, table, checked, len(configs)), lines, findings,
+        {c.name: run.unsupported for c, run in zip(configs, runs, strict=True)
+         if run.unsupported is not None})
+
+
+def assert_layer_correct(cls: type, kind: str, **options: Any) -> LayerReport:
+    """``check_layer(cls, kind, **options)``, raising AssertionError with the verdict and
+    the diagnosis as its message unless ``cls`` passes; the report when it does."""
+    report = check_layer(cls, kind, **options)
+    if not report.passed:
+        raise AssertionError(report.text())
+    return report

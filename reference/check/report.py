@@ -1,0 +1,165 @@
+"""The report of a check: the table (one row per configuration and quantity), the verdict
+and the diagnosis, for a person (``text``) and for a grader (``to_json``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reference.agreement import errors, tolerance
+from reference.check.battery import Configuration
+from reference.check.diagnosis import Finding
+from reference.check.run import Run
+
+COLUMNS = ["configuration", "setting", "quantity", "shape", "max_abs_err", "tolerance",
+           "agrees", "fd_err", "fd_tolerance", "fd_agrees", "status"]
+
+OK = "ok"
+
+
+def row(config: Configuration, q: str, run: Run, reference: np.ndarray) -> dict[str, Any]:
+    """The table row of quantity ``q`` of ``run`` in ``config``: its error against PyTorch's
+    ``reference`` under the one rule (float64), its finite-difference error, and a status
+    (``"ok"`` or what is wrong)."""
+    r = {"configuration": config.name, "setting": config.describe(), "quantity": q,
+         "shape": "x".join(map(str, np.shape(reference))), "max_abs_err": math.nan,
+         "tolerance": math.nan, "agrees": None, "fd_err": math.nan, "fd_tolerance": math.nan,
+         "fd_agrees": None, "status": OK}
+    if run.unsupported is not None:
+        r["status"] = f"not supported by this class: {run.unsupported}"
+    elif q in run.failures:
+        r["agrees"], r["status"] = False, run.failures[q]
+    elif q in run.skipped:
+        r["status"] = run.skipped[q]
+    elif np.shape(run.values[q]) != np.shape(reference):
+        r["agrees"] = False
+        r["status"] = (f"shape {np.shape(run.values[q])}, expected PyTorch's "
+                       f"{np.shape(reference)}")
+    else:
+        abs_err, _, scale = errors(run.values[q], reference)
+        r["max_abs_err"], r["tolerance"] = abs_err, tolerance(np.float64) * scale
+        r["agrees"] = bool(abs_err <= r["tolerance"])
+        if not r["agrees"]:
+            r["status"] = f"max abs error {abs_err:.3g} > tolerance {r['tolerance']:.3g}"
+    if q in run.fd:
+        r["fd_err"], r["fd_tolerance"] = run.fd[q]
+        r["fd_agrees"] = bool(r["fd_err"] <= r["fd_tolerance"])
+        if r["fd_agrees"] is False and r["status"] == OK:
+            r["status"] = (f"finite differences of its own forward differ by "
+                           f"{r['fd_err']:.3g} > {r['fd_tolerance']:.3g}")
+    return r
+
+
+@dataclass
+class LayerReport:
+    """What ``reference.check_layer`` found.
+
+    Attributes:
+        name: the class checked.
+        kind: the kind it was checked as.
+        table: one row per configuration and quantity (``COLUMNS``): errors against
+            PyTorch (``agrees``) and against finite differences of its own forward pass
+            (``fd_agrees``), None where not compared, and a status in words.
+        passed: every quantity of every configuration the class takes agrees with both,
+            and it takes at least one.
+        verdict: one line saying so.
+        diagnosis: the findings in sentences (``Finding.lines``), one quantity after
+            another; empty when it passed.
+        findings: the quantities that disagree with PyTorch, diagnosed.
+        unsupported: configuration name -> why the class does not take it.
+    """
+
+    name: str
+    kind: str
+    table: pd.DataFrame
+    passed: bool
+    verdict: str
+    diagnosis: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def matches(self) -> dict[str, list[str]]:
+        """Quantity -> the ids of the catalogued mistakes that reproduce its numbers."""
+        return {f.quantity: [m.id for m in f.matches] for f in self.findings}
+
+    def text(self) -> str:
+        """The verdict, the diagnosis and what the class does not take, for a person."""
+        lines = [self.verdict, *self.diagnosis]
+        if self.unsupported:
+            reasons = Counter(self.unsupported.values()).most_common()
+            lines.append(f"Not supported by this class: {len(self.unsupported)} of "
+                         f"{self.table['configuration'].nunique()} configurations ("
+                         + "; ".join(f"{n}: {why}" for why, n in reasons) + ").")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def to_json(self) -> str:
+        """The report for a grader: verdict, diagnosis, matched mistake ids, and every row
+        (infinite or NaN numbers as the strings ``"inf"`` and ``"nan"``)."""
+        def plain(value: Any) -> Any:
+            if isinstance(value, float | np.floating):
+                return float(value) if math.isfinite(value) else str(float(value))
+            if isinstance(value, np.bool_):
+                return bool(value)
+            return value
+
+        rows = [{k: plain(v) for k, v in r.items()} for r in self.table.to_dict("records")]
+        return json.dumps({
+            "class": self.name, "kind": self.kind, "passed": self.passed,
+            "verdict": self.verdict, "diagnosis": self.diagnosis, "matches": self.matches,
+            "not_supported": self.unsupported, "rows": rows,
+        }, indent=2) + "\n"
+
+
+def disagreeing(table: pd.DataFrame) -> pd.Series:
+    """The rows that disagree with PyTorch or with finite differences (``None``: not
+    compared, neither)."""
+    return table["agrees"].eq(False) | table["fd_agrees"].eq(False)
+
+
+def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int) -> str:
+    """One line: whether the class agrees with PyTorch (and finite differences), and if
+    not, which quantities disagree in how many of the configurations it takes."""
+    who = f"{name} ({kind})"
+    if checked == 0:
+        return f"{who} could not be checked: it takes none of the {total} configurations."
+    if not disagreeing(table).any():
+        compared = int(table["agrees"].eq(True).sum())
+        return (f"{who} agrees with PyTorch in all {checked} configurations it takes "
+                f"({compared} quantities in float64, within {tolerance(np.float64):g} x "
+                f"max(1, |value|)), and its gradients with central finite differences of "
+                f"its own forward pass.")
+
+    def counts(rows: pd.DataFrame) -> str:
+        per_quantity = rows.groupby("quantity", sort=False)["configuration"].nunique()
+        return "; ".join(f"{q} in {n}" for q, n in per_quantity.items()) + (
+            f" of {checked} configurations")
+
+    torch_wrong = table[table["agrees"].eq(False)]
+    fd_wrong = table[table["agrees"].eq(True) & table["fd_agrees"].eq(False)]
+    fd_text = ("finite differences of its own forward pass: " + counts(fd_wrong)
+               if not fd_wrong.empty else "")
+    if torch_wrong.empty:
+        return f"{who} agrees with PyTorch but DISAGREES with {fd_text}."
+    text = f"{who} DISAGREES with PyTorch: {counts(torch_wrong)}."
+    return text + (f" Its gradients disagree with {fd_text}." if fd_text else "")
+
+
+def fd_only_lines(table: pd.DataFrame, kind: str) -> list[str]:
+    """A sentence for each gradient that agrees with PyTorch but not with finite differences
+    of the implementation's own forward pass: its forward differs from what it
+    differentiates."""
+    odd = table[table["agrees"].eq(True) & table["fd_agrees"].eq(False)]
+    return [f"{q}: agrees with PyTorch but not with finite differences of the "
+            f"implementation's own forward pass (in {n} configuration{'s' * (n > 1)}): the "
+            f"backward pass differentiates PyTorch's forward, not its own."
+            for q, n in odd.groupby("quantity", sort=False)["configuration"].nunique().items()]
