@@ -45,15 +45,18 @@ class PlainConv2D(Conv2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x: (N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``; eq. (1)."""
         self._x = x
-        return naive.conv_forward(x, self.params["weight"], self.params.get("bias"),
-                                  self.stride, self.padding)
+        y = naive.conv_forward(x, self.params["weight"], self.params.get("bias"),
+                               self.stride, self.padding)
+        return y.astype(x.dtype, copy=False)         # naive computes in float64
 
     def backward(self, grad_y: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """``grad_y: (N, C_out, H_out, W_out)`` -> ``(N, C_in, H, W)``; eqs. (2)-(4)."""
         self.grads["weight"][...] = self.weight_grad(grad_y)
         if self.bias_mode is not None:
             self.grads["bias"][...] = self.bias_grad(grad_y)
-        return self.input_grad(grad_y) if need_input_grad else None
+        if not need_input_grad:
+            return None
+        return self.input_grad(grad_y).astype(grad_y.dtype, copy=False)
 
     def pad(self, x: np.ndarray) -> np.ndarray:
         p = self.padding

@@ -18,7 +18,7 @@ class PlainDense(Dense):
         """``grad_y: (N, out)`` -> ``(N, in)``; eqs. (8)-(10)."""
         self.grads["weight"][...] = self.weight_grad(grad_y)
         self.grads["bias"][...] = self.bias_grad(grad_y)
-        return self.input_grad(grad_y)
+        return self.input_grad(grad_y).astype(grad_y.dtype, copy=False)  # naive: float64
 
     def weight_grad(self, grad_y: np.ndarray) -> np.ndarray:
         return naive.dense_weight_grad(self._x, grad_y)      # (8): (out, in)

@@ -14,10 +14,10 @@ class PlainReLU(ReLU):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x = x
-        return naive.relu_forward(x)
+        return naive.relu_forward(x).astype(x.dtype, copy=False)  # naive computes in float64
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        return naive.relu_backward(self._x, grad_y)
+        return naive.relu_backward(self._x, grad_y).astype(grad_y.dtype, copy=False)
 
 
 class GradOneAtZero(PlainReLU):
