@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -60,8 +61,9 @@ def test_float32_drift_is_reported_and_small(quick_report) -> None:
     assert 0 < history["param_gap"].max() < 1e-5
 
 
-def test_resume_keeps_finished_experiments(quick_report, monkeypatch) -> None:
-    out, _ = quick_report
+def test_resume_keeps_finished_experiments(quick_report, monkeypatch, tmp_path) -> None:
+    # A copy: the resumed run rewrites README.md, which another test reads from the original.
+    out = shutil.copytree(quick_report[0], tmp_path / "report")
     monkeypatch.setattr(accuracy, "run_experiment",
                         lambda *a, **k: pytest.fail("a finished experiment was rerun"))
     again = accuracy.run_report(out, quick_run=True, only=QUICK[:1], resume=True,
