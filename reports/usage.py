@@ -24,8 +24,6 @@ from pathlib import Path
 
 import platformdirs
 
-from scratchnet.atomic import check_writable
-
 
 class UsageError(Exception):
     """A user's mistake in a command's arguments, found after parsing.
@@ -93,18 +91,11 @@ def words_from(choices: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
     return words
 
 
-def output_file(flag: str, path: str | os.PathLike | None) -> Path | None:
-    """``path`` (None stays None), after checking a file can be written there.
-
-    Raises:
-        UsageError: naming ``flag``, the path and why it cannot be written.
-    """
-    if path is None:
-        return None
-    try:
-        return check_writable(path)
-    except OSError as err:
-        raise UsageError(f"{flag} {path}: {err.strerror}") from None
+def output_error(flag: str, path: str | os.PathLike, err: OSError) -> UsageError:
+    """The :class:`UsageError` for an output ``path`` (or a file in it) that ``err`` says
+    cannot be written."""
+    inside = "" if err.filename in (None, str(path)) else f"{err.filename}: "
+    return UsageError(f"{flag} {path}: {inside}{err.strerror or err}")
 
 
 def smoke_dir(name: str) -> Path:
@@ -131,5 +122,5 @@ def output_dir(out: Path | None, quick: bool, committed: Path, name: str) -> Pat
 
 
 __all__ = ["UsageError", "fraction", "non_negative_float", "non_negative_int", "output_dir",
-           "output_file", "positive_float", "positive_int", "positive_ints", "smoke_dir",
+           "output_error", "positive_float", "positive_int", "positive_ints", "smoke_dir",
            "words_from"]

@@ -94,9 +94,10 @@ def describe_network(net: Sequential) -> dict[str, Any]:
 def describe_data(x: np.ndarray, y: np.ndarray, chunk: int = 4096) -> dict[str, Any]:
     """The fingerprint of a data set: its size and the SHA-256 of its values.
 
-    The hash covers the labels (as int64) and the images' values as float64, so the same
-    images give the same fingerprint in float32 and float64 (a change of dtype is told
-    apart by the network's description instead). About half a second for all of MNIST.
+    The hash covers the labels (as int64) and the images' values rounded to float32, so
+    the same images give the same fingerprint in float32 and float64 (a change of dtype is
+    told apart by the network's description instead; MNIST's ``k / 255`` round to the
+    same float32 either way). About a quarter of a second for all of MNIST.
 
     Args:
         x: images ``(N, C, H, W)``; y: labels ``(N,)``.
@@ -105,7 +106,7 @@ def describe_data(x: np.ndarray, y: np.ndarray, chunk: int = 4096) -> dict[str, 
     digest.update(repr(x.shape[1:]).encode())
     digest.update(np.ascontiguousarray(y, dtype=np.int64).data)
     for start in range(0, len(x), chunk):
-        digest.update(np.ascontiguousarray(x[start : start + chunk], dtype=np.float64).data)
+        digest.update(np.ascontiguousarray(x[start : start + chunk], dtype=np.float32).data)
     return {"size": len(x), "sha256": digest.hexdigest()}
 
 

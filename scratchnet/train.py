@@ -164,7 +164,7 @@ class ResumeMismatchError(ValueError):
 
     Attributes:
         path: the checkpoint.
-        differences: one ``"what: checkpoint A, this run B"`` line per difference.
+        differences: one ``"what (checkpoint A, this run B)"`` per difference.
     """
 
     def __init__(self, path: Path, differences: list[str]) -> None:
@@ -363,7 +363,8 @@ def train_epoch(
 
 def resume_differences(checkpoint: Checkpoint, net: Sequential, config: TrainConfig,
                        data: dict[str, dict[str, Any]]) -> list[str]:
-    """What differs between the run that made ``checkpoint`` and this one, one line each.
+    """What differs between the run that made ``checkpoint`` and this one, e.g.
+    ``"lr (checkpoint 0.01, this run 0.02)"``.
 
     Every config field but ``epochs`` is compared, the network's description (dtype and
     layers) and the fingerprints of the data (``data``, by name, as
@@ -380,36 +381,35 @@ def resume_differences(checkpoint: Checkpoint, net: Sequential, config: TrainCon
         raise CheckpointError(f"{where}: its config is not a valid TrainConfig "
                               f"({str(err).splitlines()[0]})") from None
     ours = describe_network(net)
-    if checkpoint.network["params"] != ours["params"]:
-        raise CheckpointError(
-            f"{where}: checkpoint was made for a different network: its parameters "
-            f"({_shapes(checkpoint.network['params'])}) do not fit this one's "
-            f"({_shapes(ours['params'])})")
-    differences = [f"checkpoint was made with {field}={saved[field]!r}, this run has "
-                   f"{field}={value!r}" for field, value in config.to_dict().items()
+    theirs = checkpoint.network
+    for key in dict.fromkeys([*theirs["params"], *ours["params"]]):
+        shapes = [_shape(network["params"].get(key)) for network in (theirs, ours)]
+        if shapes[0] != shapes[1]:
+            raise CheckpointError(f"{where}: checkpoint was made for a different network: "
+                                  f"its {key} is {shapes[0]}, this network's {shapes[1]}")
+    differences = [f"{field} (checkpoint {saved[field]!r}, this run {value!r})"
+                   for field, value in config.to_dict().items()
                    if field not in RESUMABLE_CHANGES and saved[field] != value]
-    if checkpoint.network["dtype"] != ours["dtype"]:
-        differences.append(f"checkpoint was made in {checkpoint.network['dtype']}, this run "
-                           f"is {ours['dtype']}")
-    changed = [name for name in ours["layers"]
-               if checkpoint.network["layers"].get(name) != ours["layers"][name]]
-    if changed:
-        name = changed[0]
-        differences.append(f"checkpoint's {name} is {checkpoint.network['layers'].get(name)}, "
-                           f"this run's is {ours['layers'][name]}")
+    if theirs["dtype"] != ours["dtype"]:
+        differences.append(f"dtype (checkpoint {theirs['dtype']}, this run {ours['dtype']})")
+    differences += [f"layer {name} (checkpoint {theirs['layers'].get(name)}, this run "
+                    f"{layer})" for name, layer in ours["layers"].items()
+                    if theirs["layers"].get(name) != layer][:1]
     for name, fingerprint in data.items():
-        theirs = checkpoint.data.get(name)
-        if theirs != fingerprint:
-            described = (f"{theirs.get('size')} images (sha256 {str(theirs.get('sha256'))[:12]})"
-                         if theirs else "no record")
-            differences.append(f"checkpoint's {name} data is {described}, this run's "
-                               f"{fingerprint['size']} images (sha256 "
-                               f"{fingerprint['sha256'][:12]})")
+        if checkpoint.data.get(name) != fingerprint:
+            differences.append(f"{name} data (checkpoint {_data(checkpoint.data.get(name))}; "
+                               f"this run {_data(fingerprint)})")
     return differences
 
 
-def _shapes(params: dict[str, list[int]]) -> str:
-    return ", ".join(f"{key} {'x'.join(map(str, shape))}" for key, shape in params.items())
+def _shape(shape: list[int] | None) -> str:
+    return "missing" if shape is None else "x".join(map(str, shape))
+
+
+def _data(fingerprint: dict[str, Any] | None) -> str:
+    if not fingerprint:
+        return "no record"
+    return f"{fingerprint.get('size')} images, sha256 {str(fingerprint.get('sha256'))[:12]}"
 
 
 def train(

@@ -447,28 +447,26 @@ def one_pixel_changed(x: np.ndarray) -> np.ndarray:
 
 
 MISMATCHES = [  # (what changes, config fields, dtype, train/test data changes, message)
-    ("lr", {"lr": 0.02}, np.float64, {}, r"checkpoint was made with lr=0\.01, this run has "
-                                         r"lr=0\.02"),
-    ("seed", {"seed": 1}, np.float64, {}, "made with seed=0, this run has seed=1"),
+    ("lr", {"lr": 0.02}, np.float64, {}, r"in lr \(checkpoint 0\.01, this run 0\.02\) "),
+    ("seed", {"seed": 1}, np.float64, {}, r"in seed \(checkpoint 0, this run 1\) "),
     ("optimizer", {"optimizer": "adam"}, np.float64, {},
-     "with optimizer='sgd', this run has optimizer='adam'"),
-    ("momentum", {"momentum": 0.5}, np.float64, {}, "with momentum=0.0, this run has momentum"),
-    ("weight decay", {"weight_decay": 1e-3}, np.float64, {}, "with weight_decay=0.0"),
-    ("clip norm", {"clip_norm": 1.0}, np.float64, {}, r"with clip_norm=None, this run has "
-                                                      r"clip_norm=1\.0"),
-    ("batch size", {"batch_size": 5}, np.float64, {}, "with batch_size=10, this run has "
-                                                      "batch_size=5"),
-    ("dtype", {}, np.float32, {}, "checkpoint was made in float64, this run is float32"),
+     r"optimizer \(checkpoint 'sgd', this run 'adam'\)"),
+    ("momentum", {"momentum": 0.5}, np.float64, {}, r"momentum \(checkpoint 0\.0, this run 0\.5"),
+    ("weight decay", {"weight_decay": 1e-3}, np.float64, {}, r"weight_decay \(checkpoint 0\.0"),
+    ("clip norm", {"clip_norm": 1.0}, np.float64, {},
+     r"clip_norm \(checkpoint None, this run 1\.0\)"),
+    ("batch size", {"batch_size": 5}, np.float64, {}, r"batch_size \(checkpoint 10, this run 5"),
+    ("dtype", {}, np.float32, {}, r"in dtype \(checkpoint float64, this run float32\) \("),
     ("fewer images", {}, np.float64, {"train": lambda x, y: (x[:19], y[:19])},
-     r"checkpoint's train data is 20 images \(sha256 \w{12}\), this run's 19 images"),
+     r"in train data \(checkpoint 20 images, sha256 \w{12}; this run 19 images, sha256 \w{12}"),
     ("one pixel", {}, np.float64, {"train": lambda x, y: (one_pixel_changed(x), y)},
-     r"checkpoint's train data is 20 images \(sha256 \w{12}\), this run's 20 images"),
+     r"in train data \(checkpoint 20 images, sha256 \w{12}; this run 20 images, sha256"),
     ("one label", {}, np.float64, {"train": lambda x, y: (x, np.roll(y, 1))},
-     "checkpoint's train data is 20 images"),
+     r"in train data \(checkpoint 20 images"),
     ("test set", {}, np.float64, {"test": lambda x, y: (x[:5], y[:5])},
-     "checkpoint's test data is 20 images"),
+     r"in test data \(checkpoint 20 images"),
     ("two at once", {"lr": 0.02, "seed": 1}, np.float64, {},
-     r"lr=0\.02; checkpoint was made with seed=0, this run has seed=1"),
+     r"in lr \(checkpoint 0\.01, this run 0\.02\); seed \(checkpoint 0, this run 1\) "),
 ]
 
 
@@ -526,8 +524,8 @@ def test_resume_past_the_last_epoch_or_into_another_network_is_refused(
               progress=False)
     for force in (False, True):  # no flag makes another network's weights fit
         with pytest.raises(CheckpointError, match=r"run\.npz: checkpoint was made for a "
-                                                  r"different network: its parameters "
-                                                  r"\(conv1\.weight 4x1x5x5, "):
+                                                  r"different network: its conv2\.weight is "
+                                                  r"8x4x5x5, this network's missing$"):
             train(seed_network("shallow"), x, y, x, y, config, checkpoint=path, resume=True,
                   force_resume=force, progress=False)
 
