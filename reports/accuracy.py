@@ -392,8 +392,8 @@ def run_from_args(args: argparse.Namespace, command: str) -> None:
         raise UsageError(f"--only: {err}") from None
     except OSError as err:
         raise output_error("--out", out, err) from None
-    if args.quick:
-        print(f"smoke run (--quick): writing to {out}", file=sys.stderr)
     run_report(out, quick_run=args.quick, only=args.only, data_dir=args.data_dir,
                download=not args.no_download, resume=args.resume,
                progress=not args.no_progress, command=command)
+    if args.quick:
+        print(f"smoke run (--quick): the report is in {out}", file=sys.stderr)

@@ -117,7 +117,6 @@ def cmd_compare(args: argparse.Namespace) -> None:
     if args.batch > MAX_COMPARE_BATCH:
         raise UsageError(f"--batch {args.batch}: expected at most {MAX_COMPARE_BATCH:,} "
                          "(the size of the test set)")
-    net = _network(args)
     if args.random:
         rng = np.random.default_rng(args.seed)
         x = rng.random((args.batch, 1, 28, 28)).astype(args.dtype)
@@ -126,7 +125,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         data = _dataset(args)
         x = as_float(data.test_images[: args.batch], np.dtype(args.dtype))
         labels = data.test_labels[: args.batch]
-    df = compare(net, x, labels)
+    df = compare(_network(args), x, labels)
     print(format_comparison(df))
     if df.attrs["first_divergence"] is not None:
         sys.exit(1)
