@@ -190,8 +190,9 @@ def check_outputs(checkpoint: str | os.PathLike | None, history: str | os.PathLi
                   resume: bool) -> None:
     """Raise :class:`OutputError` unless the run can write its checkpoint and history.
 
-    Each must be a writable file path (``scratchnet.atomic.check_writable``), and an
-    existing checkpoint is only ever continued (``resume``), never replaced by a new run.
+    Each must be a writable file path (``scratchnet.atomic.check_writable``), the two
+    must differ, and an existing checkpoint is only ever continued (``resume``), never
+    replaced by a new run.
     """
     for argument, path in (("checkpoint", checkpoint), ("history", history)):
         if path is None:
@@ -200,6 +201,10 @@ def check_outputs(checkpoint: str | os.PathLike | None, history: str | os.PathLi
             check_writable(path)
         except OSError as err:
             raise OutputError(argument, path, err.strerror) from None
+    if checkpoint is not None and history is not None and (
+            Path(checkpoint).resolve() == Path(history).resolve()):
+        raise OutputError("history", history, "is the checkpoint's path too; give each its "
+                                              "own file")
     if checkpoint is not None and not resume and os.path.exists(checkpoint):
         raise OutputError("checkpoint", checkpoint, "already exists; resume it, or remove "
                                                     "it to start afresh")

@@ -241,6 +241,13 @@ def test_history_is_written_after_every_epoch(tmp_path, monkeypatch) -> None:
     assert pd.read_csv(history)["epoch"].tolist() == [1, 2]
 
 
+def test_checkpoint_and_history_need_their_own_files(tmp_path) -> None:
+    x, y = block_images(10, seed=0)
+    with pytest.raises(OutputError, match=r"^history .*run\.npz: is the checkpoint's path"):
+        train(seed_network("full"), x, y, x, y, TrainConfig(epochs=1), progress=False,
+              checkpoint=tmp_path / "run.npz", history=tmp_path / "." / "run.npz")
+
+
 @pytest.mark.parametrize(("where", "problem"), [
     ("missing/run.npz", "no such directory"),
     ("file.txt/run.npz", "is not a directory"),
