@@ -178,7 +178,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             raise fail(f"checkpoint has no entry {key!r}")
         value = entries[key]
         if value.dtype.kind not in kinds:
-            raise fail(f"entry {key!r} has dtype {value.dtype}, expected a numeric array")
+            expected = {"iu": "integer", "f": "floating-point"}.get(kinds, "numeric")
+            raise fail(f"entry {key!r} has dtype {value.dtype}, expected {expected} values")
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise fail(f"entry {key!r} holds NaN or infinite values")
         return value
@@ -192,7 +193,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
     epoch_entry = entry("epoch", "iu")
     if epoch_entry.shape != () or epoch_entry < 0:
-        raise fail(f"entry 'epoch' must be one integer >= 0, got shape {epoch_entry.shape}")
+        got = epoch_entry.tolist() if epoch_entry.size < 5 else f"shape {epoch_entry.shape}"
+        raise fail(f"entry 'epoch' must be one integer >= 0, got {got}")
     epoch = int(epoch_entry)
 
     params = {}
