@@ -212,6 +212,16 @@ def test_bounds_reject_bad_values() -> None:
             Bounds(max_loss=bad)
 
 
+def test_a_test_loss_past_the_bound_stops_the_run(monkeypatch) -> None:
+    x, y = block_images(20, seed=0)
+    monkeypatch.setattr(train_mod, "evaluate", lambda *args: (1e4, 0.1))
+    with pytest.raises(DivergenceError, match=r"^diverged at epoch 1, after its last step: "
+                                              r"test loss 1e\+04 is past the bound "
+                                              r"max_loss=1000; no epoch completed"):
+        train(seed_network("full"), x, y, x, y, TrainConfig(epochs=1, batch_size=10),
+              progress=False)
+
+
 def test_evaluate_of_a_diverged_network_is_nan() -> None:
     x, y = block_images(10, seed=0)
     net = seed_network("full")
