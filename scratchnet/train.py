@@ -483,6 +483,8 @@ def train(
             frame = pd.DataFrame(rows)
             write_atomically(history, lambda f: frame.to_csv(f, index=False))
 
+    if len(rows) >= config.epochs:  # a finished run resumed: nothing left to train
+        write_history()
     for epoch in range(len(rows) + 1, config.epochs + 1):  # epochs count from 1
         try:
             metrics = train_epoch(net, optimizer, loss_fn, train_x, train_y, config, epoch,
@@ -502,7 +504,6 @@ def train(
         if checkpoint is not None:
             save_checkpoint(checkpoint, net, optimizer, pd.DataFrame(rows), config, epoch, data)
         write_history()
-    write_history()  # also when there was nothing left to train
     return pd.DataFrame(rows)
 
 

@@ -148,8 +148,9 @@ def test_failed_write_keeps_the_previous_checkpoint(
 
     monkeypatch.setattr(np, "savez", savez_then_fail)
     net.named_params()["fc2.bias"][...] = 123.0  # a changed state that must not land
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as err:
         save_checkpoint(path, net, optimizer, history, ADAM, epoch=2)
+    assert err.value.filename == str(path)  # the user's file, not the temporary one
 
     assert path.read_bytes() == good
     assert load_checkpoint(path).epoch == 1
@@ -424,11 +425,12 @@ def test_resume_without_a_checkpoint_file_starts_afresh(tmp_path: Path) -> None:
 def test_resume_at_the_last_epoch_returns_the_history(tmp_path: Path) -> None:
     x, y = block_images(20, seed=0)
     config = TrainConfig(epochs=2, batch_size=10)
-    path = tmp_path / "done.npz"
+    path, csv = tmp_path / "done.npz", tmp_path / "history.csv"
     done = train(seed_network("full"), x, y, x, y, config, checkpoint=path, progress=False)
     again = train(seed_network("full", seed=5), x, y, x, y, config, checkpoint=path,
-                  resume=True, progress=False)
+                  resume=True, history=csv, progress=False)
     pd.testing.assert_frame_equal(again, done, check_exact=True)
+    assert pd.read_csv(csv)["epoch"].tolist() == [1, 2]
 
 
 def first_run(tmp_path: Path) -> tuple[Path, TrainConfig, np.ndarray, np.ndarray]:
