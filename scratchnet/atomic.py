@@ -57,7 +57,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
 def check_writable(path: str | os.PathLike) -> Path:
     """Raise an ``OSError`` naming ``path`` unless :func:`write_atomically` can write it.
 
-    ``path`` must not be a directory, and its directory must exist and take a new file
+    ``path`` must be a regular file or nothing yet (not a directory, a device or a pipe,
+    which a rename would replace), and its directory must exist and take a new file
     (tried by creating and removing an empty one there: this also catches read-only
     file systems and permissions, whoever runs it).
 
@@ -68,6 +69,8 @@ def check_writable(path: str | os.PathLike) -> Path:
     parent = path.parent
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "it is a directory", str(path))
+    if path.exists() and not path.is_file():  # a device or a pipe: never replace it
+        raise FileExistsError(errno.EEXIST, "it exists and is not a regular file", str(path))
     if not parent.exists():
         raise FileNotFoundError(errno.ENOENT, f"no such directory {parent}", str(path))
     if not parent.is_dir():

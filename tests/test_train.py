@@ -262,6 +262,7 @@ def test_checkpoint_and_history_need_their_own_files(tmp_path) -> None:
     ("missing/run.npz", "no such directory"),
     ("file.txt/run.npz", "is not a directory"),
     (".", "it is a directory"),
+    ("/dev/null", "it exists and is not a regular file"),
 ])
 @pytest.mark.parametrize("argument", ["checkpoint", "history"])
 def test_outputs_are_checked_before_any_training(

@@ -128,9 +128,10 @@ BAD_BY_TYPE = {
 }
 BAD_BY_FLAG = {  # flags whose values are names of things: bad values and extra arguments
     "--data-dir": (["/nonexistent-data", "/etc/hostname", "/proc/self"], []),
-    "--checkpoint": ([f"{NOT_A_DIR}/run.npz", "/nonexistent/run.npz", "/tmp"], []),
-    "--history": ([f"{NOT_A_DIR}/h.csv", "/proc/h.csv", "/tmp"], []),
-    "--out": ([NOT_A_DIR, "/etc/hostname", "/proc/x"], []),
+    "--checkpoint": ([f"{NOT_A_DIR}/run.npz", "/nonexistent/run.npz", "/tmp", "/dev/null"],
+                     []),
+    "--history": ([f"{NOT_A_DIR}/h.csv", "/proc/h.csv", "/tmp", "/dev/null"], []),
+    "--out": ([NOT_A_DIR, "/etc/hostname", "/proc/x", "/dev/null"], []),
     "--only": (["nope"], []),
 }
 
