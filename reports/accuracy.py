@@ -16,15 +16,17 @@ always shows every experiment and study finished in the output directory, also t
 run with ``--only`` did not rerun.
 
 Run it with ``make report`` (or ``scratchnet report``); ``--quick`` makes a small run for
-CI's smoke test. Every file is written atomically, and ``--resume`` skips experiments
-whose CSV already holds a finished run with the same settings (an interrupted report
-picks up where it stopped).
+CI's smoke test, which writes to the user cache (``reports.usage.smoke_dir``) and never
+over a full report. Every output path is checked before training starts, every file is
+written atomically, and ``--resume`` skips experiments whose CSV already holds a finished
+run with the same settings (an interrupted report picks up where it stopped).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import sys
 import time
@@ -40,12 +42,14 @@ import torch
 from reference.lockstep import train_lockstep
 from reports import relu_boundary
 from reports.machine import git_info, library_versions, machine_line
-from scratchnet.atomic import write_atomically
+from reports.usage import UsageError, output_dir, output_error
+from scratchnet.atomic import check_writable, write_atomically
 from scratchnet.data import as_float, load_dataset
 from scratchnet.network import seed_network
 from scratchnet.train import TrainConfig
 
 DEFAULT_OUT = Path(__file__).parent / "accuracy"
+QUICK_NOTE = "a --quick smoke run: small data, 2 epochs"  # in the README of such a run
 
 
 @dataclass(frozen=True)
@@ -245,8 +249,7 @@ def write_report(
         "# Accuracy report: scratchnet and PyTorch, trained side by side",
         "",
         f"Produced by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d} in "
-        f"{seconds / 60:.1f} minutes" + (" (a --quick smoke run: small data, 2 epochs)."
-                                         if quick_run else "."),
+        f"{seconds / 60:.1f} minutes" + (f" ({QUICK_NOTE})." if quick_run else "."),
         f"Machine: {env['machine']}; PyTorch threads: {env['torch threads']}. "
         f"Versions: Python {env['Python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
         f"pandas {env['pandas']}. Code: {env['commit']}."
@@ -335,17 +338,15 @@ def run_report(
 ) -> list[tuple[Experiment, pd.DataFrame]]:
     """Run the report's experiments and studies; write their files and the Markdown report.
 
-    Returns the lockstep experiments run (or resumed) and their histories.
+    Every dataset is loaded, and every output path checked (:func:`prepare_outputs`),
+    before the first experiment starts. Returns the lockstep experiments run (or resumed)
+    and their histories.
     """
-    known = [e.name for e in (*EXPERIMENTS, *STUDIES)]
-    unknown = sorted(set(only or ()) - set(known))
-    if unknown:
-        raise ValueError(f"unknown experiment(s) {unknown}; known: {', '.join(known)}")
-    every = [quick(e) for e in EXPERIMENTS] if quick_run else list(EXPERIMENTS)
-    experiments = [e for e in every if not only or e.name in only]
+    every = select_experiments(None, quick_run)
+    experiments = select_experiments(only, quick_run)
     studies = [s for s in STUDIES if not only or s.name in only]
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_outputs(out_dir, experiments, quick_run)
 
     start, results, env = time.perf_counter(), [], environment()
     todo = [e for e in experiments if not (resume and _finished(out_dir, e) is not None)]
@@ -398,11 +399,47 @@ def _shown(
     return shown, finished, earlier
 
 
+def select_experiments(only: Sequence[str] | None, quick_run: bool) -> list[Experiment]:
+    """The experiments ``only`` names (all if None), as :func:`quick` versions if asked."""
+    known = [e.name for e in (*EXPERIMENTS, *STUDIES)]
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {unknown}; known: {', '.join(known)}")
+    experiments = [e for e in EXPERIMENTS if not only or e.name in only]
+    return [quick(e) for e in experiments] if quick_run else experiments
+
+
+def prepare_outputs(out_dir: Path, experiments: Sequence[Experiment], quick_run: bool) -> None:
+    """Create ``out_dir`` and check every file the run will write there can be written.
+
+    Raises:
+        OSError: naming the path that cannot be written, or (``quick_run``) the README of
+            a full report there, which a smoke run never replaces.
+    """
+    readme = out_dir / "README.md"
+    if quick_run and readme.is_file() and QUICK_NOTE not in readme.read_text(errors="replace"):
+        raise FileExistsError(errno.EEXIST, "holds a full report, which a --quick run never "
+                                            "replaces", str(readme))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(out_dir))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise type(err)(err.errno, f"cannot create the directory ({err.strerror})",
+                        str(out_dir)) from None
+    for experiment in experiments:
+        for suffix in (".csv", ".json", ".png"):
+            check_writable(out_dir / f"{experiment.name}{suffix}")
+    check_writable(readme)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The report's command-line options (shared by ``scratchnet report``)."""
     parser.add_argument("--quick", action="store_true",
-                        help="a small, fast run (smoke test): 200 images, 2 epochs")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="a small, fast run (smoke test): 200 images, 2 epochs; it "
+                             "writes to the user cache unless --out says where, and never "
+                             "over a full report")
+    parser.add_argument("--out", type=Path, default=None,
                         help=f"output directory (default: {DEFAULT_OUT})")
     names = ", ".join(e.name for e in (*EXPERIMENTS, *STUDIES))
     parser.add_argument("--only", nargs="+", metavar="NAME",
@@ -415,6 +452,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace, command: str) -> None:
-    run_report(args.out, quick_run=args.quick, only=args.only, data_dir=args.data_dir,
+    """``scratchnet report``: check the flags and outputs, then :func:`run_report`."""
+    out = output_dir(args.out, args.quick, DEFAULT_OUT, "accuracy")
+    try:
+        prepare_outputs(out, select_experiments(args.only, args.quick), args.quick)
+    except ValueError as err:
+        raise UsageError(f"--only: {err}") from None
+    except OSError as err:
+        raise output_error("--out", out, err) from None
+    run_report(out, quick_run=args.quick, only=args.only, data_dir=args.data_dir,
                download=not args.no_download, resume=args.resume,
                progress=not args.no_progress, command=command)
+    if args.quick:
+        print(f"smoke run (--quick): the report is in {out}", file=sys.stderr)

@@ -31,7 +31,8 @@ per step is the median over blocks of ``block time / k``; ``ratio`` is the ratio
 two medians. Thread settings are left at their defaults and recorded, not changed.
 
 Run ``python -m reports.bench`` (about 9-10 minutes) or ``python -m reports.bench --quick``
-(seconds; a rough smoke run). Results go to ``reports/speed/bench.csv``, ``bias.csv``,
+(seconds; a rough smoke run, written to the user cache, never over the committed results).
+Results go to ``reports/speed/bench.csv``, ``bias.csv``,
 ``memory.csv`` and ``bench.md``.
 """
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import math
 import os
 import shlex
@@ -62,6 +64,14 @@ from reports.steps import (
 )
 from reports.targets import target_table
 from reports.timing import Timing, matmul_peak_gflops, time_interleaved, wait_for_quiet
+from reports.usage import (
+    output_dir,
+    output_error,
+    positive_float,
+    positive_int,
+    positive_ints,
+    words_from,
+)
 from reports.work import (
     MEMORY_BATCH,
     MEMORY_COLUMNS,
@@ -70,9 +80,11 @@ from reports.work import (
     measure_train_memory,
 )
 from scratchnet import Sequential, seed_network
-from scratchnet.atomic import write_atomically
+from scratchnet.atomic import check_writable, write_atomically
 from scratchnet.network import infer_chunk
 
+SPEED_DIR = Path(__file__).parent / "speed"  # the committed results
+OUTPUTS = ("bench.csv", "bias.csv", "memory.csv", "bench.md")
 INFER_IMAGES = 10_000              # images per inference pass: the test set's size
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
@@ -381,8 +393,23 @@ def _bias_summary(row: dict) -> str:
             f"{row['untied_over_tied']:.3f} (IQR {row['ratio_iqr']:.3f})")
 
 
+def check_outputs(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` and check its four output files can be written (before timing).
+
+    Raises:
+        OSError: naming the path that cannot be written.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUTS:
+        check_writable(out / name)
+    return out
+
+
 def run_benchmark(
-    out_dir: str | Path = "reports/speed",
+    out_dir: str | Path = SPEED_DIR,
     quick: bool = False,
     batches: Sequence[int] = (1, 16, 64, 256),
     dtypes: Sequence[str] = ("float32", "float64"),
@@ -422,8 +449,7 @@ def run_benchmark(
     else:
         seconds, bias_seconds = (0.3, 0.3) if quick else (ROW_SECONDS, BIAS_SECONDS)
     say = log or (lambda _msg: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_outputs(out_dir)
     info = {**machine_info(), **thread_info()}
 
     peaks = {d: matmul_peak_gflops(d, repeats=2 if quick else 5) for d in dtypes}
@@ -489,16 +515,8 @@ def run_benchmark(
     return speed
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(","))
-
-
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(","))
-
-
-def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench") -> int:
-    """Command line: ``python -m reports.bench [--quick] [--out DIR] [--seconds S] ...``."""
+def build_parser(prog: str = "python -m reports.bench") -> argparse.ArgumentParser:
+    """The benchmark's command-line options (``scratchnet bench``)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Time scratchnet against its PyTorch twin (train steps, inference) and "
@@ -506,16 +524,32 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench
                     "bench.md.")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in seconds: batch 16, float32, untied, short blocks")
-    parser.add_argument("--out", default="reports/speed", help="output folder")
-    parser.add_argument("--seconds", type=float, default=None,
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output folder (default {SPEED_DIR}; with --quick the user "
+                             "cache, never the committed results)")
+    parser.add_argument("--seconds", type=positive_float, default=None,
                         help=f"timed seconds per configuration (default {ROW_SECONDS:g}, "
                              f"untied-vs-tied rows {BIAS_SECONDS:g}; 0.3 with --quick)")
-    parser.add_argument("--images", type=int, default=INFER_IMAGES,
+    parser.add_argument("--images", type=positive_int, default=INFER_IMAGES,
                         help="images per inference pass (default 10000)")
-    parser.add_argument("--batches", type=_ints, default=None, help="e.g. 1,16,64,256")
-    parser.add_argument("--dtypes", type=_words, default=None, help="e.g. float32,float64")
-    parser.add_argument("--biases", type=_words, default=None, help="e.g. untied,tied")
-    args = parser.parse_args(argv)
+    parser.add_argument("--batches", type=positive_ints, default=None, help="e.g. 1,16,64,256")
+    parser.add_argument("--dtypes", type=words_from(("float32", "float64")), default=None,
+                        help="e.g. float32,float64")
+    parser.add_argument("--biases", type=words_from(("untied", "tied")), default=None,
+                        help="e.g. untied,tied")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench") -> int:
+    """Command line: ``python -m reports.bench [--quick] [--out DIR] [--seconds S] ...``."""
+    args = build_parser(prog).parse_args(argv)
+    out = output_dir(args.out, args.quick, SPEED_DIR, "speed")
+    try:
+        check_outputs(out)
+    except OSError as err:
+        raise output_error("--out", out, err) from None
+    if args.quick:
+        print(f"smoke run (--quick): writing to {out}", file=sys.stderr)
     argv_list = sys.argv[1:] if argv is None else list(argv)
     grid = {"batches": (16,), "dtypes": ("float32",), "biases": ("untied",)} if args.quick \
         else {}
@@ -523,13 +557,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench
         if getattr(args, key) is not None:
             grid[key] = getattr(args, key)
     speed = run_benchmark(
-        out_dir=args.out, quick=args.quick, seconds_per_config=args.seconds,
+        out_dir=out, quick=args.quick, seconds_per_config=args.seconds,
         infer_images=args.images,
         command=shlex.join(["python", "-m", "reports.bench", *argv_list]),
         log=lambda msg: print(msg, file=sys.stderr, flush=True), **grid,
     )
     print(_markdown_table(speed, percent=["peak_fraction"]))
-    print(f"\nwrote {Path(args.out) / 'bench.md'}, bench.csv, bias.csv, memory.csv")
+    print(f"\nwrote {out / 'bench.md'}, bench.csv, bias.csv, memory.csv")
     return 0
 
 

@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 
 from reference.check import CHECKED_KINDS, RANDOM_CONFIGURATIONS, check_layer, protocol_problem
+from reports.usage import UsageError
 from scratchnet.atomic import write_atomically
 
 DESCRIPTION = """\
@@ -20,10 +21,6 @@ the catalogued mistakes that reproduce the class's numbers. Exit status 0 when e
 agrees, 1 when something disagrees, 2 for a usage error (no such file or class, a file that
 fails to import, a class without forward or backward, an unknown kind), which is one line
 on stderr."""
-
-
-class UsageError(ValueError):
-    """A bad target, file, class or kind: ``reports.cli`` prints it as one line, exit 2."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,14 @@ PyTorch twin in ``reference/lockstep.py`` can be fed the very same batches.
 Epochs are numbered from 1. ``train`` returns the history, one row per epoch::
 
     epoch  train_loss  train_acc  test_loss  test_acc  seconds  grad_norm.conv1  ...
+
+Nothing is lost when a run fails. Every path it writes (checkpoint, history) is checked
+before the first step; after every epoch both are rewritten atomically, so an interrupted,
+killed or diverged run leaves the state and the history of its last good epoch. A run
+*diverges* when a step's outputs, loss or gradients are NaN or infinite, or its loss or
+gradient norm passes a bound (:class:`Bounds`); it then stops with one
+:class:`DivergenceError` line that names the epoch and step, and saves nothing of the
+epoch that diverged.
 """
 
 from __future__ import annotations
@@ -25,13 +33,22 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from scratchnet.checkpoint import describe_network, load_checkpoint, save_checkpoint
+from scratchnet.atomic import check_writable, write_atomically
+from scratchnet.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    describe_data,
+    describe_network,
+    load_checkpoint,
+    save_checkpoint,
+)
 from scratchnet.layers.base import ShapeError
 from scratchnet.losses import SoftmaxCrossEntropy
 from scratchnet.network import Sequential
@@ -103,6 +120,97 @@ class TrainConfig:
                 for k, v in dataclasses.asdict(self).items()}
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """Past these a run has diverged (as it has at any NaN or infinity), and stops.
+
+    Attributes:
+        max_loss: the largest mean loss of a batch or of the test set, > 0. Default
+            1000: an untrained 10-class network starts near ln 10 = 2.3, the report's
+            batch-1 runs peak near 15 on single hard images (measured over their first 15
+            epochs), and a mean loss of 1000 needs logits 1000 apart.
+        max_grad_norm: the largest global gradient norm of a step (before clipping), > 0.
+            Default 1e5; the same batch-1 runs peak near 70, batch 64 near 6.
+    """
+
+    max_loss: float = 1e3
+    max_grad_norm: float = 1e5
+
+    def __post_init__(self) -> None:
+        for field in ("max_loss", "max_grad_norm"):
+            value = getattr(self, field)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"Bounds.{field}: expected a finite number > 0, got {value!r}")
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced NaN or infinity, or passed one of its :class:`Bounds`.
+
+    Attributes:
+        epoch: the epoch that diverged.
+        step: its step (from 1) that diverged; 0: the epoch's steps went through but the
+            weights or the test loss after them did not.
+        reason: what was wrong, e.g. ``"loss is nan"``.
+    """
+
+    def __init__(self, epoch: int, step: int, steps: int, reason: str, kept: str = "") -> None:
+        self.epoch, self.step, self.steps, self.reason = epoch, step, steps, reason
+        where = f"step {step} of {steps}" if step else "after its last step"
+        super().__init__(f"diverged at epoch {epoch}, {where}: {reason}"
+                         + (f"; {kept}" if kept else ""))
+
+
+class ResumeMismatchError(ValueError):
+    """A checkpoint was made with other settings or data than the run resuming it.
+
+    Attributes:
+        path: the checkpoint.
+        differences: one ``"what (checkpoint A, this run B)"`` per difference.
+    """
+
+    def __init__(self, path: Path, differences: list[str]) -> None:
+        self.path, self.differences = path, differences
+        super().__init__(f"resume from {path}: this run differs from the checkpoint in "
+                         f"{'; '.join(differences)} (force_resume=True continues anyway)")
+
+
+class OutputError(ValueError):
+    """An output of a run cannot be written where it was asked to go.
+
+    Attributes:
+        argument: the ``train`` argument (``"checkpoint"`` or ``"history"``).
+        path: the path given; problem: what is wrong with it.
+    """
+
+    def __init__(self, argument: str, path: str | os.PathLike, problem: str) -> None:
+        self.argument, self.path, self.problem = argument, path, problem
+        super().__init__(f"{argument} {path}: {problem}")
+
+
+def check_outputs(checkpoint: str | os.PathLike | None, history: str | os.PathLike | None,
+                  resume: bool) -> None:
+    """Raise :class:`OutputError` unless the run can write its checkpoint and history.
+
+    Each must be a writable file path (``scratchnet.atomic.check_writable``), the two
+    must differ, and an existing checkpoint is only ever continued (``resume``), never
+    replaced by a new run.
+    """
+    for argument, path in (("checkpoint", checkpoint), ("history", history)):
+        if path is None:
+            continue
+        try:
+            check_writable(path)
+        except OSError as err:
+            raise OutputError(argument, path, err.strerror) from None
+    if checkpoint is not None and history is not None and (
+            Path(checkpoint).resolve() == Path(history).resolve()):
+        raise OutputError("history", history, "is the checkpoint's path too; give each its "
+                                              "own file")
+    if checkpoint is not None and not resume and os.path.exists(checkpoint):
+        raise OutputError("checkpoint", checkpoint, "already exists; resume it, or remove "
+                                                    "it to start afresh")
+
+
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
     """The batches of one epoch: index arrays into ``n`` examples, in training order.
 
@@ -164,7 +272,7 @@ def evaluate(
     """Mean loss and accuracy of ``net`` on ``x: (N, C, H, W)``, ``y: (N,)``.
 
     Runs ``net.infer`` (forward only) in batches of ``batch_size``; the weights are not
-    changed.
+    changed. Both are NaN when the network's outputs are not all finite (it diverged).
     """
     check_data(net, x, y, "evaluate")
     loss_fn = SoftmaxCrossEntropy()
@@ -172,6 +280,8 @@ def evaluate(
     for i in range(0, len(x), batch_size):
         xb, yb = x[i : i + batch_size], y[i : i + batch_size]
         logits = net.infer(xb)
+        if not np.isfinite(logits).all():  # a diverged network: no loss or accuracy to speak of
+            return math.nan, math.nan
         total_loss += loss_fn.forward(logits, yb) * len(yb)
         correct += int((logits.argmax(axis=1) == yb).sum())
     return total_loss / len(x), correct / len(x)
@@ -195,6 +305,7 @@ def train_epoch(
     config: TrainConfig,
     epoch: int,
     progress: bool = True,
+    bounds: Bounds = Bounds(),
 ) -> dict[str, float]:
     """Train ``net`` one epoch on the batches ``epoch_batches(len(x), ..., epoch)``.
 
@@ -204,6 +315,11 @@ def train_epoch(
         config: batch size, seed and clip norm are taken from it.
         epoch: the epoch number (selects the shuffle).
         progress: show a tqdm bar over the batches.
+        bounds: when the run counts as diverged.
+
+    Raises:
+        DivergenceError: a step's outputs, loss or gradient norm are not finite, or its
+            loss or gradient norm is past ``bounds``; the step is not applied.
 
     Returns:
         ``train_loss`` (mean over examples of the batch losses), ``train_acc`` (of the
@@ -215,14 +331,27 @@ def train_epoch(
     total_loss, correct, seconds = 0.0, 0, 0.0
     max_norms: dict[str, float] = {}
     bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False)
-    for idx in bar:
+
+    def diverged(step: int, reason: str) -> DivergenceError:
+        bar.close()
+        return DivergenceError(epoch, step, len(batches), reason)
+
+    for step, idx in enumerate(bar, start=1):
         xb, yb = x[idx], y[idx]
         start = time.perf_counter()
         logits = net.forward(xb)
+        if not np.isfinite(logits).all():
+            raise diverged(step, "the network's outputs are NaN or infinite")
         loss = loss_fn.forward(logits, yb)
+        if not loss <= bounds.max_loss:  # also NaN
+            raise diverged(step, f"loss {loss:.4g} is past the bound max_loss={bounds.max_loss:g}")
         net.backward(loss_fn.backward(), need_input_grad=False)
         seconds += time.perf_counter() - start
         norms = layer_grad_norms(net)  # bookkeeping, not part of the timed step
+        norm = math.sqrt(sum(n * n for n in norms.values()))
+        if not norm <= bounds.max_grad_norm:
+            raise diverged(step, f"gradient norm {norm:.4g} is past the bound "
+                           f"max_grad_norm={bounds.max_grad_norm:g}")
         start = time.perf_counter()
         if config.clip_norm is not None:
             clip_grad_norm(net.named_grads(), config.clip_norm)
@@ -231,10 +360,8 @@ def train_epoch(
 
         total_loss += loss * len(idx)
         correct += int((logits.argmax(axis=1) == yb).sum())
-        for layer, norm in norms.items():
-            # max() would drop a NaN norm; keep it visible instead.
-            old = max_norms.get(layer, -math.inf)
-            max_norms[layer] = norm if (norm > old or math.isnan(norm)) else old
+        for layer, layer_norm in norms.items():
+            max_norms[layer] = max(layer_norm, max_norms.get(layer, -math.inf))  # all finite
         bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
     metrics = {"train_loss": total_loss / len(x), "train_acc": correct / len(x),
                "seconds": seconds}
@@ -242,25 +369,55 @@ def train_epoch(
     return metrics
 
 
-def check_resumable(checkpoint: Any, net: Sequential, config: TrainConfig) -> None:
-    """Raise one clear ValueError unless ``checkpoint`` can continue this run.
+def resume_differences(checkpoint: Checkpoint, net: Sequential, config: TrainConfig,
+                       data: dict[str, dict[str, Any]]) -> list[str]:
+    """What differs between the run that made ``checkpoint`` and this one, e.g.
+    ``"lr (checkpoint 0.01, this run 0.02)"``.
 
-    Every config field but ``epochs`` must match, and so must the network's description
-    (layers, parameter shapes, dtype); the checkpoint must not be past ``config.epochs``.
+    Every config field but ``epochs`` is compared, the network's description (dtype and
+    layers) and the fingerprints of the data (``data``, by name, as
+    :func:`scratchnet.checkpoint.describe_data` gives them).
+
+    Raises:
+        CheckpointError: the checkpoint's config is not a valid ``TrainConfig``, or its
+            network's parameters do not fit ``net`` at all (no flag can continue that).
     """
-    where = f"resume from {checkpoint.path}"
-    saved = checkpoint.config
-    for field, value in config.to_dict().items():
-        if field not in RESUMABLE_CHANGES and saved.get(field) != value:
-            raise ValueError(f"{where}: checkpoint was made with {field}={saved.get(field)!r}, "
-                             f"this run has {field}={value!r}")
-    if checkpoint.network != describe_network(net):
-        raise ValueError(f"{where}: checkpoint was made for a different network "
-                         f"({checkpoint.network['dtype']}, "
-                         f"{'/'.join(checkpoint.network['layers'])})")
-    if checkpoint.epoch > config.epochs:
-        raise ValueError(f"{where}: checkpoint is at epoch {checkpoint.epoch}, past this "
-                         f"run's epochs={config.epochs}")
+    where = checkpoint.path
+    try:
+        saved = TrainConfig(**checkpoint.config).to_dict()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{where}: its config is not a valid TrainConfig "
+                              f"({str(err).splitlines()[0]})") from None
+    ours = describe_network(net)
+    theirs = checkpoint.network
+    for key in dict.fromkeys([*theirs["params"], *ours["params"]]):
+        shapes = [_shape(network["params"].get(key)) for network in (theirs, ours)]
+        if shapes[0] != shapes[1]:
+            raise CheckpointError(f"{where}: checkpoint was made for a different network: "
+                                  f"its {key} is {shapes[0]}, this network's {shapes[1]}")
+    differences = [f"{field} (checkpoint {saved[field]!r}, this run {value!r})"
+                   for field, value in config.to_dict().items()
+                   if field not in RESUMABLE_CHANGES and saved[field] != value]
+    if theirs["dtype"] != ours["dtype"]:
+        differences.append(f"dtype (checkpoint {theirs['dtype']}, this run {ours['dtype']})")
+    differences += [f"layer {name} (checkpoint {theirs['layers'].get(name)}, this run "
+                    f"{layer})" for name, layer in ours["layers"].items()
+                    if theirs["layers"].get(name) != layer][:1]
+    for name, fingerprint in data.items():
+        if checkpoint.data.get(name) != fingerprint:
+            differences.append(f"{name} data (checkpoint {_data(checkpoint.data.get(name))}; "
+                               f"this run {_data(fingerprint)})")
+    return differences
+
+
+def _shape(shape: list[int] | None) -> str:
+    return "missing" if shape is None else "x".join(map(str, shape))
+
+
+def _data(fingerprint: dict[str, Any] | None) -> str:
+    if not fingerprint:
+        return "no record"
+    return f"{fingerprint.get('size')} images, sha256 {str(fingerprint.get('sha256'))[:12]}"
 
 
 def train(
@@ -273,6 +430,9 @@ def train(
     *,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
+    force_resume: bool = False,
+    history: str | os.PathLike | None = None,
+    bounds: Bounds = Bounds(),
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train ``net`` for ``config.epochs`` epochs, evaluating on the test set after each.
@@ -283,50 +443,122 @@ def train(
         test_x, test_y: the same for the test set.
         config: the run's :class:`TrainConfig`.
         checkpoint: a ``.npz`` path; if given, a checkpoint is written there after every
-            epoch (atomically, see ``scratchnet/checkpoint.py``).
+            epoch (atomically, see ``scratchnet/checkpoint.py``). An existing file is only
+            ever continued (``resume``), never started over.
         resume: if the checkpoint exists, restore weights, optimizer state and history
             from it and continue with the next epoch. The result equals the uninterrupted
-            run's bit for bit (except ``seconds``).
+            run's bit for bit (except ``seconds``). Refused if the checkpoint was made with
+            other settings, network dtype or data (:func:`resume_differences`).
+        force_resume: continue such a checkpoint anyway (weights converted to the net's
+            dtype; the optimizer starts afresh when its saved state does not fit).
+        history: a CSV path; if given, the history so far is written there after every
+            epoch (atomically), so a run that fails late keeps what it did.
+        bounds: when the run counts as diverged.
         progress: show a progress bar per epoch.
 
     Returns:
         The history: one row per epoch with ``epoch, train_loss, train_acc, test_loss,
         test_acc, seconds`` and ``grad_norm.<layer>`` for each layer with parameters.
+
+    Raises:
+        OutputError: ``checkpoint`` or ``history`` cannot be written (before any work).
+        CheckpointError, ResumeMismatchError: the checkpoint cannot be continued.
+        DivergenceError: the run diverged; the checkpoint and history keep the last good
+            epoch, and the message says which.
     """
     check_data(net, train_x, train_y, "train")
     check_data(net, test_x, test_y, "test")
     if resume and checkpoint is None:
         raise ValueError("train: resume=True needs checkpoint=<path>")
+    check_outputs(checkpoint, history, resume)
     optimizer = make_optimizer(net, config)
     loss_fn = SoftmaxCrossEntropy()
+    data = ({"train": describe_data(train_x, train_y), "test": describe_data(test_x, test_y)}
+            if checkpoint is not None else {})
     rows: list[dict[str, Any]] = []
     if resume and os.path.exists(checkpoint):
         saved = load_checkpoint(checkpoint)
-        check_resumable(saved, net, config)
-        net.load_params(saved.params)
-        optimizer.load_state_dict(saved.optimizer_state)
-        rows = saved.history.to_dict("records")
+        rows = _restore(saved, net, optimizer, config, data, force_resume)
 
+    def write_history() -> None:
+        if history is not None:
+            frame = pd.DataFrame(rows)
+            write_atomically(history, lambda f: frame.to_csv(f, index=False))
+
+    if len(rows) >= config.epochs:  # a finished run resumed: nothing left to train
+        write_history()
     for epoch in range(len(rows) + 1, config.epochs + 1):  # epochs count from 1
-        metrics = train_epoch(net, optimizer, loss_fn, train_x, train_y, config, epoch,
-                              progress)
-        test_loss, test_acc = evaluate(net, test_x, test_y)
+        try:
+            metrics = train_epoch(net, optimizer, loss_fn, train_x, train_y, config, epoch,
+                                  progress, bounds)
+            if not all(np.isfinite(p).all() for p in net.named_params().values()):
+                raise DivergenceError(epoch, 0, 0, "the weights are NaN or infinite")
+            test_loss, test_acc = evaluate(net, test_x, test_y)
+            if not test_loss <= bounds.max_loss:  # also NaN
+                raise DivergenceError(epoch, 0, 0, f"test loss {test_loss:.4g} is past the "
+                                                   f"bound max_loss={bounds.max_loss:g}")
+        except DivergenceError as err:
+            raise DivergenceError(err.epoch, err.step, err.steps, err.reason,
+                                   _what_is_kept(len(rows), checkpoint, history)) from None
         rows.append({"epoch": epoch, "train_loss": metrics.pop("train_loss"),
                      "train_acc": metrics.pop("train_acc"), "test_loss": test_loss,
                      "test_acc": test_acc, **metrics})
         if checkpoint is not None:
-            save_checkpoint(checkpoint, net, optimizer, pd.DataFrame(rows), config, epoch)
+            save_checkpoint(checkpoint, net, optimizer, pd.DataFrame(rows), config, epoch, data)
+        write_history()
     return pd.DataFrame(rows)
+
+
+def _restore(saved: Checkpoint, net: Sequential, optimizer: Optimizer, config: TrainConfig,
+             data: dict[str, dict[str, Any]], force: bool) -> list[dict[str, Any]]:
+    """Load ``saved`` into ``net`` and ``optimizer``; its history rows.
+
+    Raises:
+        ResumeMismatchError: the checkpoint differs from this run, and not ``force``.
+        CheckpointError: it cannot be loaded at all, or is past ``config.epochs``.
+    """
+    differences = resume_differences(saved, net, config, data)
+    if differences and not force:
+        raise ResumeMismatchError(saved.path, differences)
+    if saved.epoch > config.epochs:
+        raise CheckpointError(f"{saved.path}: checkpoint is at epoch {saved.epoch}, past "
+                              f"this run's epochs={config.epochs}")
+    net.load_params(saved.params)  # converted to the net's dtype when forced
+    try:
+        optimizer.load_state_dict(saved.optimizer_state)
+    except ValueError as err:
+        if not differences:  # the same settings, so the state should have fit: damaged
+            raise CheckpointError(f"{saved.path}: {err}") from None
+        optimizer.load_state_dict(make_optimizer(net, config).state_dict())  # afresh
+    return saved.history.to_dict("records")
+
+
+def _what_is_kept(epochs: int, checkpoint: str | os.PathLike | None,
+                  history: str | os.PathLike | None) -> str:
+    """The end of a divergence message: what the run's files hold now."""
+    files = [f"{what} {path}" for what, path in (("checkpoint", checkpoint),
+                                                 ("history", history)) if path is not None]
+    if not epochs:
+        return "no epoch completed, nothing was saved"
+    if not files:
+        return f"the last good epoch was {epochs} (nothing was saved: no checkpoint or history)"
+    return f"{' and '.join(files)} keep epoch{'s 1-' if epochs > 1 else ' '}{epochs}"
 
 
 __all__ = [
     "OPTIMIZERS",
+    "Bounds",
+    "DivergenceError",
+    "OutputError",
+    "ResumeMismatchError",
     "TrainConfig",
     "check_data",
+    "check_outputs",
     "epoch_batches",
     "evaluate",
     "layer_grad_norms",
     "make_optimizer",
+    "resume_differences",
     "train",
     "train_epoch",
 ]

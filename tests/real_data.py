@@ -23,7 +23,8 @@ SHARED_DATA = (Path(__file__).parents[1] / "../shared/data").resolve()
 def real_dataset(name: str) -> Dataset:
     """``load_dataset(name)``, looking in ``../shared/data`` first; fails the test if none."""
     try:
-        return load_dataset(name, data_dir=SHARED_DATA if SHARED_DATA.exists() else None)
+        shared = (SHARED_DATA / name).is_dir()  # a named data_dir must hold the dataset
+        return load_dataset(name, data_dir=SHARED_DATA if shared else None)
     except DataError as err:
         pytest.fail(f"real {name} is needed and could not be had: {err}")
 

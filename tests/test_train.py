@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from scratchnet import SoftmaxCrossEntropy, seed_network
+from scratchnet import train as train_mod
+from scratchnet.checkpoint import load_checkpoint
 from scratchnet.optim import SGD
 from scratchnet.train import (
+    Bounds,
+    DivergenceError,
+    OutputError,
     TrainConfig,
     epoch_batches,
     evaluate,
@@ -112,26 +119,163 @@ def test_train_epoch_metrics_match_a_hand_written_loop() -> None:
         assert np.array_equal(net.named_params()[key], value), key
 
 
-def test_grad_norms_are_per_layer_and_reveal_exploding_gradients() -> None:
-    """A huge learning rate makes gradients explode; the grad_norm columns must show it."""
+def test_grad_norms_are_per_layer() -> None:
     x, y = block_images(60, seed=3)
     net = seed_network("full", seed=0)
     calm = train(net, x, y, x, y, TrainConfig(epochs=1, batch_size=20, lr=0.01),
                  progress=False)
-    net = seed_network("full", seed=0)
-    with np.errstate(all="ignore"):
-        wild = train(net, x, y, x, y, TrainConfig(epochs=2, batch_size=20, lr=50.0),
-                     progress=False)
-    calm_norm = calm["grad_norm.fc2"].iloc[0]
-    wild_norm = wild["grad_norm.fc2"].iloc[-1]
-    # Measured: fc2's largest norm is 0.25 at lr 0.01; at lr 50 it is 1.8e4 in epoch 1
-    # and 5e15 in epoch 2. (Should the weights overflow instead, a NaN norm is kept,
-    # which is just as visible.)
-    assert 0 < calm_norm < 10
-    assert math.isnan(wild_norm) or wild_norm > 1000 * calm_norm
+    # Measured: fc2's largest norm is 0.25 at lr 0.01.
+    assert 0 < calm["grad_norm.fc2"].iloc[0] < 10
+    assert list(layer_grad_norms(net)) == list(LAYERS)
 
-    norms = layer_grad_norms(net)
-    assert list(norms) == list(LAYERS)
+
+def test_same_seed_gives_bit_identical_runs(tmp_path) -> None:
+    """Two runs from the same seeds give the same numbers to the bit (only the times differ):
+    no state outside the seeds (a global generator, a cache, the order of a dict or set)
+    may leak into training. The checkpoints' weights and optimizer states agree too."""
+    x, y = block_images(60, seed=0)
+    config = TrainConfig(epochs=2, batch_size=16, optimizer="adam", lr=0.01, seed=5)
+    runs = []
+    for name in ("a", "b"):
+        net = seed_network("full", bias="tied", seed=7)
+        history = train(net, x, y, x, y, config, checkpoint=tmp_path / f"{name}.npz",
+                        progress=False)
+        runs.append((history.drop(columns="seconds"), net.flat_params.copy(),
+                     load_checkpoint(tmp_path / f"{name}.npz")))
+    (history_a, params_a, saved_a), (history_b, params_b, saved_b) = runs
+    pd.testing.assert_frame_equal(history_a, history_b, check_exact=True)
+    assert np.array_equal(params_a, params_b)
+    for key, value in saved_a.optimizer_state.items():
+        assert np.array_equal(saved_b.optimizer_state[key], value), key
+    assert saved_a.data == saved_b.data
+
+
+# ----------------------------------------------------------------------------- divergence
+
+
+def test_an_exploding_run_stops_with_one_line_naming_epoch_and_step(tmp_path) -> None:
+    """At lr 50 the loss explodes within the first epoch (measured: 2.5e5 at its third and
+    last step): the run must stop there, not go on to NaN weights, and save nothing."""
+    x, y = block_images(60, seed=3)
+    path, history = tmp_path / "run.npz", tmp_path / "history.csv"
+    with np.errstate(all="ignore"), pytest.raises(DivergenceError) as err:
+        train(seed_network("full", seed=0), x, y, x, y,
+              TrainConfig(epochs=5, batch_size=20, lr=50.0), checkpoint=path,
+              history=history, progress=False)
+    assert re.fullmatch(r"diverged at epoch 1, step [23] of 3: loss \S+ is past the bound "
+                        r"max_loss=1000; no epoch completed, nothing was saved",
+                        str(err.value)), str(err.value)
+    assert not path.exists() and not history.exists()
+
+
+@pytest.mark.parametrize(("bounds", "reason"), [
+    (Bounds(max_loss=0.5), r"loss \d\.\d+ is past the bound max_loss=0\.5$"),
+    (Bounds(max_grad_norm=1e-3), r"gradient norm \d\.\d+ is past the bound "
+                                 r"max_grad_norm=0\.001$"),
+])
+def test_a_bound_stops_the_run_and_keeps_the_last_good_epoch(
+    tmp_path, bounds: Bounds, reason: str
+) -> None:
+    """Epoch 1 runs free; the resumed run is held to a tight bound, so it diverges at the
+    first step of epoch 2: the checkpoint and history still hold epoch 1, untouched."""
+    x, y = block_images(40, seed=0)
+    config = TrainConfig(epochs=1, batch_size=10, lr=0.05)
+    path, history = tmp_path / "run.npz", tmp_path / "history.csv"
+    train(seed_network("full"), x, y, x, y, config, checkpoint=path, history=history,
+          progress=False)
+    saved, written = path.read_bytes(), history.read_bytes()
+    longer = dataclasses.replace(config, epochs=3)
+    with pytest.raises(DivergenceError) as err:
+        train(seed_network("full"), x, y, x, y, longer, checkpoint=path, resume=True,
+              history=history, bounds=bounds, progress=False)
+    text = str(err.value)
+    assert text.startswith("diverged at epoch 2, step 1 of 4: ")
+    assert re.search(reason, text.split("; ")[0]), text
+    assert text.endswith(f"checkpoint {path} and history {history} keep epoch 1")
+    assert (err.value.epoch, err.value.step) == (2, 1)
+    assert path.read_bytes() == saved and history.read_bytes() == written
+
+
+def test_nan_weights_stop_the_run_at_the_first_step() -> None:
+    x, y = block_images(20, seed=0)
+    net = seed_network("full")
+    net.named_params()["fc1.weight"][0, 0] = np.nan
+    with pytest.raises(DivergenceError, match=r"^diverged at epoch 1, step 1 of 2: the "
+                                              r"network's outputs are NaN or infinite; no "
+                                              r"epoch completed, nothing was saved$"):
+        train(net, x, y, x, y, TrainConfig(epochs=1, batch_size=10), progress=False)
+
+
+def test_bounds_reject_bad_values() -> None:
+    for bad in (0, -1.0, float("nan"), float("inf"), "1"):
+        with pytest.raises(ValueError, match=r"^Bounds\.max_loss: expected a finite number"):
+            Bounds(max_loss=bad)
+
+
+def test_a_test_loss_past_the_bound_stops_the_run(monkeypatch) -> None:
+    x, y = block_images(20, seed=0)
+    monkeypatch.setattr(train_mod, "evaluate", lambda *args: (1e4, 0.1))
+    with pytest.raises(DivergenceError, match=r"^diverged at epoch 1, after its last step: "
+                                              r"test loss 1e\+04 is past the bound "
+                                              r"max_loss=1000; no epoch completed"):
+        train(seed_network("full"), x, y, x, y, TrainConfig(epochs=1, batch_size=10),
+              progress=False)
+
+
+def test_evaluate_of_a_diverged_network_is_nan() -> None:
+    x, y = block_images(10, seed=0)
+    net = seed_network("full")
+    net.named_params()["fc2.bias"][3] = np.inf
+    loss, acc = evaluate(net, x, y)
+    assert math.isnan(loss) and math.isnan(acc)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def test_history_is_written_after_every_epoch(tmp_path, monkeypatch) -> None:
+    """A run that fails late (here: interrupted in epoch 3) keeps the history so far."""
+    x, y = block_images(20, seed=0)
+    history = tmp_path / "history.csv"
+    real_epoch = train_mod.train_epoch
+
+    def interrupted_in_epoch_3(*args, **kwargs):
+        if args[6] == 3:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "train_epoch", interrupted_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train(seed_network("full"), x, y, x, y, TrainConfig(epochs=4, batch_size=10),
+              history=history, progress=False)
+    assert pd.read_csv(history)["epoch"].tolist() == [1, 2]
+
+
+def test_checkpoint_and_history_need_their_own_files(tmp_path) -> None:
+    x, y = block_images(10, seed=0)
+    with pytest.raises(OutputError, match=r"^history .*run\.npz: is the checkpoint's path"):
+        train(seed_network("full"), x, y, x, y, TrainConfig(epochs=1), progress=False,
+              checkpoint=tmp_path / "run.npz", history=tmp_path / "." / "run.npz")
+
+
+@pytest.mark.parametrize(("where", "problem"), [
+    ("missing/run.npz", "no such directory"),
+    ("file.txt/run.npz", "is not a directory"),
+    (".", "it is a directory"),
+    ("/dev/null", "it exists and is not a regular file"),
+])
+@pytest.mark.parametrize("argument", ["checkpoint", "history"])
+def test_outputs_are_checked_before_any_training(
+    tmp_path, monkeypatch, argument: str, where: str, problem: str
+) -> None:
+    (tmp_path / "file.txt").write_text("x")
+    monkeypatch.setattr(train_mod, "train_epoch", lambda *a, **k: pytest.fail("trained"))
+    x, y = block_images(10, seed=0)
+    path = tmp_path / where
+    with pytest.raises(OutputError, match=rf"^{argument} .*: .*{problem}") as err:
+        train(seed_network("full"), x, y, x, y, TrainConfig(epochs=1), progress=False,
+              **{argument: path})
+    assert err.value.path == path and ".tmp" not in str(err.value)
 
 
 def test_clip_norm_limits_the_applied_update() -> None:

@@ -1,16 +1,18 @@
 """MNIST and Fashion-MNIST: where to find them, how to check them, how to download them.
 
-``load_dataset(name)`` looks in these places, in order, and takes the first that holds
-all four files with the right content:
+``load_dataset(name, data_dir)`` reads the dataset from ``data_dir`` (the CLI's
+``--data-dir``) when it is given, and from nowhere else: a directory the caller names that
+does not exist, or does not hold a good copy, is an error, never a reason to quietly take
+another copy. Without ``data_dir`` it looks in these places, in order, and takes the first
+that holds all four files with the right content:
 
-1. the ``data_dir`` argument (the CLI's ``--data-dir``),
-2. the environment variable ``SCRATCHNET_DATA``,
-3. the user cache, ``platformdirs.user_cache_dir("scratchnet")``,
-4. system copies (Debian's ``dataset-fashion-mnist`` package, for Fashion-MNIST).
+1. the environment variable ``SCRATCHNET_DATA`` (which, when set, must be a directory),
+2. the user cache, ``platformdirs.user_cache_dir("scratchnet")``,
+3. system copies (Debian's ``dataset-fashion-mnist`` package, for Fashion-MNIST).
 
-For each of the first three roots ``R`` it tries ``R/<name>/`` and then ``R`` itself.
-Each file may be plain or gzip-compressed. Checks are on the *uncompressed* content
-(size and MD5), so a recompressed copy passes and a damaged one fails. Failing all
+For ``data_dir`` and the first two roots ``R`` it tries ``R/<name>/`` and then ``R``
+itself. Each file may be plain or gzip-compressed. Checks are on the *uncompressed*
+content (size and MD5), so a recompressed copy passes and a damaged one fails. Failing all
 that, it downloads the files into ``<cache>/<name>/``.
 """
 
@@ -133,11 +135,28 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("scratchnet"))
 
 
+class DataDirError(DataError):
+    """The directory the caller named (``data_dir``) does not hold a good copy of the data.
+
+    Attributes:
+        directory: that directory, absolute.
+        problem: what is wrong with it, e.g. ``"no such directory"``.
+    """
+
+    def __init__(self, directory: Path, problem: str) -> None:
+        self.directory, self.problem = directory, problem
+        super().__init__(f"data_dir {directory}: {problem}")
+
+
 def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
-    """Where ``load_dataset`` looks, in order: ``(directory, why it is looked at)`` pairs."""
+    """Where ``load_dataset`` looks, in order: ``(directory, why it is looked at)`` pairs.
+
+    With ``data_dir``, only ``data_dir/<name>`` and ``data_dir``.
+    """
     roots: list[tuple[Path, str]] = []
     if data_dir is not None:
-        roots.append((Path(data_dir).expanduser().absolute(), "data_dir"))
+        root = Path(data_dir).expanduser().absolute()
+        return [(root / name, "data_dir"), (root, "data_dir")]
     if os.environ.get(ENV_VAR):
         roots.append((Path(os.environ[ENV_VAR]).expanduser().absolute(), f"${ENV_VAR}"))
     roots.append((cache_dir(), "user cache"))
@@ -170,17 +189,28 @@ def load_dataset(
 
     Args:
         name: which dataset; ``DATASETS`` lists them.
-        data_dir: a directory to look in first (itself or its ``<name>/`` subdirectory).
-        download: whether to download the files when no local copy is good.
+        data_dir: the directory to read it from (itself or its ``<name>/`` subdirectory);
+            None: look in the usual places (module docstring).
+        download: whether to download the files when no local copy is good (never with
+            ``data_dir``).
 
     Raises:
-        DataError: unknown name; files in ``data_dir`` that fail their checks; or no good
-            copy anywhere and no download (the message lists every place looked at and
-            why each was rejected, and how to provide the files).
+        DataDirError: ``data_dir`` does not exist, holds no (or only part of a) copy, or
+            its files fail their checks.
+        DataError: unknown name; ``$SCRATCHNET_DATA`` is not a directory; or no good copy
+            anywhere and no download. The message's first line says so; the lines after
+            it list every place looked at and why each was rejected, and how to provide
+            the files.
     """
     spec = _spec(name)
+    if data_dir is not None:
+        return _load_from_data_dir(name, spec, Path(data_dir).expanduser().absolute())
+    env = os.environ.get(ENV_VAR)
+    if env and not Path(env).expanduser().is_dir():
+        raise DataError(f"${ENV_VAR} is {env!r}, which is not a directory; set it to the "
+                        "directory that holds the data, or unset it")
     rejected: list[str] = []
-    for directory, origin in search_dirs(name, data_dir):
+    for directory, origin in search_dirs(name):
         paths = find_files(directory, name)
         if len(paths) < len(ROLES):
             rejected.append(f"{directory} ({origin}): {_missing(directory, spec, paths)}")
@@ -188,21 +218,41 @@ def load_dataset(
         try:
             arrays = {role: _load_checked(paths[role], spec.files[role]) for role in ROLES}
         except DataError as err:
-            if origin == "data_dir":
-                raise DataError(f"{name} in data_dir {directory} fails its checks: {err}") from None
             rejected.append(f"{directory} ({origin}): {err}")
             continue
         return _make_dataset(name, arrays, directory)
 
     target = cache_dir() / name
-    if download:
-        try:
-            return _make_dataset(name, _download(spec, target), target)
-        except (DataError, OSError) as err:  # OSError: the cache cannot be written
-            download_note = f"Downloading into {target} failed: {err}"
-    else:
-        download_note = "Download was not allowed."
-    raise DataError(_not_found_message(name, spec, rejected, download_note))
+    if not download:
+        raise DataError(_not_found_message(name, spec, rejected, "download was not allowed",
+                                           ""))
+    try:
+        return _make_dataset(name, _download(spec, target), target)
+    except (DataError, OSError) as err:  # OSError: the cache cannot be written
+        raise DataError(_not_found_message(
+            name, spec, rejected, f"downloading it into {target} failed",
+            f"Downloading into {target} failed: {err}")) from None
+
+
+def _load_from_data_dir(name: str, spec: DatasetSpec, root: Path) -> Dataset:
+    """The dataset from ``root/<name>`` or ``root``, or a :class:`DataDirError`."""
+    if not root.is_dir():
+        raise DataDirError(root, "not a directory" if root.exists() else "no such directory")
+    partial = []
+    for directory, _ in search_dirs(name, root):
+        paths = find_files(directory, name)
+        if len(paths) == len(ROLES):
+            try:
+                arrays = {role: _load_checked(paths[role], spec.files[role]) for role in ROLES}
+            except DataError as err:
+                raise DataDirError(root, f"the {name} files in {directory} fail their "
+                                         f"checks: {err}") from None
+            return _make_dataset(name, arrays, directory)
+        if paths:
+            partial.append(f"{name} in {directory} is incomplete: "
+                           f"{_missing(directory, spec, paths)}")
+    raise DataDirError(root, partial[0] if partial else
+                       f"holds no {name} files (looked in {root / name} and {root})")
 
 
 def _spec(name: str) -> DatasetSpec:
@@ -303,12 +353,14 @@ def _fetch(url: str, path: Path) -> None:
         logger.setLevel(level)
 
 
-def _not_found_message(name: str, spec: DatasetSpec, rejected: list[str], note: str) -> str:
+def _not_found_message(name: str, spec: DatasetSpec, rejected: list[str], why: str,
+                       note: str) -> str:
+    """The error when no copy is good: the whole problem in its first line, then details."""
     stems = [f.stem for f in spec.files.values()]
-    lines = [f"No good copy of {name} was found. Looked in:"]
+    lines = [f"No good copy of {name} was found, and {why}. Looked in:"]
     lines += [f"  {line}" for line in rejected]
+    lines += [note] if note else []
     lines += [
-        note,
         f"To provide the files, put {', '.join(stems[:-1])}",
         f"and {stems[-1]} (each plain or .gz) in a directory DIR or DIR/{name},",
         f"then pass --data-dir DIR or set {ENV_VAR}=DIR; or allow the download.",

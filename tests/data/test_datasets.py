@@ -208,11 +208,45 @@ def test_bad_files_in_data_dir_are_an_error(env: Path, monkeypatch: pytest.Monke
     where = write_tiny(env / "given")
     damage(where / f"{STEMS[0]}.gz", at=50)
     monkeypatch.setenv("SCRATCHNET_DATA", str(write_tiny(env / "shared")))  # a good copy
-    with pytest.raises(DataError) as info:
+    with pytest.raises(ds.DataDirError) as info:
         load_dataset("tiny", data_dir=where, download=False)
     message = str(info.value)
-    assert message.startswith(f"tiny in data_dir {where} fails its checks: {STEMS[0]}.gz: MD5")
-    assert "\n" not in message
+    assert message.startswith(f"data_dir {where}: the tiny files in {where} fail their "
+                              f"checks: {STEMS[0]}.gz: MD5")
+    assert info.value.directory == where and "\n" not in message
+
+
+@pytest.mark.parametrize(("make", "problem"), [
+    (lambda d: None, "no such directory"),
+    (lambda d: d.write_text("a file"), "not a directory"),
+    (lambda d: d.mkdir(), "holds no tiny files (looked in {d}/tiny and {d})"),
+    (lambda d: (d / "tiny").mkdir(parents=True), "holds no tiny files"),
+    (lambda d: (write_tiny(d / "tiny") / f"{STEMS[2]}.gz").unlink(),
+     "tiny in {d}/tiny is incomplete: missing " + STEMS[2]),
+])
+def test_a_named_data_dir_without_the_data_is_an_error_not_a_fallback(
+    env: Path, monkeypatch: pytest.MonkeyPatch, make, problem: str
+) -> None:
+    """A good copy elsewhere (here in $SCRATCHNET_DATA and the cache) is never taken
+    instead: the caller named where the data is, and it is not there."""
+    monkeypatch.setenv("SCRATCHNET_DATA", str(write_tiny(env / "shared")))
+    write_tiny(env / "cache/scratchnet/tiny")
+    given = env / "given"
+    make(given)
+    with pytest.raises(ds.DataDirError) as info:
+        load_dataset("tiny", data_dir=given, download=True)
+    assert str(info.value).startswith(f"data_dir {given}: " + problem.format(d=given))
+    assert "\n" not in str(info.value)
+
+
+def test_env_var_naming_no_directory_is_an_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_tiny(env / "cache/scratchnet/tiny")  # a good copy that must not be taken instead
+    monkeypatch.setenv("SCRATCHNET_DATA", str(env / "nowhere"))
+    with pytest.raises(DataError, match=r"^\$SCRATCHNET_DATA is '.*nowhere', which is not a "
+                                        r"directory; set it to .*, or unset it$"):
+        load_dataset("tiny", download=False)
 
 
 # ---------------------------------------------------------------- nothing found
@@ -221,23 +255,20 @@ def test_bad_files_in_data_dir_are_an_error(env: Path, monkeypatch: pytest.Monke
 def test_nothing_found_lists_every_place_and_why(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    given = write_tiny(env / "given")  # all files but one
-    (given / f"{STEMS[3]}.gz").unlink()
     (env / "shared" / "tiny").mkdir(parents=True)
     damage(write_tiny(env / "shared") / f"{STEMS[1]}.gz")
     (env / "cache").mkdir()
     (env / "cache" / "scratchnet").write_text("a file, not a directory")
     monkeypatch.setenv("SCRATCHNET_DATA", str(env / "shared"))
     with pytest.raises(DataError) as info:
-        load_dataset("tiny", data_dir=env / "given", download=False)
+        load_dataset("tiny", download=False)
     lines = str(info.value).splitlines()
-    assert lines[0] == "No good copy of tiny was found. Looked in:"
+    # The first line alone says the whole problem; the rest are the details.
+    assert lines[0] == "No good copy of tiny was found, and download was not allowed. Looked in:"
     cache = env / "cache" / "scratchnet"
     damaged = gzip.decompress((env / "shared" / f"{STEMS[1]}.gz").read_bytes())
     md5, expected = hashlib.md5(damaged).hexdigest(), ds.DATASETS["tiny"].files["train_labels"].md5
-    assert lines[1:8] == [
-        f"  {given / 'tiny'} (data_dir): no such directory",
-        f"  {given} (data_dir): missing {STEMS[3]}",
+    assert lines[1:6] == [
         f"  {env / 'shared' / 'tiny'} ($SCRATCHNET_DATA): none of the files",
         f"  {env / 'shared'} ($SCRATCHNET_DATA): {STEMS[1]}.gz: MD5 of the content is "
         f"{md5}, expected {expected} "
@@ -246,8 +277,7 @@ def test_nothing_found_lists_every_place_and_why(
         f"  {cache} (user cache): not a directory",
         f"  {env / 'system'} (system copy): no such directory",
     ]
-    assert lines[8] == "Download was not allowed."
-    hint = " ".join(lines[9:])
+    hint = " ".join(lines[6:])
     assert all(stem in hint for stem in STEMS)
     assert "--data-dir DIR" in hint and "SCRATCHNET_DATA=DIR" in hint
     assert "DIR/tiny" in hint and "allow the download" in hint
@@ -261,8 +291,11 @@ def test_unwritable_cache_is_reported_not_raised(
     set_mirrors(monkeypatch, "http://127.0.0.1:9/")  # never reached
     with pytest.raises(DataError) as info:
         load_dataset("tiny")
-    assert f"Downloading into {env / 'cache/scratchnet/tiny'} failed: [Errno" in str(info.value)
-    assert "Looked in:" in str(info.value)
+    target = env / "cache/scratchnet/tiny"
+    lines = str(info.value).splitlines()
+    assert lines[0] == (f"No good copy of tiny was found, and downloading it into {target} "
+                        "failed. Looked in:")
+    assert f"Downloading into {target} failed: [Errno" in str(info.value)
 
 
 def test_images_and_labels_must_agree(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -401,7 +434,7 @@ def test_no_download_when_not_allowed(
 ) -> None:
     base, requests, _ = server
     set_mirrors(monkeypatch, f"{base}/good/")
-    with pytest.raises(DataError, match="Download was not allowed"):
+    with pytest.raises(DataError, match="download was not allowed"):
         load_dataset("tiny", download=False)
     assert requests == [] and not (env / "cache").exists()
 

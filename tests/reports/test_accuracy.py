@@ -62,8 +62,8 @@ def test_float32_drift_is_reported_and_small(quick_report) -> None:
 
 
 def test_resume_keeps_finished_experiments(quick_report, monkeypatch, tmp_path) -> None:
-    out = tmp_path / "report"     # a copy: the rerun rewrites README.md, which others read
-    shutil.copytree(quick_report[0], out)
+    # A copy: the resumed run rewrites README.md, which another test reads from the original.
+    out = shutil.copytree(quick_report[0], tmp_path / "report")
     monkeypatch.setattr(accuracy, "run_experiment",
                         lambda *a, **k: pytest.fail("a finished experiment was rerun"))
     again = accuracy.run_report(out, quick_run=True, only=QUICK[:1], resume=True,

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from reports import accuracy, bench, cli, usage
 from reports.cli import main
-from tests.real_data import require_real_mnist
+from scratchnet.checkpoint import load_checkpoint
+from scratchnet.data import Dataset
+from tests.real_data import real_dataset, require_real_mnist
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -19,6 +28,35 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
         code = exit_.code if isinstance(exit_.code, int) else 1
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def error_lines(err: str) -> list[str]:
+    """stderr without argparse's usage block (``usage:`` and its indented continuation)."""
+    lines = err.splitlines()
+    while lines and (lines[0].startswith("usage:") or lines[0].startswith(" ")):
+        lines.pop(0)
+    return lines
+
+
+def assert_one_error_line(code: int, err: str, command: str, *needles: str) -> str:
+    lines = error_lines(err)
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"scratchnet {command}: error: "), err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], err
+    return lines[0]
+
+
+@pytest.fixture
+def mnist(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands get the first 1,000 training and 200 test images of real MNIST,
+    without reading the files again (tests.real_data caches them): small and fast."""
+    full = real_dataset("mnist")
+    small = Dataset("mnist", full.train_images[:1000], full.train_labels[:1000],
+                    full.test_images[:200], full.test_labels[:200], full.source)
+    monkeypatch.setattr(cli, "_dataset", lambda args: small)
 
 
 def test_summary(capsys) -> None:
@@ -53,33 +91,290 @@ def test_train_writes_a_checkpoint_and_resumes(capsys, tmp_path) -> None:
     assert len(out.strip().splitlines()) == 3  # header and two epochs, the first restored
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--epochs", "0"], "TrainConfig.epochs: expected an integer >= 1, got 0"),
-    (["train", "--lr", "-1", "--data-dir", "/nonexistent"], "TrainConfig.lr"),
-    (["train", "--data-dir", "/nonexistent", "--no-download"], "No good copy of mnist"),
-    (["train", "--train-size", "0"], "--train-size: expected 1..60000, got 0"),
-    (["report", "--only", "nope"], r"unknown experiment(s) ['nope']"),
-    (["compare", "--data-dir", "/nonexistent", "--no-download"], "No good copy of mnist"),
-])
-def test_errors_are_one_clear_line(capsys, monkeypatch, tmp_path, argv, message) -> None:
-    # Nothing to find anywhere: "make test" exports $SCRATCHNET_DATA, and a user cache may
-    # hold MNIST, either of which the loader would rightly fall back to.
-    monkeypatch.delenv("SCRATCHNET_DATA", raising=False)
+def test_adam_trains_with_the_default_arguments(capsys, mnist, tmp_path) -> None:
+    """--momentum used to default to SGD's 0.9, which Adam refuses: every default must fit
+    the optimizer chosen."""
+    code, _, err = run(capsys, "train", "--optimizer", "adam", "--train-size", "200",
+                         "--epochs", "1", "--no-progress", "--checkpoint",
+                         str(tmp_path / "run.npz"))
+    assert code == 0, err
+    saved = load_checkpoint(tmp_path / "run.npz")
+    assert saved.config["optimizer"] == "adam" and saved.config["momentum"] == 0.0
+
+
+def test_sgd_keeps_momentum_0_9_by_default(capsys, mnist, tmp_path) -> None:
+    code, _, err = run(capsys, "train", "--train-size", "100", "--epochs", "1",
+                       "--no-progress", "--checkpoint", str(tmp_path / "run.npz"))
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "run.npz").config["momentum"] == cli.SGD_MOMENTUM
+
+
+@pytest.mark.parametrize("value", ["0.5", "0"])
+def test_momentum_with_adam_is_a_usage_error(capsys, value: str) -> None:
+    code, _, err = run(capsys, "train", "--optimizer", "adam", "--momentum", value)
+    assert_one_error_line(code, err, "train", "--momentum: is for --optimizer sgd")
+
+
+# ---------------------------------------------------------------- every flag, bad values
+
+NOT_A_DIR = "/etc/hostname/below"  # below a file
+BAD_BY_TYPE = {
+    usage.positive_int: ["0", "-1", "1.5", "x", ""],
+    usage.non_negative_int: ["-1", "1.5", "x"],
+    usage.positive_float: ["0", "-1", "nan", "inf", "-inf", "x"],
+    usage.non_negative_float: ["-1", "nan", "inf", "x"],
+    usage.fraction: ["1", "-0.1", "nan", "x"],
+    usage.positive_ints: ["0", "1,,2", "a", "-1", "16,x"],
+}
+BAD_BY_FLAG = {  # flags whose values are names of things: bad values and extra arguments
+    "--data-dir": (["/nonexistent-data", "/etc/hostname", "/proc/self"], []),
+    "--checkpoint": ([f"{NOT_A_DIR}/run.npz", "/nonexistent/run.npz", "/tmp", "/dev/null"],
+                     []),
+    "--history": ([f"{NOT_A_DIR}/h.csv", "/proc/h.csv", "/tmp", "/dev/null"], []),
+    "--out": ([NOT_A_DIR, "/etc/hostname", "/proc/x", "/dev/null"], []),
+    "--only": (["nope"], []),
+}
+
+
+def parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser, the benchmark's own included."""
+    action = next(a for a in cli.build_parser()._actions
+                  if isinstance(a, argparse._SubParsersAction))
+    commands = dict(action.choices)
+    commands["bench"] = bench.build_parser("scratchnet bench")
+    return commands
+
+
+def bad_values(action: argparse.Action) -> list[str]:
+    """Bad values of one option, as separate argv tails; fails for an unknown kind."""
+    flag = action.option_strings[-1]
+    if action.nargs == 0:  # store_true
+        return [f"{flag}=x"]
+    if action.choices is not None:
+        return ["nope", ""]
+    if action.type in BAD_BY_TYPE:
+        return BAD_BY_TYPE[action.type]
+    if getattr(action.type, "__name__", "") == "words_from":
+        return ["nope", "float32,nope"]
+    if flag in BAD_BY_FLAG:
+        return BAD_BY_FLAG[flag][0]
+    raise AssertionError(f"{flag}: no bad values known for this kind of option; add them here")
+
+
+def flag_cases() -> list[tuple[str, str, str]]:
+    cases = []
+    for command, parser in parsers().items():
+        for action in parser._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            if isinstance(action, argparse._HelpAction):
+                continue
+            cases += [(command, action.option_strings[-1], value) for value in bad_values(action)]
+    return cases
+
+
+def test_every_command_and_flag_is_walked() -> None:
+    walked = {(command, flag) for command, flag, _ in flag_cases()}
+    assert {"report", "train", "compare", "summary", "bench"} == {c for c, _ in walked}
+    assert len(walked) >= 40 and ("train", "--max-grad-norm") in walked
+
+
+@pytest.mark.parametrize(("command", "flag", "value"), flag_cases())
+def test_every_flag_refuses_bad_values_in_one_line(
+    capsys, monkeypatch, tmp_path, command: str, flag: str, value: str
+) -> None:
+    """Each bad value ends in at most one line after argparse's usage, naming the flag,
+    exit status 2, and nothing trained, timed or written."""
+    monkeypatch.setenv("SCRATCHNET_DATA", str(require_real_mnist()))  # a good copy elsewhere
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for where, name in ((accuracy, "run_experiment"), (bench, "run_benchmark"),
+                        (cli, "_network")):
+        monkeypatch.setattr(where, name, lambda *a, **k: pytest.fail("work started"))
+    argv = [command, value] if value.startswith("--") else [command, flag, value]
+    if command in ("report", "bench") and flag != "--out":
+        argv += ["--out", str(tmp_path / "out")]
     code, _, err = run(capsys, *argv)
-    assert code == 2
-    first = err.splitlines()[0]
-    assert first.startswith(f"scratchnet {argv[0]}: error: ")
-    assert message in err
-    assert "Traceback" not in err
+    line = assert_one_error_line(code, err, command)
+    assert flag in line, err
+    assert ".tmp" not in line and ".probe" not in line  # the user's path, not ours
 
 
-@pytest.mark.parametrize("argv", [["summary", "--variant", "deep"], ["train", "--epochs", "x"],
-                                  ["frobnicate"], []])
+@pytest.mark.parametrize("argv", [["summary", "--variant", "deep"], ["train", "--epochs"],
+                                  ["train", "--nope"], ["frobnicate"], []])
 def test_bad_arguments_exit_2_with_usage(capsys, argv) -> None:
     code, _, err = run(capsys, *argv)
     assert code == 2
-    assert "error:" in err and "Traceback" not in err
+    assert len(error_lines(err)) == 1 and "error:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "--resume"], "--resume: needs --checkpoint FILE"),
+    (["train", "--force-resume"], "--force-resume: goes with --resume"),
+    (["train", "--train-size", "1001"], "--train-size 1001: the training set has only 1,000"),
+    (["compare", "--batch", "10001"], "--batch 10001: expected at most 10,000"),
+    (["compare", "--batch", "10001", "--random"], "--batch 10001: expected at most 10,000"),
+])
+def test_flags_that_do_not_fit_are_one_line(capsys, mnist, argv, message: str) -> None:
+    code, _, err = run(capsys, *argv)
+    assert_one_error_line(code, err, argv[0], message)
+
+
+# ---------------------------------------------------------------- data lookup
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "report"])
+def test_a_data_dir_without_the_data_is_an_error_not_a_fallback(
+    capsys, monkeypatch, tmp_path, command: str
+) -> None:
+    """$SCRATCHNET_DATA holds MNIST, but the user named another directory: use that one or
+    fail, never quietly train on another copy."""
+    monkeypatch.setenv("SCRATCHNET_DATA", str(require_real_mnist()))
+    (tmp_path / "empty").mkdir()
+    extra = ["--out", str(tmp_path / "out"), "--quick"] if command == "report" else []
+    code, _, err = run(capsys, command, "--data-dir", str(tmp_path / "empty"), *extra)
+    assert_one_error_line(code, err, command, f"--data-dir {tmp_path / 'empty'}: holds no "
+                                              "mnist files")
+
+
+def test_nothing_found_says_the_whole_problem_in_the_first_line(
+    capsys, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.delenv("SCRATCHNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code, _, err = run(capsys, "compare", "--no-download")
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[0] == ("scratchnet compare: error: No good copy of mnist was found, "
+                                   "and download was not allowed. Looked in:")
+
+
+# ---------------------------------------------------------------- checkpoints, divergence
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint\n", b"PK\x03\x04broken"])
+def test_a_damaged_checkpoint_is_one_line_naming_the_file(
+    capsys, mnist, tmp_path, content: bytes
+) -> None:
+    path = tmp_path / "run.npz"
+    path.write_bytes(content)
+    code, _, err = run(capsys, "train", "--checkpoint", str(path), "--resume", "--epochs", "1",
+                       "--train-size", "100", "--no-progress")
+    assert_one_error_line(code, err, "train", f"{path}: not a complete zip archive")
+
+
+def test_resume_with_other_settings_needs_force(capsys, mnist, tmp_path) -> None:
+    path = tmp_path / "run.npz"
+    args = ["train", "--checkpoint", str(path), "--train-size", "100", "--no-progress"]
+    assert run(capsys, *args, "--epochs", "1")[0] == 0
+    code, _, err = run(capsys, *args, "--epochs", "2", "--resume", "--lr", "0.02")
+    assert_one_error_line(code, err, "train", f"--resume {path}: this run differs from the "
+                          "checkpoint in lr (checkpoint 0.01, this run 0.02); add "
+                          "--force-resume to continue anyway")
+    code, _, err = run(capsys, *args, "--epochs", "2", "--resume", "--lr", "0.02",
+                       "--force-resume")
+    assert code == 0, err
+    assert load_checkpoint(path).epoch == 2 and load_checkpoint(path).config["lr"] == 0.02
+
+
+def test_an_existing_checkpoint_is_not_started_over(capsys, mnist, tmp_path) -> None:
+    path = tmp_path / "run.npz"
+    path.write_bytes(b"precious")
+    code, _, err = run(capsys, "train", "--checkpoint", str(path))
+    assert_one_error_line(code, err, "train", f"--checkpoint {path}: already exists")
+    assert path.read_bytes() == b"precious"
+
+
+def test_a_diverged_run_exits_1_and_keeps_the_last_good_epoch(capsys, mnist, tmp_path) -> None:
+    path, history = tmp_path / "run.npz", tmp_path / "history.csv"
+    args = ["train", "--checkpoint", str(path), "--history", str(history), "--train-size",
+            "100", "--batch-size", "50", "--no-progress"]
+    assert run(capsys, *args, "--epochs", "1")[0] == 0
+    code, out, err = run(capsys, *args, "--epochs", "3", "--resume", "--max-loss", "0.01")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert re.fullmatch(r"scratchnet train: diverged at epoch 2, step 1 of 2: loss \S+ is "
+                        r"past the bound max_loss=0\.01; checkpoint \S+ and history \S+ "
+                        r"keep epoch 1\n", err), err
+    assert load_checkpoint(path).epoch == 1
+    assert pd.read_csv(history)["epoch"].tolist() == [1]
+
+
+def test_an_exploding_learning_rate_never_exits_0(capsys, mnist) -> None:
+    with np.errstate(all="ignore"):
+        code, _, err = run(capsys, "train", "--lr", "1e6", "--train-size", "100", "--epochs",
+                           "2", "--no-progress")
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith("scratchnet train: diverged at epoch 1, step ")
+    assert len(err.splitlines()) == 1, err
+
+
+def test_interrupt_and_warnings_are_one_line(capsys, monkeypatch) -> None:
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_summary", interrupted)
+    code, _, err = run(capsys, "summary")
+    assert code == 130 and err == "scratchnet summary: interrupted\n"
+
+    monkeypatch.setattr(cli, "cmd_summary", lambda args: warnings.warn("overflow", RuntimeWarning,
+                                                                       stacklevel=1))
+    code, _, err = run(capsys, "summary")
+    assert code == 0 and err == "scratchnet summary: warning: overflow (RuntimeWarning)\n"
+
+
+# ---------------------------------------------------------------- smoke runs
+
+
+def committed(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+def test_quick_report_writes_to_the_cache_never_the_committed_report(
+    capsys, monkeypatch, tmp_path
+) -> None:
+    """It used to write into reports/accuracy, over the full report."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = []
+    monkeypatch.setattr(accuracy, "run_report", lambda out, **kwargs: calls.append(out))
+    code, _, err = run(capsys, "report", "--quick")
+    smoke = tmp_path / "cache" / "scratchnet" / "smoke" / "accuracy"
+    assert code == 0 and calls == [smoke]
+    assert err == f"smoke run (--quick): the report is in {smoke}\n"
+    calls.clear()
+    assert run(capsys, "report")[0] == 0 and calls == [accuracy.DEFAULT_OUT]  # the full run
+
+
+@pytest.mark.parametrize("command", ["report", "bench"])
+def test_quick_into_the_committed_results_is_refused(capsys, monkeypatch, command) -> None:
+    monkeypatch.setattr(accuracy, "run_report", lambda *a, **k: pytest.fail("ran"))
+    monkeypatch.setattr(bench, "run_benchmark", lambda *a, **k: pytest.fail("ran"))
+    out = accuracy.DEFAULT_OUT if command == "report" else bench.SPEED_DIR
+    code, _, err = run(capsys, command, "--quick", "--out", str(out / ".." / out.name))
+    assert_one_error_line(code, err, command, "a --quick smoke run never replaces the "
+                                              "committed results there")
+
+
+def test_quick_report_never_replaces_a_full_one_elsewhere(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(accuracy, "run_report", lambda *a, **k: pytest.fail("ran"))
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "README.md").write_bytes((accuracy.DEFAULT_OUT / "README.md").read_bytes())
+    code, _, err = run(capsys, "report", "--quick", "--out", str(copy))
+    assert_one_error_line(code, err, "report", "README.md: holds a full report")
+
+
+def test_quick_bench_writes_to_the_cache(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = []
+
+    def fake_benchmark(**kwargs):
+        calls.append(kwargs["out_dir"])
+        raise KeyboardInterrupt  # stop here: where it would write is all this test needs
+
+    monkeypatch.setattr(bench, "run_benchmark", fake_benchmark)
+    code, _, err = run(capsys, "bench", "--quick")
+    assert code == 130
+    assert calls == [tmp_path / "cache" / "scratchnet" / "smoke" / "speed"]
+    assert f"writing to {calls[0]}" in err
 
 
 def test_console_script_is_installed() -> None:
