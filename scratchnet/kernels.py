@@ -185,8 +185,8 @@ def _scratch(ws: Workspace | None, name: str, shape: tuple[int, ...], dtype,
 # ------------------------------------------------------------------------ convolution
 
 
-def shifted_columns(x: np.ndarray, kw: int, stride: int, ws: Workspace | None = None,
-                    name: str = "cols") -> np.ndarray:
+def shifted_columns(x: np.ndarray, kw: int, stride: int, ws: Workspace | None = None
+                    ) -> np.ndarray:
     """Each input row ``kw`` times, shifted by each column offset: ``(H, C*kw, W_out*N)``.
 
     ``cols[h, (c, j), (q, n)] = x[h, c, q*stride + j, n]`` for ``x: (H, C, W, N)``: the
@@ -199,7 +199,7 @@ def shifted_columns(x: np.ndarray, kw: int, stride: int, ws: Workspace | None = 
     s_h, s_c, s_w, s_n = x.strides
     view = _strided(x, (H, C, kw, w_out, N), (s_h, s_c, s_w, stride * s_w, s_n),
                     writeable=False)
-    cols = _scratch(ws, name, (H, C * kw, w_out * N), x.dtype)
+    cols = _scratch(ws, "cols", (H, C * kw, w_out * N), x.dtype)
     np.copyto(cols.reshape(view.shape), view)
     return cols
 
@@ -238,70 +238,71 @@ def conv_forward(
         y: ``(H_out, C_out, W_out, N)`` contiguous, and a cache for :func:`conv_backward`.
     """
     C_out, _, kh, kw = weight.shape
+    xp = pad_spatial(x, padding)
+    cols = shifted_columns(xp, kw, stride, ws)                   # (H, C_in*kw, W_out*N)
+    windows = row_windows(cols, kh, stride)                      # (H_out, kh*C_in*kw, W_out*N)
+    h_out, w_out, N = windows.shape[0], output_size(xp.shape[2], kw, stride), x.shape[3]
+    y = np.empty((h_out, C_out, w_out, N), x.dtype)
     kernel = weight.transpose(0, 2, 1, 3).reshape(C_out, -1)     # columns (i, c, j)
-    y, cols = row_products(pad_spatial(x, padding), kernel, kh, kw, stride, ws)
+    np.matmul(kernel, windows, out=y.reshape(h_out, C_out, w_out * N))
     if bias is not None and bias.ndim == 1:                      # B_i, one per channel
-        y.reshape(y.shape[0], C_out, -1)[...] += bias[:, None]
+        y.reshape(h_out, C_out, w_out * N)[...] += bias[:, None]
     elif bias is not None:                                       # B_i, one per position
         y += bias.transpose(1, 0, 2)[:, :, :, None]
-    return y, (cols, x.shape)
+    return y, (cols, xp.shape)
 
 
-def dilated_gradient(dy: np.ndarray, input_shape: tuple[int, int, int, int], kh: int, kw: int,
-                     stride: int, padding: int, ws: Workspace | None = None,
-                     name: str = "dilated_dy") -> np.ndarray:
-    """The output gradient laid out for eq. (4)'s full cross-correlation:
-    ``(H + kh - 1, C_out, W + kw - 1, N)`` for an input of ``input_shape (H, C_in, W, N)``.
+#: Output rows per block of the input gradient's banded products (see :func:`band_matrix`).
+MAX_BLOCK_ROWS = 8
 
-    ``g[kh - 1 - padding + r*stride, :, kw - 1 - padding + q*stride] = dy[r, :, q]``, and
-    zeros everywhere else: ``dy: (H_out, C_out, W_out, N)`` (any strides) zero-dilated by the stride
-    (``stride - 1`` zeros between neighbours), with ``kh - 1`` rows (``kw - 1`` columns)
-    of zeros around it less the layer's padding, and below and right of it the rows and
-    columns the forward's floor dropped. Outputs that read nothing but padding (possible
-    when ``padding >= kh``) lie outside and are left out: they have no input to send
-    gradient to. Kept in ``ws`` as ``name``: the zeros are written once, when the array is
-    made.
+
+def block_rows(h_out: int) -> int:
+    """Rows per block: the largest divisor of ``h_out`` that is at most ``MAX_BLOCK_ROWS``."""
+    return max(r for r in range(1, min(h_out, MAX_BLOCK_ROWS) + 1) if h_out % r == 0)
+
+
+def band_matrix(weight: np.ndarray, rows: int, stride: int, ws: Workspace | None = None
+                ) -> np.ndarray:
+    """The kernel written along a band, ``(R*C_out, span*C_in*kw)``, ``span = (R-1)*stride + kh``::
+
+        band[(r, o), (h, c, j)] = weight[o, c, h - r*stride, j]   if 0 <= h - r*stride < kh
+                                  0                               otherwise
+
+    It maps the ``span`` input rows that a block of ``R`` output rows reads to those
+    rows' outputs; its transpose maps a block's output gradient back to them. Kept in
+    ``ws``: the zeros are written once, when the array is made, and each call writes the
+    kernel.
     """
-    h_out, C_out, w_out, N = dy.shape
-    H, _, W, _ = input_shape
-    g = _scratch(ws, name, (H + kh - 1, C_out, W + kw - 1, N), dy.dtype,
-                 lambda a: a.fill(0))
-    rows = _dilated_slices(h_out, kh - 1 - padding, stride, g.shape[0])
-    cols = _dilated_slices(w_out, kw - 1 - padding, stride, g.shape[2])
-    g[rows[0], :, cols[0]] = dy[rows[1], :, cols[1]]
-    return g
+    C_out, C_in, kh, kw = weight.shape
+    span = (rows - 1) * stride + kh
+    band = _scratch(ws, "band", (rows * C_out, span * C_in * kw), weight.dtype,
+                    lambda a: a.fill(0))
+    # Entry [r, o, i, c, j] of this view is band[(r, o), (r*stride + i, c, j)].
+    s_row, s = band.strides
+    s_h = C_in * kw * s
+    kernel_at = _strided(band, (rows, C_out, kh, C_in, kw),
+                         (C_out * s_row + stride * s_h, s_row, s_h, kw * s, s))
+    kernel_at[...] = weight.transpose(0, 2, 1, 3)      # the same kernel on every row
+    return band
 
 
-def _dilated_slices(n: int, offset: int, stride: int, size: int) -> tuple[slice, slice]:
-    """Where ``n`` entries placed at ``offset + i*stride`` land inside ``[0, size)``: the
-    slice of positions and the slice of the entries that land there."""
-    first = max(0, -(offset // stride))                  # entries before 0 are left out
-    last = min(n, (size - 1 - offset) // stride + 1)     # ...and those at or past size
-    if last <= first:
-        return slice(0, 0), slice(0, 0)
-    start = offset + first * stride
-    return slice(start, start + (last - first - 1) * stride + 1, stride), slice(first, last)
-
-
-def row_products(x: np.ndarray, kernel: np.ndarray, kh: int, kw: int, stride: int,
-                 ws: Workspace | None = None, name: str = "cols") -> tuple[np.ndarray, np.ndarray]:
-    """Cross-correlate ``x: (H, C_in, W, N)`` (no padding) with ``kernel``, one matrix
-    product per output row.
-
-    ``kernel: (C_out, kh*C_in*kw)`` with columns ordered ``(i, c, j)``; each output row is
-    ``kernel @ row_windows(...)[r]``, written straight into it.
-
-    Returns:
-        y: ``(H_out, C_out, W_out, N)`` contiguous, and the shifted columns the windows
-        were views of (``ws`` array ``name``).
-    """
-    cols = shifted_columns(x, kw, stride, ws, name)              # (H, C_in*kw, W_out*N)
-    windows = row_windows(cols, kh, stride)                      # (H_out, kh*C_in*kw, W_out*N)
-    h_out, w_out, N = windows.shape[0], output_size(x.shape[2], kw, stride), x.shape[3]
-    C_out = kernel.shape[0]
-    y = np.empty((h_out, C_out, w_out, N), x.dtype)
-    np.matmul(kernel, windows, out=y.reshape(h_out, C_out, w_out * N))
-    return y, cols
+def block_col2im(
+    dcols: np.ndarray, shape: tuple[int, int, int, int], kh: int, kw: int, rows: int,
+    stride: int,
+) -> np.ndarray:
+    """Scatter-add the input rows' gradients of each block of ``R`` output rows,
+    ``dcols: (blocks, span*C*kw, W_out*N)`` with rows ``(h, c, j)`` as in
+    :func:`shifted_columns`, back to ``shape (H, C, W, N)``."""
+    H, C, W, N = shape
+    h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
+    span, blocks = (rows - 1) * stride + kh, h_out // rows
+    d = dcols.reshape(blocks, span, C, kw, w_out, N)
+    dx = np.zeros(shape, dcols.dtype)
+    for b in range(blocks):
+        top = b * rows * stride
+        for j in range(kw):
+            dx[top : top + span, :, j : j + stride * w_out : stride, :] += d[b, :, :, j]
+    return dx
 
 
 def conv_backward(
@@ -319,7 +320,7 @@ def conv_backward(
     Returns:
         dx: ``(H, C_in, W, N)`` (None when not needed), and dweight, shaped like weight.
     """
-    cols, input_shape = cache
+    cols, padded_shape = cache
     C_out, C_in, kh, kw = weight.shape
     h_out, _, w_out, N = dy.shape
     # Eq. (2): each output row's gradient (C_out, W_out*N) times the transpose of its
@@ -329,48 +330,17 @@ def conv_backward(
     dweight = per_row.sum(axis=0).reshape(C_out, kh, C_in, kw).transpose(0, 2, 1, 3)
     if not need_input_grad:
         return None, dweight
-    return conv_input_grad(dy, input_shape, weight, stride, padding, ws), dweight
-
-
-#: Images per piece of :func:`conv_input_grad`'s products.
-GRAD_CHUNK = 32
-
-
-def conv_input_grad(dy: np.ndarray, input_shape: tuple[int, int, int, int], weight: np.ndarray,
-                    stride: int, padding: int, ws: Workspace | None = None) -> np.ndarray:
-    """Eq. (4): ``dx = sum_i G_i (*full) rot180(K_ij)``, ``GRAD_CHUNK`` images at a time.
-
-    The full cross-correlation of the output gradient, dilated and padded by
-    :func:`dilated_gradient`, with the kernel rotated by 180 degrees and its input and
-    output channels swapped: the forward's per-row products (:func:`row_products`),
-    stride 1, on that gradient.
-
-    Args:
-        dy: ``(H_out, C_out, W_out, N)``.
-        input_shape: ``(H, C_in, W, N)`` of the layer's input (before padding).
-        weight: ``(C_out, C_in, kh, kw)``.
-
-    Returns:
-        dx: ``input_shape``, contiguous.
-    """
-    _, C_in, kh, kw = weight.shape
-    N = input_shape[3]
-    rotated = weight[:, :, ::-1, ::-1].transpose(1, 2, 0, 3).reshape(C_in, -1)  # (i, o, j)
-
-    def piece(part: np.ndarray) -> np.ndarray:
-        n = part.shape[3]
-        # Each piece size keeps its own scratch arrays: a last, smaller piece must not
-        # make the full pieces' arrays be allocated afresh at every call.
-        g = dilated_gradient(part, (*input_shape[:3], n), kh, kw, stride, padding, ws,
-                             f"dilated_dy{n}")
-        return row_products(g, rotated, kh, kw, 1, ws, f"dilated_cols{n}")[0]
-
-    if N <= GRAD_CHUNK:
-        return piece(dy)
-    dx = np.empty(input_shape, dy.dtype)
-    for start in range(0, N, GRAD_CHUNK):
-        dx[..., start : start + GRAD_CHUNK] = piece(dy[..., start : start + GRAD_CHUNK])
-    return dx
+    # Eq. (4), a block of R output rows at a time: the band's transpose takes a block's
+    # gradient (R*C_out, W_out*N), in place in dy, to the gradient of the span input rows'
+    # shifted columns; block_col2im adds those up over the kw shifts and the blocks.
+    rows = block_rows(h_out)
+    band = band_matrix(weight, rows, stride, ws)
+    dcols = _scratch(ws, "dcols", (h_out // rows, band.shape[1], w_out * N), dy.dtype)
+    np.matmul(band.T, dy.reshape(h_out // rows, rows * C_out, w_out * N), out=dcols)
+    dxp = block_col2im(dcols, padded_shape, kh, kw, rows, stride)
+    p = padding
+    dx = dxp[p:-p, :, p:-p, :] if p else dxp
+    return np.ascontiguousarray(dx), dweight
 
 
 def bias_grad(dy: np.ndarray, tied: bool) -> np.ndarray:

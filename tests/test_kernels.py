@@ -32,30 +32,15 @@ def test_row_windows_are_each_output_rows_im2col(shape, kh, kw, stride) -> None:
     assert np.array_equal(windows, im2col.reshape(windows.shape))
 
 
-# (C_out, N), input (H, W), kh, kw, stride, padding: strides 1-3 with rows and columns
-# the floor drops, oblong kernels, padding (up to past the kernel), batch 0.
-DILATED = [((3, 2), (12, 12), 5, 5, 1, 0), ((2, 3), (10, 9), 3, 2, 2, 0),
-           ((1, 1), (11, 13), 2, 5, 3, 1), ((2, 1), (4, 5), 2, 2, 2, 3),
-           ((2, 0), (7, 7), 3, 3, 2, 1)]
-
-
-@pytest.mark.parametrize(("sizes", "size", "kh", "kw", "stride", "padding"), DILATED)
-def test_dilated_gradient_places_dy_for_the_full_correlation(
-        sizes, size, kh, kw, stride, padding) -> None:
-    (C_out, N), (H, W) = sizes, size
-    h_out, w_out = (kernels.output_size(H, kh, stride, padding),
-                    kernels.output_size(W, kw, stride, padding))
-    dy_shape = (h_out, C_out, w_out, N)
-    rng = np.random.default_rng(2)
+@pytest.mark.parametrize(("rows", "stride"), [(1, 1), (3, 1), (4, 2)])
+def test_band_matrix_holds_the_kernel_along_its_band(rows: int, stride: int) -> None:
+    C_out, C_in, kh, kw = 2, 3, 3, 2
+    weight = np.random.default_rng(1).standard_normal((C_out, C_in, kh, kw))
     ws = kernels.Workspace()
-    kernels.dilated_gradient(rng.standard_normal(dy_shape), (H, 1, W, N), kh, kw, stride,
-                             padding, ws)             # a reused workspace must be rewritten
-    dy = rng.standard_normal(dy_shape)
-    g = kernels.dilated_gradient(dy, (H, 1, W, N), kh, kw, stride, padding, ws)
-    expected = np.zeros((H + kh - 1, C_out, W + kw - 1, N))
-    for r in range(h_out):
-        for q in range(w_out):
-            h, w = kh - 1 - padding + r * stride, kw - 1 - padding + q * stride
-            if 0 <= h < expected.shape[0] and 0 <= w < expected.shape[2]:
-                expected[h, :, w] = dy[r, :, q]
-    assert np.array_equal(g, expected)
+    kernels.band_matrix(2 * weight, rows, stride, ws)   # a reused workspace must be rewritten
+    band = kernels.band_matrix(weight, rows, stride, ws)
+    span = (rows - 1) * stride + kh
+    expected = np.zeros((rows, C_out, span, C_in, kw))
+    for r in range(rows):
+        expected[r, :, r * stride : r * stride + kh] = weight.transpose(0, 2, 1, 3)
+    assert np.array_equal(band, expected.reshape(rows * C_out, span * C_in * kw))

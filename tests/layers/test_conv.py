@@ -7,7 +7,6 @@ import pytest
 import torch.nn.functional as F
 from hypothesis import given, settings
 
-from scratchnet import kernels
 from scratchnet.layers import Conv2D, ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.strategies import ConvCase, conv_cases, dtypes, random_input, seeds
@@ -69,17 +68,6 @@ def test_oblong_kernels_and_dropped_rows_match_torch(batch, kernel, stride, padd
             x = random_input(np.random.default_rng(5), (batch, 2, *size), dtype)
             case = ConvCase(batch, 2, 3, kernel[0], stride, padding, *size, bias)
             assert_layer_matches_torch(conv, x, torch_conv(case), seed=6)
-
-
-def test_batches_larger_than_the_input_gradients_pieces_match_torch() -> None:
-    # conv_input_grad works GRAD_CHUNK images at a time: two full pieces and a smaller one.
-    batch = 2 * kernels.GRAD_CHUNK + 5
-    case = ConvCase(batch, 2, 3, 3, 2, 1, 7, 6, "untied")
-    for dtype in (np.float64, np.float32):
-        x = random_input(np.random.default_rng(7), case.input_shape, dtype)
-        conv = make_conv(case, dtype)
-        for seed in (8, 9):          # the second call reuses the pieces' scratch arrays
-            assert_layer_matches_torch(conv, x, torch_conv(case), seed=seed)
 
 
 def test_one_layer_serves_batches_of_any_size() -> None:
