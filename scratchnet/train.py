@@ -164,15 +164,25 @@ def evaluate(
     Runs ``net.infer`` (forward only) in batches of ``batch_size``; the weights are not
     changed.
     """
+    loss, accuracy, _ = evaluate_predictions(net, x, y, batch_size)
+    return loss, accuracy
+
+
+def evaluate_predictions(
+    net: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 1000
+) -> tuple[float, float, np.ndarray]:
+    """:func:`evaluate`'s loss and accuracy, and the predicted classes ``(N,)``, from the
+    same single pass over ``x``."""
     check_data(net, x, y, "evaluate")
     loss_fn = SoftmaxCrossEntropy()
-    total_loss, correct = 0.0, 0
+    total_loss, predictions = 0.0, []
     for i in range(0, len(x), batch_size):
         xb, yb = x[i : i + batch_size], y[i : i + batch_size]
         logits = net.infer(xb)
         total_loss += loss_fn.forward(logits, yb) * len(yb)
-        correct += int((logits.argmax(axis=1) == yb).sum())
-    return total_loss / len(x), correct / len(x)
+        predictions.append(logits.argmax(axis=1))
+    predicted = np.concatenate(predictions)
+    return total_loss / len(x), int((predicted == y).sum()) / len(x), predicted
 
 
 def layer_grad_norms(net: Sequential) -> dict[str, float]:
@@ -193,6 +203,7 @@ def train_epoch(
     config: TrainConfig,
     epoch: int,
     progress: bool = True,
+    grad_norms: bool = True,
 ) -> dict[str, float]:
     """Train ``net`` one epoch on the batches ``epoch_batches(len(x), ..., epoch)``.
 
@@ -202,12 +213,14 @@ def train_epoch(
         config: batch size, seed and clip norm are taken from it.
         epoch: the epoch number (selects the shuffle).
         progress: show a tqdm bar over the batches.
+        grad_norms: record the ``grad_norm.<layer>`` metrics (bookkeeping after every
+            step, outside the timed part; the training is the same without it).
 
     Returns:
         ``train_loss`` (mean over examples of the batch losses), ``train_acc`` (of the
         predictions made while training, batch by batch), ``seconds`` (wall time of the
-        steps) and ``grad_norm.<layer>``: the largest norm of that layer's gradient
-        (before clipping) over the epoch's steps.
+        steps) and, with ``grad_norms``, ``grad_norm.<layer>``: the largest norm of that
+        layer's gradient (before clipping) over the epoch's steps.
     """
     batches = epoch_batches(len(x), config.batch_size, config.seed, epoch)
     total_loss, correct, seconds = 0.0, 0, 0.0
@@ -220,7 +233,7 @@ def train_epoch(
         loss = loss_fn.forward(logits, yb)
         net.backward(loss_fn.backward(), need_input_grad=False)
         seconds += time.perf_counter() - start
-        norms = layer_grad_norms(net)  # bookkeeping, not part of the timed step
+        norms = layer_grad_norms(net) if grad_norms else {}  # bookkeeping, not timed
         start = time.perf_counter()
         if config.clip_norm is not None:
             clip_grad_norm(net.named_grads(), config.clip_norm)
