@@ -12,8 +12,9 @@ no data crosses between processes.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -23,6 +24,18 @@ def single_threaded() -> None:
     """Limit this process to one thread for NumPy's BLAS (and any OpenMP) and for PyTorch."""
     threadpool_limits(1)
     torch.set_num_threads(1)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Within the block, run as a worker does (:func:`single_threaded`); restore after."""
+    threads = torch.get_num_threads()
+    with threadpool_limits(1):
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
 
 def start_jobs(fn: Callable, jobs: Sequence[tuple], workers: int

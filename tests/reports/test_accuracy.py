@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from threadpoolctl import threadpool_limits
 
 from reports import accuracy
+from reports.workers import one_thread
 from scratchnet.data import load_dataset
 from tests.real_data import require_real_mnist
 
@@ -71,13 +70,8 @@ def test_workers_train_exactly_as_one_thread_here(quick_report) -> None:
     _, results = quick_report
     experiment, from_worker = results[0]
     dataset = load_dataset("mnist", str(require_real_mnist()), download=False)
-    threads = torch.get_num_threads()
-    with threadpool_limits(1):
-        torch.set_num_threads(1)
-        try:
-            here = accuracy.run_experiment(experiment, dataset, progress=False, pause=0.0)
-        finally:
-            torch.set_num_threads(threads)
+    with one_thread():
+        here = accuracy.run_experiment(experiment, dataset, progress=False, pause=0.0)
     timed = ["scratchnet_seconds", "torch_seconds", "epoch_seconds"]
     pd.testing.assert_frame_equal(from_worker.drop(columns=timed), here.drop(columns=timed),
                                   check_exact=True)
