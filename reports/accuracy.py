@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import io
 import json
 import sys
 import time
@@ -43,6 +44,7 @@ from reference.lockstep import train_lockstep
 from reports import relu_boundary
 from reports.machine import git_info, library_versions, machine_line
 from reports.usage import UsageError, output_dir, output_error
+from reports.workers import start_jobs
 from scratchnet.atomic import check_writable, write_atomically
 from scratchnet.data import as_float, load_dataset
 from scratchnet.network import seed_network
@@ -50,6 +52,9 @@ from scratchnet.train import TrainConfig
 
 DEFAULT_OUT = Path(__file__).parent / "accuracy"
 QUICK_NOTE = "a --quick smoke run: small data, 2 epochs"  # in the README of such a run
+#: Experiments trained at the same time, each in its own single-threaded process
+#: (``reports/workers.py``); 1: one after the other in this process, with default threads.
+REPORT_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,11 @@ def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def run_experiment(experiment: Experiment, dataset, progress: bool = True) -> pd.DataFrame:
-    """Train scratchnet and its twin as ``experiment`` says; the lockstep history."""
+def run_experiment(experiment: Experiment, dataset, progress: bool = True,
+                   pause: float = 0.12) -> pd.DataFrame:
+    """Train scratchnet and its twin as ``experiment`` says; the lockstep history.
+
+    ``pause``: seconds between the two frameworks' epochs (``train_lockstep``)."""
     dtype = np.dtype(experiment.dtype)
     train_idx = (np.arange(len(dataset.train_labels)) if experiment.per_class is None
                  else first_per_class(dataset.train_labels, experiment.per_class))
@@ -144,7 +152,18 @@ def run_experiment(experiment: Experiment, dataset, progress: bool = True) -> pd
     test_x = as_float(dataset.test_images[test_idx], dtype)
     net = seed_network(experiment.variant, bias=experiment.bias, dtype=dtype, seed=0)
     return train_lockstep(net, train_x, dataset.train_labels[train_idx], test_x,
-                          dataset.test_labels[test_idx], experiment.config, progress=progress)
+                          dataset.test_labels[test_idx], experiment.config, progress=progress,
+                          pause=pause)
+
+
+def run_in_worker(name: str, quick_run: bool, data_dir: str | None, download: bool) -> str:
+    """Experiment ``name`` (its quick version with ``quick_run``) in a worker process of
+    ``reports/workers.py``; its history as CSV text. One thread runs, so no BLAS thread
+    spins after a call and the two frameworks need no pause between their epochs."""
+    experiment = next(e for e in EXPERIMENTS if e.name == name)
+    experiment = quick(experiment) if quick_run else experiment
+    dataset = load_dataset(experiment.dataset, data_dir, download)
+    return run_experiment(experiment, dataset, progress=False, pause=0.0).to_csv(index=False)
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -232,15 +251,17 @@ def environment() -> dict[str, str]:
 
 def write_report(
     results: list[tuple[Experiment, pd.DataFrame]], out_dir: Path, command: str,
-    seconds: float, quick_run: bool, env: dict[str, str] | None = None,
+    seconds: float, quick_run: bool, env: dict[str, str] | None = None, workers: int = 1,
     studies: Sequence[Study] = (), earlier: Sequence[str] = (),
 ) -> Path:
     """Write ``README.md``: the summary table and a section per experiment and study.
 
     ``env``: the header's versions, machine and commit (default: as they are now); a run
-    passes those of its start, so the commit named is the code that ran. ``studies``:
-    those whose files are in ``out_dir``. ``earlier``: the names of the experiments and
-    studies shown that this run did not make (their files are from an earlier run).
+    passes those of its start, so the commit named is the code that ran. ``workers``: how
+    many experiments ran at a time (each then in its own single-threaded process).
+    ``studies``: those whose files are in ``out_dir``. ``earlier``: the names of the
+    experiments and studies shown that this run did not make (their files are from an
+    earlier run).
     """
     env = environment() if env is None else env
     summary = (pd.DataFrame([summary_row(e, h) for e, h in results]).to_markdown(index=False)
@@ -250,7 +271,8 @@ def write_report(
         "",
         f"Produced by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d} in "
         f"{seconds / 60:.1f} minutes" + (f" ({QUICK_NOTE})." if quick_run else "."),
-        f"Machine: {env['machine']}; PyTorch threads: {env['torch threads']}. "
+        f"Machine: {env['machine']}; PyTorch threads: "
+        f"{'1 per experiment' if workers > 1 else env['torch threads']}. "
         f"Versions: Python {env['Python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
         f"pandas {env['pandas']}. Code: {env['commit']}."
         + (" Not rerun by it (results of an earlier run, read back from their files): "
@@ -262,8 +284,13 @@ def write_report(
         "`reference/lockstep.py`), and evaluates both on the test set after every epoch. "
         "*param gap* is the largest absolute difference between any weight of the two "
         "networks; *same predictions* the fraction of test images both classify alike. "
-        "Times are wall seconds of each framework's training steps per epoch, the two run "
-        "one after the other with a pause between (never at the same time).",
+        "Times are wall seconds of each framework's training steps per epoch; within an "
+        "experiment the two run one after the other, never at the same time"
+        + (f". {workers} experiments ran at a time, each in its own process with one "
+           "thread for NumPy's BLAS and one for PyTorch (one experiment per core), so these "
+           "are single-thread times." if workers > 1 else
+           ", with a pause between (so OpenBLAS's spinning threads do not slow PyTorch)."),
+        *_overhead_line(results),
         "",
         "## Summary",
         "",
@@ -314,6 +341,18 @@ def write_report(
     return path
 
 
+def _overhead_line(results: list[tuple[Experiment, pd.DataFrame]]) -> list[str]:
+    """The share of the experiments' time spent outside the two frameworks' training steps
+    (evaluation, comparison, batching), from the histories' ``epoch_seconds``."""
+    histories = [h for _, h in results if "epoch_seconds" in h]
+    if not histories:
+        return []
+    total = sum(h["epoch_seconds"].sum() for h in histories)
+    steps = sum((h["scratchnet_seconds"] + h["torch_seconds"]).sum() for h in histories)
+    return ["", f"Outside the two frameworks' training steps (evaluating, comparing, "
+                f"batching): {1 - steps / total:.1%} of the experiments' time."]
+
+
 def _finished(out_dir: Path, experiment: Experiment) -> pd.DataFrame | None:
     """A finished run's history from ``out_dir``, if it was made with the same settings."""
     csv, meta = out_dir / f"{experiment.name}.csv", out_dir / f"{experiment.name}.json"
@@ -335,12 +374,15 @@ def run_report(
     resume: bool = False,
     progress: bool = True,
     command: str = "make report",
+    workers: int = REPORT_WORKERS,
 ) -> list[tuple[Experiment, pd.DataFrame]]:
     """Run the report's experiments and studies; write their files and the Markdown report.
 
     Every dataset is loaded, and every output path checked (:func:`prepare_outputs`),
-    before the first experiment starts. Returns the lockstep experiments run (or resumed)
-    and their histories.
+    before the first experiment starts. ``workers`` > 1 trains that many experiments at a
+    time, each in a single-threaded process (:func:`run_in_worker`; progress bars are then
+    off), the largest first. Returns the lockstep experiments run (or resumed) and their
+    histories.
     """
     every = select_experiments(None, quick_run)
     experiments = select_experiments(only, quick_run)
@@ -353,11 +395,20 @@ def run_report(
     # Load every dataset first: a missing one fails now, not after an hour of training.
     datasets = {name: load_dataset(name, data_dir, download)
                 for name in dict.fromkeys(e.dataset for e in todo)}
+    pool, running = None, {}
+    if workers > 1 and todo:
+        largest_first = sorted(todo, key=lambda e: -_images_trained(e))
+        pool, futures = start_jobs(run_in_worker, [(e.name, quick_run, data_dir, download)
+                                                   for e in largest_first], workers)
+        running = {e.name: f for e, f in zip(largest_first, futures, strict=True)}
     for experiment in experiments:
         history = _finished(out_dir, experiment) if resume else None
         if history is None:
             print(f"[{experiment.name}] {experiment.title}", file=sys.stderr)
-            history = run_experiment(experiment, datasets[experiment.dataset], progress)
+            if pool is not None:
+                history = pd.read_csv(io.StringIO(running[experiment.name].result()))
+            else:
+                history = run_experiment(experiment, datasets[experiment.dataset], progress)
             write_atomically(out_dir / f"{experiment.name}.csv",
                              lambda f, h=history: h.to_csv(f, index=False))
             write_atomically(out_dir / f"{experiment.name}.json",
@@ -368,13 +419,15 @@ def run_report(
         print(f"[{experiment.name}] test accuracy: scratchnet {last['scratchnet_test_acc']:.4f}, "
               f"PyTorch {last['torch_test_acc']:.4f}; param gap "
               f"{history['param_gap'].max():.1e}", file=sys.stderr)
+    if pool is not None:
+        pool.shutdown()
     for study in studies:
         if not (resume and study.finished(out_dir)):
             print(f"[{study.name}] {study.title}", file=sys.stderr)
             study.run(out_dir, command)
     shown, shown_studies, earlier = _shown(results, every, studies, out_dir)
     write_report(shown, out_dir, command, time.perf_counter() - start, quick_run, env,
-                 studies=shown_studies, earlier=earlier)
+                 workers if pool is not None else 1, studies=shown_studies, earlier=earlier)
     return results
 
 
@@ -431,6 +484,13 @@ def prepare_outputs(out_dir: Path, experiments: Sequence[Experiment], quick_run:
         for suffix in (".csv", ".json", ".png"):
             check_writable(out_dir / f"{experiment.name}{suffix}")
     check_writable(readme)
+
+
+def _images_trained(experiment: Experiment) -> int:
+    """Training images times epochs: how much work an experiment is, to start large ones
+    first."""
+    images = 60_000 if experiment.per_class is None else 10 * experiment.per_class
+    return images * experiment.config.epochs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

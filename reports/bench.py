@@ -12,9 +12,17 @@ What is timed, on the full seed network (``seed_network("full")``):
   ``SoftmaxCrossEntropy`` + ``backward(need_input_grad=False)`` + ``optim.SGD``; torch runs
   ``zero_grad(set_to_none=True)``, forward, ``F.cross_entropy``, ``backward()``, ``step()``
   on an input tensor without ``requires_grad``.
+* **train_readme**: the same step on the README's path, ``net.backward(loss.backward())``,
+  which also computes the input images' gradient (PyTorch's step stays the same: it never
+  computes the gradient of an input that does not require one), for every batch size and
+  dtype, with the first bias mode asked for.
 * **infer**: class predictions for 10,000 random 1x28x28 images in batches of 1000
   (scratchnet: ``net.predict`` per batch; torch: the model + argmax under
   ``torch.inference_mode()``), per dtype, with the seed's untied bias.
+* **overhead**: the accuracy report's share of time outside the two frameworks' training
+  steps (evaluating the test set, comparing weights, batching): ``train_lockstep`` as the
+  report runs it (one thread, no pause), for one epoch on random images, in the proportions
+  of the report's two kinds of experiment (:data:`OVERHEAD_RUNS`).
 * **bias**: scratchnet against itself, the untied bias against the tied one: the two
   networks' training steps timed against each other (:func:`bench_bias`), for every dtype
   and batch size, when both bias modes are asked for. ``untied_over_tied`` is the median
@@ -43,6 +51,7 @@ import datetime as dt
 import errno
 import math
 import os
+import re
 import shlex
 import statistics
 import sys
@@ -52,6 +61,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reference.lockstep import train_lockstep
 from reference.twin import to_torch
 from reports.machine import blas_name, cpu_model, git_info, library_versions, thread_info
 from reports.steps import (
@@ -63,7 +73,13 @@ from reports.steps import (
     torch_train_step,
 )
 from reports.targets import target_table
-from reports.timing import Timing, matmul_peak_gflops, time_interleaved, wait_for_quiet
+from reports.timing import (
+    Timing,
+    matmul_peak_gflops,
+    time_interleaved,
+    wait_for_quiet,
+    with_background,
+)
 from reports.usage import (
     output_dir,
     output_error,
@@ -79,9 +95,11 @@ from reports.work import (
     flops_per_image,
     measure_train_memory,
 )
+from reports.workers import one_thread
 from scratchnet import Sequential, seed_network
 from scratchnet.atomic import check_writable, write_atomically
 from scratchnet.network import infer_chunk
+from scratchnet.train import TrainConfig
 
 SPEED_DIR = Path(__file__).parent / "speed"  # the committed results
 OUTPUTS = ("bench.csv", "bias.csv", "memory.csv", "bench.md")
@@ -103,22 +121,68 @@ BIAS_COLUMNS = [
     "dtype", "batch", "tied_ms", "untied_ms", "untied_over_tied", "ratio_iqr", "blocks",
     "background_cpu",
 ]
+OVERHEAD_COLUMNS = [
+    "run", "train_images", "test_images", "batch", "epoch_s", "steps_s", "outside_fraction",
+    "background_cpu",
+]
+#: The accuracy report's two kinds of experiment (reports/accuracy.py) at a fifth of their
+#: size, training and test images in the same proportion: (what, training images, test
+#: images, batch).
+OVERHEAD_RUNS = [
+    ("like 60,000 images at batch 64", 12_000, 2_000, 64),
+    ("like 1,000 images at batch 1", 200, 2_000, 1),
+]
+REPORT_README = Path(__file__).parent / "accuracy" / "README.md"
 
 
 # ------------------------------------------------------------------------ benchmarks
-def bench_train(dtype: str, bias: str, batch: int, seconds: float, quick: bool = False
-                ) -> dict[str, float | int | str]:
-    """One ``train`` row: time scratchnet's and torch's training steps (same weights)."""
+def bench_train(dtype: str, bias: str, batch: int, seconds: float, quick: bool = False,
+                input_grad: bool = False) -> dict[str, float | int | str]:
+    """One ``train`` row (``train_readme`` with ``input_grad``): time scratchnet's and
+    torch's training steps (same weights)."""
     net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
     model = to_torch(net)
     x, labels = random_batch(batch, dtype)
-    fns = {"scratchnet": scratchnet_train_step(net, x, labels),
+    fns = {"scratchnet": scratchnet_train_step(net, x, labels, input_grad),
            "torch": torch_train_step(model, x, labels)}
     timings, background = time_interleaved(fns, seconds, min_rounds=2 if quick else 5,
                                            warmup_seconds=0.1 if quick else 0.5)
     _check_finite(net, "scratchnet")
     train_flops = flops_per_image(net)[1]
-    return _row("train", dtype, bias, batch, batch, train_flops, timings, background)
+    return _row("train_readme" if input_grad else "train", dtype, bias, batch, batch,
+                train_flops, timings, background)
+
+
+def bench_report_overhead(what: str, train_images: int, test_images: int, batch: int,
+                          epochs: int = 1) -> dict[str, float | int | str]:
+    """One row of the overhead table: ``train_lockstep`` as the accuracy report runs it
+    (one thread, no pause between the frameworks; ``reports/workers.py``) on random images,
+    and the share of its time outside the two frameworks' training steps."""
+    x, labels = random_batch(train_images, "float64", seed=2)
+    test_x, test_labels = random_batch(test_images, "float64", seed=3)
+    net = seed_network("full", bias="untied", dtype=np.float64, seed=0)
+    config = TrainConfig(epochs=epochs, batch_size=batch, lr=0.01, momentum=0.9, seed=0)
+    with one_thread():
+        history, background = with_background(lambda: train_lockstep(
+            net, x, labels, test_x, test_labels, config, progress=False, pause=0.0))
+    total = history["epoch_seconds"].sum()
+    steps = (history["scratchnet_seconds"] + history["torch_seconds"]).sum()
+    return {"run": what, "train_images": train_images, "test_images": test_images,
+            "batch": batch, "epoch_s": total / epochs, "steps_s": steps / epochs,
+            "outside_fraction": 1 - steps / total, "background_cpu": background}
+
+
+def committed_report(path: Path = REPORT_README) -> dict[str, float]:
+    """What the committed accuracy report's README says of its run: ``minutes`` (its wall
+    time) and ``outside_fraction`` (its share outside the training steps), where it says."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return {}
+    found = {"minutes": re.search(r" in ([0-9.]+) minutes", text),
+             "outside_fraction": re.search(r"training steps \(.*?\): ([0-9.]+)% of", text)}
+    scale = {"minutes": 1.0, "outside_fraction": 0.01}
+    return {key: float(m.group(1)) * scale[key] for key, m in found.items() if m}
 
 
 def bench_infer(dtype: str, bias: str, seconds: float, quick: bool = False,
@@ -276,13 +340,35 @@ def _bias_section(bias: pd.DataFrame | None) -> list[str]:
     ]
 
 
+def _overhead_section(overhead: pd.DataFrame | None) -> list[str]:
+    """The lines of the report-overhead section (none without a table)."""
+    if overhead is None or not len(overhead):
+        return []
+    return [
+        "## The accuracy report's time outside the training steps",
+        "",
+        "`reference.lockstep.train_lockstep` as the accuracy report runs it (each experiment "
+        "in a process with one thread, no pause between the two frameworks), for one epoch "
+        "on random images, the report's experiments scaled down to a fifth with training "
+        "and test images in the same proportion. `epoch_s`: the epoch's wall time (both "
+        "frameworks' steps, then evaluating the test set on both, comparing their weights); "
+        "`steps_s`: the two frameworks' training steps in it; `outside_fraction` = 1 - "
+        "steps_s / epoch_s.",
+        "",
+        _markdown_table(overhead, percent=["outside_fraction"]),
+        "",
+    ]
+
+
 def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, float],
                     info: dict[str, str], command: str, quick: bool,
-                    infer_images: int = INFER_IMAGES, bias: pd.DataFrame | None = None) -> str:
+                    infer_images: int = INFER_IMAGES, bias: pd.DataFrame | None = None,
+                    overhead: pd.DataFrame | None = None) -> str:
     """The report: header (machine, versions, threads, command), how to read, tables.
 
     ``bias`` is the table of :func:`bench_bias` (``None`` or empty: the run did not compare
-    the two bias modes, and its section says so).
+    the two bias modes, and its section says so); ``overhead`` that of
+    :func:`bench_report_overhead` (``None``: no such section).
     """
     net = seed_network("full")
     flops = flop_table(net)
@@ -307,8 +393,11 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
         "## How to read",
         "",
-        "- `train`: one training step (forward, loss, backward, SGD with momentum 0.9) on a "
-        f"batch of `batch` images; `infer`: predicting {infer_images:,} images in batches of "
+        "- `train`: one training step (forward, loss, backward without the input images' "
+        "gradient, SGD with momentum 0.9) on a batch of `batch` images; `train_readme`: the "
+        "same step as the README writes it, `net.backward(loss.backward())`, which also "
+        "computes the input images' gradient (PyTorch's step is the same in both); `infer`: "
+        f"predicting {infer_images:,} images in batches of "
         f"{INFER_BATCH} (scratchnet's `Sequential.predict`, which sends them through the "
         f"layers {infer_chunk(np.float32)} (float32) or {infer_chunk(np.float64)} (float64) "
         "at a time without recording anything for backward; torch's model under "
@@ -338,9 +427,12 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "Each target of the speed work against the worst row of the tables below that it "
         "covers (ratios: scratchnet time / PyTorch time; `rows`: how many rows it covers). "
         "The untied bias's extra time is `untied_over_tied - 1` from the untied-vs-tied "
-        "table, not the difference of two `train` rows.",
+        "table, not the difference of two `train` rows. The accuracy report's minutes and "
+        "its share of time outside the training steps are what its committed run says "
+        "(`reports/accuracy/README.md`), not measured by this run; the overhead table "
+        "below shows that share per epoch of each kind of its experiments.",
         "",
-        _markdown_table(target_table(speed, memory, bias)),
+        _markdown_table(target_table(speed, memory, bias, committed_report())),
         "",
         "## Speed",
         "",
@@ -350,6 +442,7 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
         *_bias_section(bias),
         "",
+        *_overhead_section(overhead),
         "## Work per image",
         "",
         "Multiply-adds (1 MAC = 2 FLOPs) per image, from the layer shapes: a Conv2D does "
@@ -387,6 +480,12 @@ def _speed_summary(row: dict) -> str:
             f"ratio {row['ratio']:.2f}")
 
 
+def _overhead_summary(row: dict) -> str:
+    """An overhead row in a progress line."""
+    return (f"epoch {row['epoch_s']:.2f} s, steps {row['steps_s']:.2f} s, outside "
+            f"{row['outside_fraction']:.1%}")
+
+
 def _bias_summary(row: dict) -> str:
     """A bias row in a progress line."""
     return (f"tied {row['tied_ms']:.3f} ms, untied {row['untied_ms']:.3f} ms, untied/tied "
@@ -419,7 +518,8 @@ def run_benchmark(
     command: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Run every configuration, write ``bench.csv``, ``bias.csv``, ``memory.csv``, ``bench.md``.
+    """Run every configuration, write ``bench.csv``, ``bias.csv``, ``memory.csv``,
+    ``overhead.csv``, ``bench.md``.
 
     Args:
         out_dir: folder for the outputs (created if needed).
@@ -428,8 +528,9 @@ def run_benchmark(
             for the machine to be quiet, see :func:`wait_for_quiet`, and is timed again, at
             most twice, if other processes used more than 0.25 cores meanwhile; the row
             with the least background load is kept.)
-        batches, dtypes, biases: the training grid. Inference runs once per dtype, with
-            the first bias mode (the seed's ``"untied"`` by default). When ``biases``
+        batches, dtypes, biases: the training grid. The README's path (``train_readme``)
+            and inference run for every dtype (and batch) with the first bias mode only
+            (the seed's ``"untied"`` by default). When ``biases``
             holds both ``"untied"`` and ``"tied"``, the untied bias is also timed against
             the tied one for every dtype and batch (:func:`bench_bias`); otherwise
             ``bias.csv`` holds only its header.
@@ -442,7 +543,8 @@ def run_benchmark(
     Returns:
         The speed table (columns ``SPEED_COLUMNS``); the memory table is in
         ``.attrs["memory"]``, the untied-vs-tied table (``BIAS_COLUMNS``) in
-        ``.attrs["bias"]``, the matmul peaks in ``.attrs["peaks"]``.
+        ``.attrs["bias"]``, the report-overhead table (``OVERHEAD_COLUMNS``) in
+        ``.attrs["overhead"]``, the matmul peaks in ``.attrs["peaks"]``.
     """
     if seconds_per_config is not None:
         seconds = bias_seconds = seconds_per_config
@@ -477,6 +579,10 @@ def run_benchmark(
                 rows.append(measure(f"train {dtype} {bias} batch {batch}",
                                     lambda d=dtype, b=bias, n=batch:
                                     bench_train(d, b, n, seconds, quick)))
+        for batch in batches:
+            rows.append(measure(f"train_readme {dtype} {biases[0]} batch {batch}",
+                                lambda d=dtype, n=batch:
+                                bench_train(d, biases[0], n, seconds, quick, input_grad=True)))
     bias_rows = []
     if {"untied", "tied"} <= set(biases):
         for dtype in dtypes:
@@ -488,6 +594,14 @@ def run_benchmark(
     for dtype in dtypes:
         rows.append(measure(f"infer {dtype}", lambda d=dtype:
                             bench_infer(d, biases[0], seconds, quick, infer_images)))
+    overhead_rows = []
+    for what, train_images, test_images, batch in OVERHEAD_RUNS:
+        scale = 10 if quick else 1
+        overhead_rows.append(measure(
+            f"report overhead, {what}",
+            lambda w=what, n=train_images // scale, t=test_images // scale, b=batch:
+            bench_report_overhead(w, n, t, b), describe=_overhead_summary))
+    overhead = pd.DataFrame(overhead_rows, columns=OVERHEAD_COLUMNS)
     speed = pd.DataFrame(rows)
     speed["peak_gflops"] = speed["dtype"].map(peaks)
     speed["peak_fraction"] = speed["scratchnet_gflops"] / speed["peak_gflops"]
@@ -508,9 +622,11 @@ def run_benchmark(
     _write_atomic(out / "bench.csv", speed.to_csv(index=False))
     _write_atomic(out / "bias.csv", bias_table.to_csv(index=False))
     _write_atomic(out / "memory.csv", memory.to_csv(index=False))
+    _write_atomic(out / "overhead.csv", overhead.to_csv(index=False))
     _write_atomic(out / "bench.md", render_markdown(speed, memory, peaks, info, command, quick,
-                                                    infer_images, bias_table))
+                                                    infer_images, bias_table, overhead))
     speed.attrs["memory"], speed.attrs["bias"] = memory, bias_table
+    speed.attrs["overhead"] = overhead
     speed.attrs["peaks"] = peaks
     return speed
 
@@ -521,7 +637,7 @@ def build_parser(prog: str = "python -m reports.bench") -> argparse.ArgumentPars
         prog=prog,
         description="Time scratchnet against its PyTorch twin (train steps, inference) and "
                     "measure a training step's memory; writes bench.csv, bias.csv, memory.csv, "
-                    "bench.md.")
+                    "overhead.csv, bench.md.")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in seconds: batch 16, float32, untied, short blocks")
     parser.add_argument("--out", type=Path, default=None,
@@ -563,7 +679,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench
         log=lambda msg: print(msg, file=sys.stderr, flush=True), **grid,
     )
     print(_markdown_table(speed, percent=["peak_fraction"]))
-    print(f"\nwrote {out / 'bench.md'}, bench.csv, bias.csv, memory.csv")
+    print(f"\nwrote {out / 'bench.md'}, bench.csv, bias.csv, memory.csv, overhead.csv")
     return 0
 
 

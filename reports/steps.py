@@ -27,14 +27,20 @@ def random_batch(batch: int, dtype: str, seed: int = 0) -> tuple[np.ndarray, np.
     return x, rng.integers(0, 10, size=batch)
 
 
-def scratchnet_train_step(net: Sequential, x: np.ndarray, labels: np.ndarray
-                          ) -> Callable[[], None]:
-    """A function doing one scratchnet training step on ``(x, labels)``."""
+def scratchnet_train_step(net: Sequential, x: np.ndarray, labels: np.ndarray,
+                          input_grad: bool = False) -> Callable[[], None]:
+    """A function doing one scratchnet training step on ``(x, labels)``.
+
+    ``input_grad``: the README's path, ``net.backward(loss.backward())``, which also
+    computes the gradient of the input images; by default the training loop's, which
+    skips it (``need_input_grad=False``), as PyTorch does for an input that does not
+    require one.
+    """
     loss, opt = SoftmaxCrossEntropy(), SGD(net, lr=LR, momentum=MOMENTUM)
 
     def step() -> None:
         loss.forward(net.forward(x), labels)
-        net.backward(loss.backward(), need_input_grad=False)
+        net.backward(loss.backward(), need_input_grad=input_grad)
         opt.step()
 
     return step

@@ -30,8 +30,11 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 BLOCK_SECONDS = 0.075              # target length of one timed block
 PAUSE_SECONDS = 0.12               # rest after every block (OpenBLAS spins ~0.1 s)
@@ -80,6 +83,13 @@ def background_load(seconds: float = 0.5) -> float:
     before, t0 = _busy_ticks(), time.perf_counter()
     time.sleep(seconds)
     return _other_cores(before, _busy_ticks(), time.perf_counter() - t0)
+
+
+def with_background(fn: Callable[[], T]) -> tuple[T, float]:
+    """``fn()``'s result and the cores other processes kept busy while it ran."""
+    before, start = _busy_ticks(), time.perf_counter()
+    result = fn()
+    return result, _other_cores(before, _busy_ticks(), time.perf_counter() - start)
 
 
 def wait_for_quiet(timeout: float, threshold: float = 0.2) -> float:

@@ -53,6 +53,15 @@ The operations
   band spends multiply-adds on its zeros (``span/kh`` times im2col's), which BLAS does
   faster than the additions they save.
 
+  Why not eq. (4) read literally, the full cross-correlation of the zero-dilated,
+  zero-padded output gradient with the rotated kernel by the forward's per-row products:
+  those products have only ``C_in`` rows (1 for the seed's conv1, 4 for conv2), so each
+  multiply-add reads a number of the gradient's shifted copies (``kh*kw*C_out`` per
+  input pixel, a third of them padding), and BLAS runs them at the speed of memory. The
+  band's products have ``span*C_in*kw`` rows and ``R*C_out`` columns and read the
+  gradient once; in the seed's training step they take less time (``reports/speed/``
+  has the measurements).
+
   Measured on the 2-core machines this project targets (interleaved in one process,
   results identical to the bit): computing the forward pass and the weight gradient by
   these per-row products instead of the band made the seed's training step take 14-15%
@@ -351,7 +360,8 @@ def bias_grad(dy: np.ndarray, tied: bool) -> np.ndarray:
     one BLAS call, several times faster than ``dy.sum(axis=3)``.
     """
     ones = np.ones(dy.shape[3], dy.dtype)
-    per_position = (dy.reshape(-1, dy.shape[3]) @ ones).reshape(dy.shape[:3])  # (H, C, W)
+    H, C, W, N = dy.shape
+    per_position = (dy.reshape(H * C * W, N) @ ones).reshape(H, C, W)
     return per_position.sum(axis=(0, 2)) if tied else per_position.transpose(1, 0, 2).copy()
 
 

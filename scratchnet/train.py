@@ -274,17 +274,27 @@ def evaluate(
     Runs ``net.infer`` (forward only) in batches of ``batch_size``; the weights are not
     changed. Both are NaN when the network's outputs are not all finite (it diverged).
     """
+    loss, accuracy, _ = evaluate_predictions(net, x, y, batch_size)
+    return loss, accuracy
+
+
+def evaluate_predictions(
+    net: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 1000
+) -> tuple[float, float, np.ndarray]:
+    """:func:`evaluate`'s loss and accuracy, and the predicted classes ``(N,)``, from the
+    same single pass over ``x``."""
     check_data(net, x, y, "evaluate")
     loss_fn = SoftmaxCrossEntropy()
-    total_loss, correct = 0.0, 0
+    total_loss, predictions = 0.0, []
     for i in range(0, len(x), batch_size):
         xb, yb = x[i : i + batch_size], y[i : i + batch_size]
         logits = net.infer(xb)
         if not np.isfinite(logits).all():  # a diverged network: no loss or accuracy to speak of
             return math.nan, math.nan
         total_loss += loss_fn.forward(logits, yb) * len(yb)
-        correct += int((logits.argmax(axis=1) == yb).sum())
-    return total_loss / len(x), correct / len(x)
+        predictions.append(logits.argmax(axis=1))
+    predicted = np.concatenate(predictions)
+    return total_loss / len(x), int((predicted == y).sum()) / len(x), predicted
 
 
 def layer_grad_norms(net: Sequential) -> dict[str, float]:
@@ -306,6 +316,7 @@ def train_epoch(
     epoch: int,
     progress: bool = True,
     bounds: Bounds = Bounds(),
+    grad_norms: bool = True,
 ) -> dict[str, float]:
     """Train ``net`` one epoch on the batches ``epoch_batches(len(x), ..., epoch)``.
 
@@ -316,6 +327,8 @@ def train_epoch(
         epoch: the epoch number (selects the shuffle).
         progress: show a tqdm bar over the batches.
         bounds: when the run counts as diverged.
+        grad_norms: record the ``grad_norm.<layer>`` metrics (bookkeeping after every
+            step, outside the timed part; the training is the same without it).
 
     Raises:
         DivergenceError: a step's outputs, loss or gradient norm are not finite, or its
@@ -324,8 +337,8 @@ def train_epoch(
     Returns:
         ``train_loss`` (mean over examples of the batch losses), ``train_acc`` (of the
         predictions made while training, batch by batch), ``seconds`` (wall time of the
-        steps) and ``grad_norm.<layer>``: the largest norm of that layer's gradient
-        (before clipping) over the epoch's steps.
+        steps) and, with ``grad_norms``, ``grad_norm.<layer>``: the largest norm of that
+        layer's gradient (before clipping) over the epoch's steps.
     """
     batches = epoch_batches(len(x), config.batch_size, config.seed, epoch)
     total_loss, correct, seconds = 0.0, 0, 0.0
@@ -347,8 +360,11 @@ def train_epoch(
             raise diverged(step, f"loss {loss:.4g} is past the bound max_loss={bounds.max_loss:g}")
         net.backward(loss_fn.backward(), need_input_grad=False)
         seconds += time.perf_counter() - start
-        norms = layer_grad_norms(net)  # bookkeeping, not part of the timed step
-        norm = math.sqrt(sum(n * n for n in norms.values()))
+        # Bookkeeping, not part of the timed step: the per-layer norms when they are
+        # recorded, else the global norm alone (one pass), for the divergence bound.
+        norms = layer_grad_norms(net) if grad_norms else {}
+        norm = (math.sqrt(sum(n * n for n in norms.values())) if grad_norms
+                else global_grad_norm(net.named_grads()))
         if not norm <= bounds.max_grad_norm:
             raise diverged(step, f"gradient norm {norm:.4g} is past the bound "
                            f"max_grad_norm={bounds.max_grad_norm:g}")

@@ -52,6 +52,24 @@ def test_conv_cases_match_torch(case: ConvCase) -> None:
         assert_layer_matches_torch(make_conv(case, dtype), x, torch_conv(case))
 
 
+@pytest.mark.parametrize(("batch", "kernel", "stride", "padding", "size"), [
+    (3, (3, 2), 2, 0, (10, 9)),     # oblong kernel; the floor drops the last row and column
+    (2, (2, 5), 3, 1, (11, 13)),    # stride 3, padding, and the floor drops an input row
+    (1, (5, 3), 3, 2, (7, 12)),     # a single image
+    (2, (2, 2), 2, 3, (4, 5)),      # padding past the kernel: some outputs read only zeros
+    (0, (3, 3), 2, 1, (7, 7)),      # an empty batch
+])
+def test_oblong_kernels_and_dropped_rows_match_torch(batch, kernel, stride, padding, size
+                                                     ) -> None:
+    for dtype in (np.float64, np.float32):
+        for bias in ("tied", "untied"):
+            conv = Conv2D(2, 3, kernel, stride, padding, bias=bias, input_shape=(2, *size),
+                          dtype=dtype, rng=np.random.default_rng(4))
+            x = random_input(np.random.default_rng(5), (batch, 2, *size), dtype)
+            case = ConvCase(batch, 2, 3, kernel[0], stride, padding, *size, bias)
+            assert_layer_matches_torch(conv, x, torch_conv(case), seed=6)
+
+
 def test_one_layer_serves_batches_of_any_size() -> None:
     # The layer keeps its scratch arrays between calls (kernels.Workspace): changing the
     # batch size must resize them, and an output handed out must not be overwritten later.

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import bench, work
+from reports import accuracy, bench, work
 from scratchnet import Sequential, seed_network
 from tests.reports.tables import SPEED, UNTIED_TARGET, bias_rows
 
@@ -103,7 +103,7 @@ def test_quick_run_writes_the_speed_table(quick_run: Path) -> None:
     assert list(speed.columns) == bench.SPEED_COLUMNS
     assert speed[["task", "dtype", "bias", "batch"]].values.tolist() == [
         ["train", "float32", "untied", 16], ["train", "float32", "tied", 16],
-        ["infer", "float32", "untied", 1000]]
+        ["train_readme", "float32", "untied", 16], ["infer", "float32", "untied", 1000]]
     positive = ["scratchnet_ms", "torch_ms", "scratchnet_img_s", "torch_img_s", "ratio",
                 "scratchnet_gflops", "torch_gflops", "peak_gflops", "peak_fraction", "blocks"]
     values = speed[positive].to_numpy(dtype=float)
@@ -127,6 +127,32 @@ def test_quick_run_writes_the_bias_table(quick_run: Path) -> None:
     assert all(column in section for column in bench.BIAS_COLUMNS)
     targets = text.split("## Targets")[1].split("## Speed")[0]
     assert UNTIED_TARGET in targets
+
+
+def test_quick_run_writes_the_report_overhead(quick_run: Path) -> None:
+    overhead = pd.read_csv(quick_run / "overhead.csv")
+    assert list(overhead.columns) == bench.OVERHEAD_COLUMNS
+    # Quick: the report's two kinds of experiment at a tenth of the benchmark's size.
+    assert overhead[["train_images", "test_images", "batch"]].values.tolist() == [
+        [n // 10, t // 10, b] for _, n, t, b in bench.OVERHEAD_RUNS]
+    assert ((overhead["steps_s"] > 0) & (overhead["epoch_s"] > overhead["steps_s"])).all()
+    assert np.allclose(overhead["outside_fraction"], 1 - overhead["steps_s"] / overhead["epoch_s"])
+    assert "## The accuracy report's time outside the training steps" in (
+        quick_run / "bench.md").read_text()
+
+
+def test_committed_report_is_read_from_its_header(tmp_path: Path) -> None:
+    """The report targets read what the accuracy report writes (its header lines)."""
+    history = pd.DataFrame({"scratchnet_seconds": [1.0, 2.0], "torch_seconds": [3.0, 4.0],
+                            "epoch_seconds": [5.0, 6.0]})
+    header = ["Produced by `make report` on 2026-12-01 in 7.5 minutes.",
+              *accuracy._overhead_line([(None, history)])]
+    readme = tmp_path / "README.md"
+    readme.write_text("\n".join(header))
+    got = bench.committed_report(readme)
+    assert got["minutes"] == 7.5
+    assert got["outside_fraction"] == pytest.approx(0.091)   # 1 - 10/11, printed as 9.1%
+    assert bench.committed_report(tmp_path / "missing.md") == {}
 
 
 def test_quick_run_writes_memory_and_markdown(quick_run: Path) -> None:
