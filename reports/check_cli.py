@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 
 from reference.check import CHECKED_KINDS, RANDOM_CONFIGURATIONS, check_layer, protocol_problem
-from reports.usage import UsageError
+from reports.usage import UsageError, non_negative_int
 from scratchnet.atomic import write_atomically
 
 DESCRIPTION = """\
@@ -33,10 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH",
                         help="also write the whole report (every row, verdict, diagnosis, "
                              "matched mistake ids) as JSON here, for a grader")
-    parser.add_argument("--random", type=int, default=RANDOM_CONFIGURATIONS, metavar="N",
+    parser.add_argument("--random", type=non_negative_int, default=RANDOM_CONFIGURATIONS,
+                        metavar="N",
                         help="random configurations after the named ones (default "
                              f"{RANDOM_CONFIGURATIONS}; 0: the named ones only)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="seeds the configurations and arrays (default 0)")
     parser.add_argument("--table", action="store_true",
                         help="also print every row: configuration, quantity, errors, status")
@@ -90,9 +91,8 @@ def load_class(target: str) -> type:
 def run(args: argparse.Namespace) -> None:
     """``scratchnet check``: print the report; exit 1 unless everything agrees."""
     if args.kind not in CHECKED_KINDS:
-        raise UsageError(f"unknown kind {args.kind!r}: expected one of {', '.join(CHECKED_KINDS)}")
-    if args.random < 0:
-        raise UsageError(f"--random: expected a count >= 0, got {args.random}")
+        raise UsageError(f"--kind: unknown kind {args.kind!r}: expected one of "
+                         f"{', '.join(CHECKED_KINDS)}")
     if args.json is not None:             # checked before any work: the file must be writable
         out = Path(args.json)
         if out.is_dir() or not out.parent.is_dir():

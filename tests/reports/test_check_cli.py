@@ -68,7 +68,7 @@ SOURCES = {
     ("nobackward.py:Half", "relu", "Half has no backward method: a relu needs forward(x) and "
                                    "backward(grad_y)"),
     ("function.py:relu", "relu", "{dir}/function.py: 'relu' is a function, not a class"),
-    ("nobackward.py:Half", "conv3d", "unknown kind 'conv3d': expected one of conv2d, "
+    ("nobackward.py:Half", "conv3d", "--kind: unknown kind 'conv3d': expected one of conv2d, "
                                      "maxpool2d, dense, relu, softmax-ce"),
     ("nobackward.py", "relu", "expected PATH.py:CLASS, got '{dir}/nobackward.py'"),
 ])
@@ -87,7 +87,7 @@ def test_a_usage_error_is_one_line_and_exit_2(capsys, tmp_path, target: str, kin
 @pytest.mark.parametrize("extra, message", [
     (["--json", "/nonexistent/report.json"], "--json: cannot write /nonexistent/report.json: "
                                              "no such directory"),
-    (["--random", "-1"], "--random: expected a count >= 0, got -1"),
+    (["--json", "/tmp"], "--json: cannot write /tmp: it is a directory"),
 ])
 def test_bad_options_are_refused_before_any_work(capsys, extra, message) -> None:
     code, _, err = run(capsys, "check", f"{STUDENTS}:StudentReLU", "--kind", "relu", *extra)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import accuracy, bench, cli, usage
+from reports import accuracy, bench, check_cli, cli, usage
 from reports.cli import main
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.data import Dataset
@@ -133,7 +133,12 @@ BAD_BY_FLAG = {  # flags whose values are names of things: bad values and extra 
     "--history": ([f"{NOT_A_DIR}/h.csv", "/proc/h.csv", "/tmp", "/dev/null"], []),
     "--out": ([NOT_A_DIR, "/etc/hostname", "/proc/x", "/dev/null"], []),
     "--only": (["nope"], []),
+    "--kind": (["nope", ""], []),
+    "--json": (["/nonexistent/report.json", "/tmp", f"{NOT_A_DIR}/report.json"], []),
 }
+#: What ``check`` needs besides the flag walked: a class to check (never checked: the walk
+#: stops before any work).
+CHECK_TARGET = "tests/reference/student_layers.py:StudentReLU"
 
 
 def parsers() -> dict[str, argparse.ArgumentParser]:
@@ -175,7 +180,7 @@ def flag_cases() -> list[tuple[str, str, str]]:
 
 def test_every_command_and_flag_is_walked() -> None:
     walked = {(command, flag) for command, flag, _ in flag_cases()}
-    assert {"report", "train", "compare", "summary", "bench"} == {c for c, _ in walked}
+    assert {"report", "train", "compare", "summary", "bench", "check"} == {c for c, _ in walked}
     assert len(walked) >= 40 and ("train", "--max-grad-norm") in walked
 
 
@@ -188,11 +193,13 @@ def test_every_flag_refuses_bad_values_in_one_line(
     monkeypatch.setenv("SCRATCHNET_DATA", str(require_real_mnist()))  # a good copy elsewhere
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for where, name in ((accuracy, "run_experiment"), (bench, "run_benchmark"),
-                        (cli, "_network")):
+                        (cli, "_network"), (check_cli, "check_layer")):
         monkeypatch.setattr(where, name, lambda *a, **k: pytest.fail("work started"))
     argv = [command, value] if value.startswith("--") else [command, flag, value]
     if command in ("report", "bench") and flag != "--out":
         argv += ["--out", str(tmp_path / "out")]
+    if command == "check":
+        argv += [CHECK_TARGET] + ([] if flag == "--kind" else ["--kind", "relu"])
     code, _, err = run(capsys, *argv)
     line = assert_one_error_line(code, err, command)
     assert flag in line, err
