@@ -282,7 +282,8 @@ def evaluate_predictions(
     net: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 1000
 ) -> tuple[float, float, np.ndarray]:
     """:func:`evaluate`'s loss and accuracy, and the predicted classes ``(N,)``, from the
-    same single pass over ``x``."""
+    same single pass over ``x``. A diverged network (outputs not all finite) predicts no
+    class: NaN, NaN and -1 for every example."""
     check_data(net, x, y, "evaluate")
     loss_fn = SoftmaxCrossEntropy()
     total_loss, predictions = 0.0, []
@@ -290,7 +291,7 @@ def evaluate_predictions(
         xb, yb = x[i : i + batch_size], y[i : i + batch_size]
         logits = net.infer(xb)
         if not np.isfinite(logits).all():  # a diverged network: no loss or accuracy to speak of
-            return math.nan, math.nan
+            return math.nan, math.nan, np.full(len(x), -1)
         total_loss += loss_fn.forward(logits, yb) * len(yb)
         predictions.append(logits.argmax(axis=1))
     predicted = np.concatenate(predictions)
