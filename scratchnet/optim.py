@@ -168,7 +168,7 @@ class Optimizer:
             raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
         values = {key: np.asarray(state[key]) for key in expected}  # reads an .npz once
         step = values.pop("step")
-        if step.shape != () or step.dtype.kind not in "iu" or step < 0:
+        if step.shape != () or not np.issubdtype(step.dtype, np.integer) or step < 0:
             raise ValueError(f"load_state_dict: step must be a 0-d integer >= 0, got {step!r}")
         for key, value in values.items():
             if value.shape != self.state[key].shape:

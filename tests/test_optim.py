@@ -179,6 +179,9 @@ CASES = {
                     lambda p: torch.optim.Adam(p, lr=0.1)),
     "adam_weight_decay": (lambda n: Adam(n, lr=0.01, weight_decay=0.05),
                           lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.05)),
+    # weight_decay exactly 1 (a boundary the other cases never draw).
+    "adam_weight_decay_1": (lambda n: Adam(n, lr=0.01, weight_decay=1.0),
+                            lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=1.0)),
     "adam_small_betas": (lambda n: Adam(n, lr=0.01, betas=(0.3, 0.5), eps=1e-3),  # lerp w>=.5
                          lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.3, 0.5), eps=1e-3)),
     # torch's multi-tensor path (not its CPU default) must agree too.
