@@ -103,6 +103,18 @@ def test_pool_errors() -> None:
         MaxPool2D(2, 0)
 
 
+def test_infer_checks_its_input_and_forgets_the_last_forward() -> None:
+    pool = MaxPool2D(2)
+    with pytest.raises(ShapeError, match=r"^MaxPool2D: expected input \(N, C, H, W\), got an "
+                                         r"array of shape \(4, 24, 24\)$"):
+        pool.infer(np.zeros((4, 24, 24)))
+    x = np.zeros((1, 1, 4, 4))
+    pool.forward(x)
+    pool.infer(x)  # no backward may follow an infer: its winners are not kept
+    with pytest.raises(ShapeError, match=r"^MaxPool2D: backward called before forward$"):
+        pool.backward(np.zeros((1, 1, 2, 2)))
+
+
 def test_kernel_takes_any_memory_layout() -> None:
     # The layers hand the kernels contiguous (H, C, W, N) arrays; other callers may not.
     x = np.random.default_rng(0).standard_normal((3, 9, 9, 8))[..., ::2]
