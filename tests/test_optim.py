@@ -20,6 +20,7 @@ Tolerance: ``max |ours - torch| <= ATOL + RTOL * max |torch|`` with, per dtype,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ import numpy as np
 import pytest
 import torch
 
+from reference.agreement import assert_agree
 from scratchnet import Sequential, SoftmaxCrossEntropy, seed_network
 from scratchnet.optim import SGD, Adam, Optimizer, clip_grad_norm, global_grad_norm
 
@@ -173,13 +175,15 @@ CASES = {
                         lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5, weight_decay=0.05)),
     "sgd_nesterov": (lambda n: SGD(n, lr=0.1, momentum=0.9, nesterov=True),
                      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)),
+    # weight_decay exactly 1 (a boundary the other cases never draw), here and for Adam.
+    "sgd_momentum_wd_1": (lambda n: SGD(n, lr=0.1, momentum=0.5, weight_decay=1.0),
+                          lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5, weight_decay=1.0)),
     "adam": (lambda n: Adam(n),
              lambda p: torch.optim.Adam(p)),
     "adam_big_lr": (lambda n: Adam(n, lr=0.1),
                     lambda p: torch.optim.Adam(p, lr=0.1)),
     "adam_weight_decay": (lambda n: Adam(n, lr=0.01, weight_decay=0.05),
                           lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.05)),
-    # weight_decay exactly 1 (a boundary the other cases never draw).
     "adam_weight_decay_1": (lambda n: Adam(n, lr=0.01, weight_decay=1.0),
                             lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=1.0)),
     "adam_small_betas": (lambda n: Adam(n, lr=0.01, betas=(0.3, 0.5), eps=1e-3),  # lerp w>=.5
@@ -246,6 +250,17 @@ def test_clip_grad_norm_matches_torch(dtype: type, ratio: float) -> None:
         assert all(np.array_equal(grads[k], before[k]) for k in grads)
     else:
         assert_close(global_grad_norm(grads), max_norm * norm / (norm + 1e-6), dtype, "new norm")
+
+
+def test_global_norm_accumulates_in_float64() -> None:
+    """float32 gradients are squared and summed in float64: as exact as float64 gradients of
+    the same values (float64 tolerance), and no overflow where float32 squares would."""
+    grads = random_grads(np.float32, 1)[0]
+    exact = math.sqrt(math.fsum(float(v) ** 2 for g in grads.values() for v in g.ravel()))
+    assert_agree(np.float64(global_grad_norm(grads)), np.float64(exact), np.float64, "norm")
+    huge = {"w": np.full(4, 1e30, np.float32)}  # 1e60 is beyond float32
+    assert_agree(np.float64(global_grad_norm(huge)), 2 * np.float64(huge["w"][0]), np.float64,
+                 "huge norm")
 
 
 # ---- state_dict: a resumed run continues bit-identically --------------------------------

@@ -19,6 +19,7 @@ rng = np.random.default_rng(0)
     ("batch-last view", rng.standard_normal((8, 4, 4, 3)).transpose(3, 0, 1, 2)),
     ("batch of one", rng.standard_normal((1, 4, 12, 12))),
     ("rank 3", rng.standard_normal((2, 5, 7))),
+    ("rank 2, nothing to flatten", rng.standard_normal((3, 6))),
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_flatten_matches_torch(name: str, x: np.ndarray, dtype) -> None:
