@@ -9,6 +9,7 @@ from hypothesis import given, settings
 
 from scratchnet.layers import Conv2D, ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
+from tests.init_check import assert_initialized
 from tests.strategies import ConvCase, conv_cases, dtypes, random_input, seeds
 from tests.torch_check import assert_layer_matches_torch
 
@@ -159,14 +160,8 @@ def test_bad_arguments(kwargs: dict, message: str) -> None:
 
 
 @pytest.mark.parametrize("init", ["torch", "he"])
-def test_initialization_scale(init: str) -> None:
-    """torch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std 1/sqrt(3 fan_in); he: N(0, 2/fan_in)."""
-    conv = Conv2D(8, 64, 5, init=init, rng=np.random.default_rng(0))
-    fan_in = 8 * 25
-    w = conv.params["weight"]
-    if init == "torch":
-        assert np.abs(w).max() <= 1 / np.sqrt(fan_in)
-        assert abs(w.std() - 1 / np.sqrt(3 * fan_in)) < 0.03 / np.sqrt(fan_in)
-    else:
-        assert abs(w.std() - np.sqrt(2 / fan_in)) < 0.03 * np.sqrt(2 / fan_in)
-        assert not conv.params["bias"].any()
+@pytest.mark.parametrize("bias", ["tied", "untied"])
+def test_initialization_scale(init: str, bias: str) -> None:
+    conv = Conv2D(8, 64, 5, bias=bias, input_shape=(8, 12, 10), init=init,
+                  rng=np.random.default_rng(0))
+    assert_initialized(conv, init, fan_in=8 * 25)
