@@ -1,7 +1,9 @@
-"""The PyTorch side: scratchnet's twin networks and the tools that compare the two."""
+"""The PyTorch side: scratchnet's twin networks, the tools that compare the two, and the
+catalogue of classic mistakes those tools catch (``MISTAKES``)."""
 
 from reference.agreement import agree, assert_agree, errors, tolerance
 from reference.compare import compare, format_comparison
+from reference.mistakes import MISTAKES
 from reference.twin import (
     UntiedBiasConv2d,
     copy_from_torch,
@@ -11,6 +13,7 @@ from reference.twin import (
 )
 
 __all__ = [
+    "MISTAKES",
     "UntiedBiasConv2d",
     "agree",
     "assert_agree",

@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from reference.twin import to_torch
+from reference.twin import copy_to_torch, to_torch
 from scratchnet.losses import SoftmaxCrossEntropy
 from scratchnet.network import Sequential
 from scratchnet.train import (
@@ -137,6 +137,7 @@ def train_lockstep(
     *,
     progress: bool = True,
     pause: float = 0.12,
+    twin: nn.Module | None = None,
 ) -> pd.DataFrame:
     """Train ``net`` and its PyTorch twin in lockstep; one row of comparisons per epoch.
 
@@ -146,6 +147,8 @@ def train_lockstep(
         config: the run's ``TrainConfig``, used by both sides.
         progress: show progress bars.
         pause: seconds to sleep between the two frameworks' epochs (module docstring).
+        twin: the PyTorch twin to train, e.g. ``to_torch(net)`` kept by the caller to use
+            after training; its weights are first set to ``net``'s. Default: a new one.
 
     Returns:
         One row per epoch: ``epoch``; for ``f`` in (scratchnet, torch):
@@ -156,7 +159,10 @@ def train_lockstep(
     """
     check_data(net, train_x, train_y, "train")
     check_data(net, test_x, test_y, "test")
-    twin = to_torch(net)
+    if twin is None:
+        twin = to_torch(net)
+    else:
+        copy_to_torch(net, twin)
     optimizer, torch_optimizer = make_optimizer(net, config), make_torch_optimizer(twin, config)
     loss_fn = SoftmaxCrossEntropy()
     # Whole sets converted once; from_numpy shares memory (labels copied only if not int64).

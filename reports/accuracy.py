@@ -10,6 +10,11 @@ optimizer) and writes, under the output directory:
 * ``README.md``: the report, a summary table and one section per experiment, with the
   settings, seeds, versions and machine, and the command that reproduces it.
 
+Experiments of another kind are *studies* (:class:`Study`, listed in ``STUDIES``): each
+writes its own files and gives its README section, read back from them. The README
+always shows every experiment and study finished in the output directory, also those a
+run with ``--only`` did not rerun.
+
 Run it with ``make report`` (or ``scratchnet report``); ``--quick`` makes a small run for
 CI's smoke test. Every file is written atomically, and ``--resume`` skips experiments
 whose CSV already holds a finished run with the same settings (an interrupted report
@@ -21,11 +26,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,7 +38,8 @@ import pandas as pd
 import torch
 
 from reference.lockstep import train_lockstep
-from reports.machine import cpu_model, git_info, library_versions
+from reports import relu_boundary
+from reports.machine import git_info, library_versions, machine_line
 from scratchnet.atomic import write_atomically
 from scratchnet.data import as_float, load_dataset
 from scratchnet.network import seed_network
@@ -87,6 +91,28 @@ EXPERIMENTS = (
     Experiment("float32-drift", "Float32: how far the two frameworks drift apart",
                "mnist", "full", "untied", None, dataclasses.replace(FULL_SGD, epochs=3),
                dtype="float32"),
+)
+
+
+@dataclass(frozen=True)
+class Study:
+    """An experiment of the report that is not a lockstep run on MNIST-like data.
+
+    ``run(out_dir, command)`` writes its files into ``out_dir``; ``finished(out_dir)``
+    says whether they are there, made with its current settings; ``section(out_dir)``
+    gives its section of the README (Markdown lines), read back from those files.
+    """
+
+    name: str
+    title: str
+    run: Callable[[Path, str], object]
+    finished: Callable[[Path], bool]
+    section: Callable[[Path], list[str]]
+
+
+STUDIES = (
+    Study(relu_boundary.NAME, relu_boundary.TITLE, relu_boundary.run, relu_boundary.finished,
+          relu_boundary.section),
 )
 
 
@@ -194,8 +220,7 @@ def environment() -> dict[str, str]:
     """Library versions, the machine and the commit, for the report's header."""
     return {
         **library_versions(),
-        "machine": f"{os.cpu_count()} cores, {cpu_model()}, {platform.system()} "
-                   f"{platform.machine()}",
+        "machine": machine_line(),
         "torch threads": str(torch.get_num_threads()),
         "commit": git_info(),
     }
@@ -204,13 +229,18 @@ def environment() -> dict[str, str]:
 def write_report(
     results: list[tuple[Experiment, pd.DataFrame]], out_dir: Path, command: str,
     seconds: float, quick_run: bool, env: dict[str, str] | None = None,
+    studies: Sequence[Study] = (), earlier: Sequence[str] = (),
 ) -> Path:
-    """Write ``README.md``: the summary table and a section per experiment.
+    """Write ``README.md``: the summary table and a section per experiment and study.
 
     ``env``: the header's versions, machine and commit (default: as they are now); a run
-    passes those of its start, so the commit named is the code that ran.
+    passes those of its start, so the commit named is the code that ran. ``studies``:
+    those whose files are in ``out_dir``. ``earlier``: the names of the experiments and
+    studies shown that this run did not make (their files are from an earlier run).
     """
     env = environment() if env is None else env
+    summary = (pd.DataFrame([summary_row(e, h) for e, h in results]).to_markdown(index=False)
+               if results else "No lockstep experiment has finished here yet.")
     lines = [
         "# Accuracy report: scratchnet and PyTorch, trained side by side",
         "",
@@ -219,7 +249,9 @@ def write_report(
                                          if quick_run else "."),
         f"Machine: {env['machine']}; PyTorch threads: {env['torch threads']}. "
         f"Versions: Python {env['Python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
-        f"pandas {env['pandas']}. Code: {env['commit']}.",
+        f"pandas {env['pandas']}. Code: {env['commit']}."
+        + (" Not rerun by it (results of an earlier run, read back from their files): "
+           f"{', '.join(earlier)}." if earlier else ""),
         "",
         "Each experiment starts scratchnet and its PyTorch twin (`reference.to_torch`) from "
         "the same weights (`seed_network(..., seed=0)`, PyTorch's default initialization), "
@@ -232,8 +264,10 @@ def write_report(
         "",
         "## Summary",
         "",
-        pd.DataFrame([summary_row(e, h) for e, h in results]).to_markdown(index=False),
+        summary,
         "",
+        *(["Also: " + "; ".join(f"[{study.title}](#{study.name})" for study in studies)
+           + ".", ""] if studies else []),
     ]
     for experiment, history in results:
         c = experiment.config
@@ -260,10 +294,14 @@ def write_report(
             f"All epochs: [{experiment.name}.csv]({experiment.name}.csv).",
             "",
         ]
+    for study in studies:
+        lines += study.section(out_dir)
     lines += [
         "## Reproduce",
         "",
-        f"`{command}` (the data is looked up as the README says; `--data-dir DIR` names it).",
+        f"This README: `{command}`. Every experiment: `scratchnet report` (what `make report` "
+        "runs); some: `scratchnet report --only NAME ...`. The data is looked up as the "
+        "project's README says; `--data-dir DIR` names it.",
         "Training is deterministic: the accuracies and losses above come out the same on a "
         "rerun; the times do not.",
         "",
@@ -295,14 +333,17 @@ def run_report(
     progress: bool = True,
     command: str = "make report",
 ) -> list[tuple[Experiment, pd.DataFrame]]:
-    """Run the report's experiments and write CSV, PNG and the Markdown report."""
-    known = {e.name: e for e in EXPERIMENTS}
+    """Run the report's experiments and studies; write their files and the Markdown report.
+
+    Returns the lockstep experiments run (or resumed) and their histories.
+    """
+    known = [e.name for e in (*EXPERIMENTS, *STUDIES)]
     unknown = sorted(set(only or ()) - set(known))
     if unknown:
         raise ValueError(f"unknown experiment(s) {unknown}; known: {', '.join(known)}")
-    experiments = [e for e in EXPERIMENTS if not only or e.name in only]
-    if quick_run:
-        experiments = [quick(e) for e in experiments]
+    every = [quick(e) for e in EXPERIMENTS] if quick_run else list(EXPERIMENTS)
+    experiments = [e for e in every if not only or e.name in only]
+    studies = [s for s in STUDIES if not only or s.name in only]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -326,8 +367,35 @@ def run_report(
         print(f"[{experiment.name}] test accuracy: scratchnet {last['scratchnet_test_acc']:.4f}, "
               f"PyTorch {last['torch_test_acc']:.4f}; param gap "
               f"{history['param_gap'].max():.1e}", file=sys.stderr)
-    write_report(results, out_dir, command, time.perf_counter() - start, quick_run, env)
+    for study in studies:
+        if not (resume and study.finished(out_dir)):
+            print(f"[{study.name}] {study.title}", file=sys.stderr)
+            study.run(out_dir, command)
+    shown, shown_studies, earlier = _shown(results, every, studies, out_dir)
+    write_report(shown, out_dir, command, time.perf_counter() - start, quick_run, env,
+                 studies=shown_studies, earlier=earlier)
     return results
+
+
+def _shown(
+    results: list[tuple[Experiment, pd.DataFrame]], every: list[Experiment],
+    studies: list[Study], out_dir: Path,
+) -> tuple[list[tuple[Experiment, pd.DataFrame]], list[Study], list[str]]:
+    """What the README shows: the experiments just run (``results``) and every other one
+    of ``every`` finished in ``out_dir``, in the report's order; the studies finished
+    there; and the names of those shown that this run (``results``, ``studies``) did not
+    make."""
+    ran = {e.name: (e, h) for e, h in results}
+    shown, earlier = [], []
+    for experiment in every:
+        if experiment.name in ran:
+            shown.append(ran[experiment.name])
+        elif (history := _finished(out_dir, experiment)) is not None:
+            shown.append((experiment, history))
+            earlier.append(experiment.name)
+    finished = [s for s in STUDIES if s.finished(out_dir)]
+    earlier += [s.name for s in finished if s not in studies]
+    return shown, finished, earlier
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -336,7 +404,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a small, fast run (smoke test): 200 images, 2 epochs")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"output directory (default: {DEFAULT_OUT})")
-    names = ", ".join(e.name for e in EXPERIMENTS)
+    names = ", ".join(e.name for e in (*EXPERIMENTS, *STUDIES))
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help=f"run only these experiments: {names}")
     parser.add_argument("--data-dir", help="directory holding the dataset files")

@@ -97,7 +97,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from reports import accuracy
 
-    command = "scratchnet report" + (" --quick" if args.quick else "")
+    command = ("scratchnet report" + (" --quick" if args.quick else "")
+               + (f" --only {' '.join(args.only)}" if args.only else ""))
     accuracy.run_from_args(args, command)
 
 

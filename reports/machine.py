@@ -27,6 +27,11 @@ def cpu_model() -> str:
         return platform.processor() or "unknown"
 
 
+def machine_line() -> str:
+    """The machine in a few words, e.g. ``2 cores, Intel(R) Xeon(R) Processor, Linux x86_64``."""
+    return f"{os.cpu_count()} cores, {cpu_model()}, {platform.system()} {platform.machine()}"
+
+
 def library_versions() -> dict[str, str]:
     """Versions of Python and of the libraries the results depend on."""
     return {"Python": platform.python_version(), "numpy": np.__version__,

@@ -128,15 +128,17 @@ def make_optimizer(net: Sequential, config: TrainConfig) -> Optimizer:
 def check_data(net: Sequential, x: Any, y: Any, what: str = "x") -> None:
     """Raise one clear ValueError unless ``(x, y)`` can be fed to ``net``.
 
-    ``x`` must be a non-empty ``(N, C, H, W)`` array of the net's dtype, ``y`` an ``(N,)``
-    integer array with labels in ``[0, K)``, ``K`` the number of the net's outputs.
-    ``what`` names the pair in the message (e.g. ``"train"``).
+    ``x`` must be a non-empty ``(N, ...)`` array of the net's dtype whose examples have
+    the shape the net's first layer takes (``(N, C, H, W)`` images, ``(N, features)``
+    vectors), ``y`` an ``(N,)`` integer array with labels in ``[0, K)``, ``K`` the number
+    of the net's outputs. ``what`` names the pair in the message (e.g. ``"train"``).
     """
     def fail(message: str) -> None:
         raise ValueError(f"{what}: {message}")
 
-    if not isinstance(x, np.ndarray) or x.ndim != 4:
-        fail(f"expected images as an (N, C, H, W) array, got {getattr(x, 'shape', type(x))}")
+    if not isinstance(x, np.ndarray) or x.ndim < 2:
+        fail("expected examples as an (N, ...) array, e.g. (N, C, H, W) images, got "
+             f"{getattr(x, 'shape', type(x))}")
     if len(x) == 0:
         fail("expected at least one example, got none")
     if x.dtype != net.dtype:

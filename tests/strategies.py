@@ -84,3 +84,15 @@ def random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype, ties: 
 
 seeds = st.integers(0, 2**32 - 1)
 dtypes = st.sampled_from(DTYPES)
+
+
+@st.composite
+def relu_sum_cases(draw: st.DrawFn) -> tuple[list[float], list[float], float]:
+    """``(shifts, coefficients, bias)`` of eq. (25): 1-6 distinct increasing integer
+    shifts in [-10, 10], integer coefficients in [-9, 9] and bias in [-5, 5]. With
+    integers (and points on a grid of eighths) every sum is exact in float64."""
+    shifts = draw(st.lists(st.integers(-10, 10), min_size=1, max_size=6, unique=True))
+    coefficients = draw(st.lists(st.integers(-9, 9), min_size=len(shifts),
+                                 max_size=len(shifts)))
+    return ([float(s) for s in sorted(shifts)], [float(c) for c in coefficients],
+            float(draw(st.integers(-5, 5))))

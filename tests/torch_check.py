@@ -1,23 +1,36 @@
-"""The one comparison helper every layer test goes through.
+"""The one comparison helper every test against PyTorch goes through.
 
 ``assert_layer_matches_torch(layer, x, torch_fn)`` runs ``layer`` forward on ``x`` and
 backward on a random upstream gradient, runs ``torch_fn`` (a ``torch.nn.functional``
 expression of the same layer) on the same input and weights with the same upstream
 gradient, and asserts that the output, the input gradient and every parameter gradient
 agree under the project's one rule, :mod:`reference.agreement`.
+
+The ``*_and_torch`` functions compute the same pairs without asserting, as an ordered
+dict ``quantity -> (ours, torch's)`` (for a layer, a loss, an optimizer, gradient
+clipping), and ``disagreeing`` names the quantities that do not agree: what a test needs
+that expects an implementation to fail, and where. ``layer_and_naive`` and
+``naive_and_torch`` pair a layer's quantities with those of ``scratchnet.naive`` (the
+seed's equations as loops), and ``assert_all_agree`` asserts on any such pairs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 
-from reference.agreement import assert_agree, errors
+from reference.agreement import agree, assert_agree, errors
+from reference.twin import to_torch
+from scratchnet import Sequential
 from scratchnet.layers import Layer
 
 TorchFn = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
+Quantities = dict[str, tuple[np.ndarray, np.ndarray]]
+#: A layer's quantities (named as ``layer_and_torch`` names them) as ``scratchnet.naive``
+#: computes them from the layer's configuration and weights: ``(layer, x, grad_y) -> dict``.
+NaiveFn = Callable[[Layer, np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
 #: The largest scaled error seen per dtype in this test session: ``dtype name ->
 #: (max abs error / max(1, max |torch value|), what)``; ``tests/conftest.py`` prints it.
@@ -33,28 +46,145 @@ def check(ours: np.ndarray, theirs: np.ndarray, dtype: np.dtype, what: str) -> N
     assert_agree(ours, theirs, dtype, what)
 
 
+def upstream_gradient(y: np.ndarray, seed: int) -> np.ndarray:
+    """The random upstream gradient the comparisons send back into an output ``y``
+    (normal noise, not ones: ones would not see two gradients mixed up)."""
+    return np.random.default_rng(seed).standard_normal(y.shape).astype(y.dtype)
+
+
+def layer_and_torch(layer: Layer, x: np.ndarray, torch_fn: TorchFn, seed: int = 0) -> Quantities:
+    """``output``, ``grad input`` and ``grad <key>`` for every parameter, of ``layer`` and
+    of ``torch_fn`` on the same input, weights and random upstream gradient.
+
+    When the two outputs differ in shape there is no common upstream gradient, and only
+    ``output`` is returned.
+    """
+    y = layer.forward(x)
+    grad_y = upstream_gradient(y, seed)
+    xt = torch.from_numpy(np.array(x)).requires_grad_(True)
+    pt = {k: torch.from_numpy(v.copy()).requires_grad_(True) for k, v in layer.params.items()}
+    yt = torch_fn(xt, pt)
+    pairs = {"output": (y, yt.detach().numpy())}
+    if y.shape != tuple(yt.shape):
+        return pairs
+    grad_x = layer.backward(grad_y)
+    yt.backward(torch.from_numpy(grad_y))
+    pairs["grad input"] = (grad_x, xt.grad.numpy())
+    for key, p in pt.items():
+        pairs[f"grad {key}"] = (layer.grads[key], p.grad.numpy())
+    return pairs
+
+
 def assert_layer_matches_torch(
     layer: Layer, x: np.ndarray, torch_fn: TorchFn, seed: int = 0
 ) -> None:
     """Assert ``layer`` computes what ``torch_fn`` computes, forward and backward."""
-    rng = np.random.default_rng(seed)
-    y = layer.forward(x)
-    grad_y = rng.standard_normal(y.shape).astype(y.dtype)  # random, not ones: sees mix-ups
-    grad_x = layer.backward(grad_y)
-
-    xt = torch.from_numpy(np.array(x)).requires_grad_(True)
-    pt = {k: torch.from_numpy(v.copy()).requires_grad_(True) for k, v in layer.params.items()}
-    yt = torch_fn(xt, pt)
-    yt.backward(torch.from_numpy(grad_y))
-
+    pairs = layer_and_torch(layer, x, torch_fn, seed)
     dtype = x.dtype
-    assert y.shape == tuple(yt.shape), f"{layer!r} output shape {y.shape} vs {tuple(yt.shape)}"
-    check(y, yt.detach().numpy(), dtype, f"{layer!r} output")
-    check(grad_x, xt.grad.numpy(), dtype, f"{layer!r} input gradient")
-    assert set(layer.grads) == set(pt)
+    y, y_torch = pairs["output"]
+    assert y.shape == y_torch.shape, f"{layer!r} output shape {y.shape} vs {y_torch.shape}"
+    check(y, y_torch, dtype, f"{layer!r} output")
+    check(*pairs["grad input"], dtype, f"{layer!r} input gradient")
+    assert set(layer.grads) == set(layer.params)
     for key, grad in layer.grads.items():
         assert grad.shape == layer.params[key].shape, f"{key} grad shape"
         assert grad.dtype == layer.params[key].dtype, f"{key} grad dtype"
-        check(grad, pt[key].grad.numpy(), dtype, f"{layer!r} {key} gradient")
+        check(grad, pairs[f"grad {key}"][1], dtype, f"{layer!r} {key} gradient")
     # The forward pass for inference (skips what backward needs) gives the same output.
-    check(layer.infer(x), yt.detach().numpy(), dtype, f"{layer!r} infer output")
+    check(layer.infer(x), y_torch, dtype, f"{layer!r} infer output")
+
+
+def layer_and_naive(layer: Layer, x: np.ndarray, naive_fn: NaiveFn, seed: int = 0) -> Quantities:
+    """Every quantity of ``layer_and_torch``, of ``layer`` and of ``naive_fn`` (the same
+    layer computed by ``scratchnet.naive``) on the same input, weights and upstream gradient."""
+    y = layer.forward(x)
+    grad_y = upstream_gradient(y, seed)
+    ours = {"output": y, "grad input": layer.backward(grad_y)}
+    ours |= {f"grad {key}": grad for key, grad in layer.grads.items()}
+    naive = naive_fn(layer, x, grad_y)
+    assert naive.keys() == ours.keys(), f"naive gives {list(naive)}, {layer!r} {list(ours)}"
+    return {name: (ours[name], naive[name]) for name in ours}
+
+
+def naive_and_torch(layer: Layer, x: np.ndarray, naive_fn: NaiveFn, torch_fn: TorchFn,
+                    seed: int = 0) -> Quantities:
+    """Every quantity of ``layer_and_torch``, of ``naive_fn`` (on ``layer``'s configuration
+    and weights) and of ``torch_fn``, with the upstream gradient ``layer_and_torch`` draws."""
+    pairs = layer_and_torch(layer, x, torch_fn, seed)
+    naive = naive_fn(layer, x, upstream_gradient(pairs["output"][0], seed))
+    return {name: (naive[name], theirs) for name, (_, theirs) in pairs.items()}
+
+
+def assert_all_agree(pairs: Quantities, dtype: np.dtype | type, what: str) -> None:
+    """Assert that both arrays of every quantity in ``pairs`` have one shape and agree
+    under ``reference.agreement`` for ``dtype``; ``what`` names the comparison."""
+    for name, (ours, theirs) in pairs.items():
+        assert np.shape(ours) == np.shape(theirs), (
+            f"{what} {name}: shape {np.shape(ours)} vs {np.shape(theirs)}")
+        assert_agree(ours, theirs, dtype, f"{what} {name}")
+
+
+def loss_and_torch(loss_fn, logits: np.ndarray, labels: np.ndarray) -> Quantities:
+    """``loss`` and ``grad logits`` of ``loss_fn`` (a SoftmaxCrossEntropy-like object)
+    and of ``F.cross_entropy`` (the batch mean) on the same logits and labels."""
+    loss = loss_fn.forward(logits, labels)
+    grad = loss_fn.backward()
+    lt = torch.from_numpy(logits.copy()).requires_grad_(True)
+    t_loss = torch.nn.functional.cross_entropy(lt, torch.from_numpy(labels.astype(np.int64)))
+    t_loss.backward()
+    return {"loss": (np.float64(loss), t_loss.detach().numpy()),
+            "grad logits": (grad, lt.grad.numpy())}
+
+
+def optimizer_and_torch(
+    make: Callable[[Sequential], object],
+    make_torch: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer],
+    net: Sequential, steps: int = 3, seed: int = 0,
+) -> Quantities:
+    """``parameters after step t`` (all of them, flat) for ``t = 1..steps`` of the optimizer
+    ``make(net)`` and of ``make_torch`` on the twin's parameters, given the same random
+    gradients; ``net`` keeps its flat arrays, so the optimizer takes its flat path."""
+    twin = to_torch(net)
+    tparams = dict(twin.named_parameters())
+    opt, topt = make(net), make_torch(list(tparams.values()))
+    rng = np.random.default_rng(seed)
+    pairs = {}
+    for t in range(1, steps + 1):
+        for key, g in net.named_grads().items():
+            g[...] = rng.standard_normal(g.shape)
+            tparams[key].grad = torch.from_numpy(g.copy())
+        opt.step()
+        topt.step()
+        ours = np.concatenate([p.ravel() for p in net.named_params().values()])
+        theirs = torch.cat([tparams[key].detach().ravel() for key in net.named_params()])
+        pairs[f"parameters after step {t}"] = (ours, theirs.numpy())
+    return pairs
+
+
+def clip_and_torch(
+    clip: Callable[[dict[str, np.ndarray], float], float],
+    grads: Mapping[str, np.ndarray], max_norm: float,
+) -> Quantities:
+    """``clipped gradients`` (all, flat) and the returned ``norm`` of ``clip`` (like
+    ``scratchnet.optim.clip_grad_norm``) and of ``torch.nn.utils.clip_grad_norm_`` on
+    copies of ``grads``."""
+    ours = {key: g.copy() for key, g in grads.items()}
+    norm = clip(ours, max_norm)
+    tparams = []
+    for g in grads.values():
+        p = torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.from_numpy(g).dtype))
+        p.grad = torch.from_numpy(g.copy())
+        tparams.append(p)
+    t_norm = torch.nn.utils.clip_grad_norm_(tparams, max_norm)
+    return {
+        "clipped gradients": (np.concatenate([g.ravel() for g in ours.values()]),
+                              torch.cat([p.grad.ravel() for p in tparams]).numpy()),
+        "norm": (np.float64(norm), t_norm.numpy()),
+    }
+
+
+def disagreeing(pairs: Quantities, dtype: np.dtype | type) -> list[str]:
+    """The quantities of ``pairs`` whose two arrays differ in shape or do not agree under
+    ``reference.agreement`` for ``dtype``, in order."""
+    return [name for name, (ours, theirs) in pairs.items()
+            if np.shape(ours) != np.shape(theirs) or not agree(ours, theirs, dtype)]

@@ -22,7 +22,8 @@ import torch
 from reference import lockstep
 from reference.agreement import assert_agree, tolerance
 from reference.lockstep import train_lockstep
-from scratchnet import seed_network
+from reference.twin import to_torch
+from scratchnet import Dense, ReLU, Sequential, seed_network
 from scratchnet.data import as_float, load_dataset
 from scratchnet.train import TrainConfig
 from tests.synthetic_data import block_images
@@ -154,3 +155,30 @@ def test_lockstep_sees_a_difference_when_there_is_one(
     history = train_lockstep(seed_network("full"), x, y, test_x, test_y, config,
                              progress=False, pause=0.0)
     assert history["param_gap"].iloc[-1] > 1e3 * tolerance(np.float64)
+
+
+def test_lockstep_trains_vectors_and_the_twin_it_is_given() -> None:
+    """A Dense/ReLU network on ``(N, 2)`` points, with a twin the caller keeps.
+
+    The twin given starts from other weights: lockstep first sets them to the net's, then
+    trains it, so after training it holds the net's weights to rounding (float64 rule,
+    1e-12) and no longer its own. Its parameters are the very tensors it was built with.
+    """
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2))
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)      # XOR of the signs: no line separates it
+    net = Sequential(Dense(2, 8, rng=rng), ReLU(), Dense(8, 2, rng=rng))
+    twin = to_torch(Sequential(Dense(2, 8, rng=rng), ReLU(), Dense(8, 2, rng=rng)))
+    before = {k: v.clone() for k, v in twin.state_dict().items()}
+    tensors = [p.data_ptr() for p in twin.parameters()]
+    start = {k: v.copy() for k, v in net.named_params().items()}
+    config = TrainConfig(epochs=3, batch_size=8, lr=0.1, momentum=0.9)
+    history = train_lockstep(net, x, y, x[:20], y[:20], config, progress=False, pause=0.0,
+                             twin=twin)
+
+    assert [p.data_ptr() for p in twin.parameters()] == tensors
+    assert history["param_gap"].max() <= tolerance(np.float64)
+    assert lockstep.param_gap(net, twin) <= tolerance(np.float64)
+    for key, value in twin.state_dict().items():
+        assert not torch.equal(value, before[key]), key
+        assert np.abs(value.numpy() - start[key]).max() > 1e-3, f"{key} was not trained"

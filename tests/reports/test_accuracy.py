@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -60,8 +61,9 @@ def test_float32_drift_is_reported_and_small(quick_report) -> None:
     assert 0 < history["param_gap"].max() < 1e-5
 
 
-def test_resume_keeps_finished_experiments(quick_report, monkeypatch) -> None:
-    out, _ = quick_report
+def test_resume_keeps_finished_experiments(quick_report, monkeypatch, tmp_path) -> None:
+    out = tmp_path / "report"     # a copy: the rerun rewrites README.md, which others read
+    shutil.copytree(quick_report[0], out)
     monkeypatch.setattr(accuracy, "run_experiment",
                         lambda *a, **k: pytest.fail("a finished experiment was rerun"))
     again = accuracy.run_report(out, quick_run=True, only=QUICK[:1], resume=True,
@@ -92,3 +94,72 @@ def test_header_names_the_code_that_ran(tmp_path, monkeypatch) -> None:
                         data_dir=str(require_real_mnist()), download=False, progress=False)
     text = (tmp_path / "README.md").read_text()
     assert "HEAD aaaaaaa (at the start)" in text and "bbbbbbb" not in text
+
+
+class FakeStudy:
+    """A study that writes one file and reads its section back from it."""
+
+    name, title = "fake-study", "A fake study"
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def run(self, out_dir, command: str) -> None:
+        self.runs += 1
+        (out_dir / "fake-study.txt").write_text(f"made by {command}")
+
+    def finished(self, out_dir) -> bool:
+        return (out_dir / "fake-study.txt").exists()
+
+    def section(self, out_dir) -> list[str]:
+        return ['<a id="fake-study"></a>', "## A fake study", "",
+                (out_dir / "fake-study.txt").read_text(), ""]
+
+
+@pytest.fixture()
+def fake_study(monkeypatch) -> FakeStudy:
+    fake = FakeStudy()
+    monkeypatch.setattr(accuracy, "STUDIES", (accuracy.Study(
+        fake.name, fake.title, fake.run, fake.finished, fake.section),))
+    return fake
+
+
+def test_only_an_experiment_keeps_the_studies_and_the_other_experiments(
+    tmp_path, monkeypatch, fake_study
+) -> None:
+    """``--only seed-shallow-1k`` rewrites the README with every finished experiment and
+    study, read back from their files, not only the one it ran; a study not named is not
+    rerun, and a second study run is skipped by --resume."""
+    committed = accuracy.DEFAULT_OUT / "seed-full-1k"
+    for suffix in (".csv", ".json"):
+        (tmp_path / f"seed-full-1k{suffix}").write_bytes(
+            committed.with_suffix(suffix).read_bytes())
+    accuracy.run_report(tmp_path, only=["fake-study"], command="first run")
+    history = pd.read_csv(accuracy.DEFAULT_OUT / "seed-shallow-1k.csv")
+    monkeypatch.setattr(accuracy, "load_dataset", lambda *args: None)
+    monkeypatch.setattr(accuracy, "run_experiment", lambda *args, **kwargs: history)
+    accuracy.run_report(tmp_path, only=["seed-shallow-1k"], command="second run")
+    assert fake_study.runs == 1
+    readme = (tmp_path / "README.md").read_text()
+    for name in ("seed-shallow-1k", "seed-full-1k", "fake-study"):
+        assert f'<a id="{name}"></a>' in readme, name
+    assert "made by first run" in readme and "Produced by `second run`" in readme
+    assert "read back from their files): seed-full-1k, fake-study." in readme
+    assert "Also: [A fake study](#fake-study)." in readme
+    assert '<a id="full-mnist-untied"></a>' not in readme     # never finished here
+
+    accuracy.run_report(tmp_path, only=["fake-study"], resume=True)
+    assert fake_study.runs == 1
+
+
+def test_a_study_alone_in_an_empty_directory(tmp_path, fake_study) -> None:
+    accuracy.run_report(tmp_path, only=["fake-study"], command="scratchnet report")
+    readme = (tmp_path / "README.md").read_text()
+    assert "No lockstep experiment has finished here yet." in readme
+    assert '<a id="fake-study"></a>' in readme and "read back" not in readme
+
+
+def test_the_relu_boundary_study_is_part_of_the_report() -> None:
+    assert [s.name for s in accuracy.STUDIES] == ["relu-boundary"]
+    with pytest.raises(ValueError, match=r"known: seed-shallow-1k, .*, relu-boundary$"):
+        accuracy.run_report(only=["nope"])

@@ -87,3 +87,16 @@ def test_console_script_is_installed() -> None:
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "conv1" in done.stdout
+
+
+def test_report_names_the_experiments_it_was_asked_for(capsys, monkeypatch, tmp_path) -> None:
+    """The command the report says made it includes --only (its README header and the
+    relu-boundary page quote it)."""
+    from reports import accuracy
+
+    seen = {}
+    monkeypatch.setattr(accuracy, "run_report", lambda *args, **kwargs: seen.update(kwargs))
+    code, _, _ = run(capsys, "report", "--only", "relu-boundary", "seed-full-1k",
+                     "--out", str(tmp_path))
+    assert code == 0
+    assert seen["command"] == "scratchnet report --only relu-boundary seed-full-1k"

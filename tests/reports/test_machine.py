@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,12 @@ def test_library_versions_are_the_imported_ones() -> None:
 def test_cpu_and_blas_are_named() -> None:
     assert machine.cpu_model() and machine.cpu_model() != "unknown"
     assert "openblas" in machine.blas_name().lower()     # NumPy's wheels ship OpenBLAS
+
+
+def test_machine_line_names_cores_cpu_and_system() -> None:
+    line = machine.machine_line()
+    assert line.startswith(f"{os.cpu_count()} cores, {machine.cpu_model()}, ")
+    assert line.endswith(f"{platform.system()} {platform.machine()}")
 
 
 def test_thread_settings_are_recorded_not_changed(monkeypatch) -> None:
