@@ -44,3 +44,24 @@ def test_band_matrix_holds_the_kernel_along_its_band(rows: int, stride: int) -> 
     for r in range(rows):
         expected[r, :, r * stride : r * stride + kh] = weight.transpose(0, 2, 1, 3)
     assert np.array_equal(band, expected.reshape(rows * C_out, span * C_in * kw))
+    # Without a workspace the zeros are written into a fresh array.
+    assert np.array_equal(kernels.band_matrix(weight, rows, stride), band)
+
+
+def test_block_rows_is_the_largest_divisor_up_to_the_maximum() -> None:
+    # (h_out, rows per block), with MAX_BLOCK_ROWS = 8: a prime above 8 gets blocks of 1.
+    assert kernels.MAX_BLOCK_ROWS == 8
+    for h_out, rows in [(1, 1), (7, 7), (8, 8), (9, 3), (11, 1), (12, 6), (18, 6), (24, 8)]:
+        assert kernels.block_rows(h_out) == rows, h_out
+
+
+def test_workspace_reuses_an_array_only_of_the_same_name_shape_and_dtype() -> None:
+    ws, made = kernels.Workspace(), []
+    a = ws.get("a", (2, 3), np.dtype(np.float64), made.append)
+    assert ws.get("a", (2, 3), np.dtype(np.float64), made.append) is a
+    assert made == [a]                                  # init runs for a new array only
+    for name, shape, dtype in [("b", (2, 3), np.float64), ("a", (3, 2), np.float64),
+                               ("a", (2, 3), np.float32)]:
+        b = ws.get(name, shape, np.dtype(dtype), made.append)
+        assert b is not a and b.shape == shape and b.dtype == dtype and made[-1] is b
+    assert kernels.Workspace().get("a", (2,), np.dtype(np.float32)).shape == (2,)
