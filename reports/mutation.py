@@ -160,7 +160,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def render(mutants: list[Mutant], verdicts: list[Verdict], unused: list[str], *, date: str,
-           minutes: float | None, code: str, mutmut_version: str) -> str:
+           minutes: float | None, code: str, mutmut_version: str, note: str = "") -> str:
     """The summary page (Markdown)."""
     caught = sum(m.status in CAUGHT for m in mutants)
     took = f" in {minutes:.0f} minutes" if minutes is not None else ""
@@ -169,7 +169,7 @@ def render(mutants: list[Mutant], verdicts: list[Verdict], unused: list[str], *,
         "# Mutation testing of the numerical core",
         "",
         f"Produced by `{COMMAND}` (`python -m reports.mutation`) on {date}{took}, with mutmut "
-        f"{mutmut_version}. Code: {code}.",
+        f"{mutmut_version}. Code: {code}." + (f" {note}" if note else ""),
         "",
         f"**Score: {caught} of {len(mutants)} mutants killed, {caught / len(mutants):.1%}** "
         f"(target {TARGET_SCORE:.0%}); {len(verdicts) - len(unexplained)} of the "
@@ -226,7 +226,7 @@ def collect() -> list[Mutant]:
             if m.status in SURVIVED else m for m in mutants]
 
 
-def write_summary(minutes: float | None = None) -> int:
+def write_summary(minutes: float | None = None, note: str = "") -> int:
     """Write ``README.md`` from mutmut's results; 1 if the run is incomplete or a survivor is
     unexplained, else 0."""
     if not (ROOT / "mutants").is_dir():
@@ -242,7 +242,7 @@ def write_summary(minutes: float | None = None) -> int:
     verdicts, unused = judge(mutants, equivalent)
     page = render(mutants, verdicts, unused,
                   date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                  minutes=minutes, code=git_info(), mutmut_version=version("mutmut"))
+                  minutes=minutes, code=git_info(), mutmut_version=version("mutmut"), note=note)
     write_atomically(OUT_DIR / "README.md", lambda f: f.write(page.encode("utf-8")))
     caught = sum(m.status in CAUGHT for m in mutants)
     unexplained = [v.mutant.name for v in verdicts if v.reason is None]
@@ -258,11 +258,13 @@ def main(argv: list[str] | None = None) -> int:
         "\n\n")[0])
     parser.add_argument("--summary", action="store_true",
                         help="only write the summary from the results in mutants/")
+    parser.add_argument("--note", default="",
+                        help="a sentence for the page's header, e.g. how the results were made")
     parser.add_argument("--max-children", type=int, default=2,
                         help="mutants tested at once (default 2, one per core here)")
     args = parser.parse_args(argv)
     if args.summary:
-        return write_summary()
+        return write_summary(note=args.note)
     if args.max_children < 1:
         parser.error(f"--max-children must be >= 1, got {args.max_children}")
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
@@ -273,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutation: mutmut run failed (exit status {e.returncode}); see its output above",
               file=sys.stderr)
         return 1
-    return write_summary((time.monotonic() - start) / 60)
+    return write_summary((time.monotonic() - start) / 60, args.note)
 
 
 if __name__ == "__main__":
