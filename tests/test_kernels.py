@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from reference.agreement import assert_agree
 from scratchnet import kernels
 
 # (H, C, W, N), kh, kw, stride: square and oblong kernels, strides 1-3, odd sizes.
@@ -65,3 +66,20 @@ def test_workspace_reuses_an_array_only_of_the_same_name_shape_and_dtype() -> No
         b = ws.get(name, shape, np.dtype(dtype), made.append)
         assert b is not a and b.shape == shape and b.dtype == dtype and made[-1] is b
     assert kernels.Workspace().get("a", (2,), np.dtype(np.float32)).shape == (2,)
+
+
+def test_pooling_windows_are_read_only_views() -> None:
+    # Overlapping windows share memory: a write through one would change its neighbours.
+    x = np.random.default_rng(0).standard_normal((5, 2, 5, 3))
+    view = kernels._window_view(x, 3, 3, 1)
+    assert not view.flags.writeable and np.shares_memory(view, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("tied", [True, False])
+def test_bias_grad_sums_over_the_batch_in_the_input_dtype(dtype, tied: bool) -> None:
+    dy = np.random.default_rng(0).standard_normal((4, 3, 5, 6)).astype(dtype)  # (H, C, W, N)
+    expected = dy.astype(np.float64).sum(axis=(0, 2, 3) if tied else 3)
+    grad = kernels.bias_grad(dy, tied)
+    assert grad.dtype == dtype
+    assert_agree(grad, expected if tied else expected.transpose(1, 0, 2), dtype, "bias grad")
