@@ -83,3 +83,18 @@ def test_bias_grad_sums_over_the_batch_in_the_input_dtype(dtype, tied: bool) -> 
     grad = kernels.bias_grad(dy, tied)
     assert grad.dtype == dtype
     assert_agree(grad, expected if tied else expected.transpose(1, 0, 2), dtype, "bias grad")
+
+
+def test_defaults_are_plain_pooling_and_the_full_convolution_gradient() -> None:
+    """maxpool_forward pools without a ReLU and conv_backward gives the input gradient
+    unless told otherwise (the layers always say; other callers get the plain operation)."""
+    x = np.random.default_rng(0).standard_normal((6, 2, 4, 3))          # (H, C, W, N)
+    y, winner = kernels.maxpool_forward(x, 2, 2)
+    assert np.array_equal(y, x.reshape(3, 2, 2, 2, 2, 3).max(axis=(1, 4)))
+    assert (y < 0).any() and winner is not None
+    weight = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
+    out, cache = kernels.conv_forward(x, weight, 1, 1)
+    dy = np.random.default_rng(2).standard_normal(out.shape)
+    dx, dweight = kernels.conv_backward(dy, cache, weight, 1, 1)
+    dx_asked, dweight_asked = kernels.conv_backward(dy, cache, weight, 1, 1, True)
+    assert np.array_equal(dx, dx_asked) and np.array_equal(dweight, dweight_asked)
