@@ -45,8 +45,9 @@ def test_band_matrix_holds_the_kernel_along_its_band(rows: int, stride: int) -> 
     for r in range(rows):
         expected[r, :, r * stride : r * stride + kh] = weight.transpose(0, 2, 1, 3)
     assert np.array_equal(band, expected.reshape(rows * C_out, span * C_in * kw))
-    # Without a workspace the zeros are written into a fresh array.
+    # Without a workspace the zeros are written into a fresh array; the band keeps the dtype.
     assert np.array_equal(kernels.band_matrix(weight, rows, stride), band)
+    assert kernels.band_matrix(weight.astype(np.float32), rows, stride).dtype == np.float32
 
 
 def test_block_rows_is_the_largest_divisor_up_to_the_maximum() -> None:
