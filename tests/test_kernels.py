@@ -31,6 +31,19 @@ def test_row_windows_are_each_output_rows_im2col(shape, kh, kw, stride) -> None:
                 for q in range(w_out):
                     im2col[r, i, :, j, q] = x[r * stride + i, :, q * stride + j]
     assert np.array_equal(windows, im2col.reshape(windows.shape))
+    assert not windows.flags.writeable  # the windows of neighbouring rows share memory
+    assert kernels.shifted_columns(x.astype(np.float32), kw, stride).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pad_spatial_surrounds_the_image_with_zeros(dtype) -> None:
+    x = np.random.default_rng(0).standard_normal((3, 2, 4, 5)).astype(dtype)  # (H, C, W, N)
+    assert kernels.pad_spatial(x, 0) is x
+    padded = kernels.pad_spatial(x, 2)
+    assert padded.shape == (7, 2, 8, 5) and padded.dtype == dtype
+    assert np.array_equal(padded[2:-2, :, 2:-2], x)
+    padded[2:-2, :, 2:-2] = 0
+    assert not padded.any()
 
 
 @pytest.mark.parametrize(("rows", "stride"), [(1, 1), (3, 1), (4, 2)])
