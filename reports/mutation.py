@@ -181,8 +181,10 @@ def render(mutants: list[Mutant], verdicts: list[Verdict], unused: list[str], *,
         "argument dropped or set to None, a condition forced) and runs the tests that call the "
         "changed function, fastest first; a mutant is *killed* when one of them fails, *timeout* "
         "when they run 30 times longer than usual (counted as killed). The judges are the tests "
-        "`[tool.mutmut]` in `pyproject.toml` selects, under the Hypothesis profile `mutation` "
-        "(fixed examples, no database: `tests/conftest.py`). A survivor no test can kill is "
+        "`[tool.mutmut]` in `pyproject.toml` selects (all but `tests/data`, which never calls "
+        "these files, and `tests/reports`, which reaches them only through whole training and "
+        "report runs), under the Hypothesis profile `mutation` (fixed examples, no database: "
+        "`tests/conftest.py`). A survivor no test can kill is "
         "*equivalent*: the mutated code computes the same numbers; the reasons live in "
         "[`equivalent.toml`](equivalent.toml), which this page is generated from with mutmut's "
         "results, so it can be remade with the command above.",
