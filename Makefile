@@ -1,12 +1,14 @@
 # Two entry points, each building its own virtual environment from the project's files.
 #   make report   the main job: trains scratchnet and its PyTorch twin on MNIST, writes reports/
 #   make test     the whole test suite (what CI runs)
+#   make mutation mutation testing of the numerical core (about an hour; not part of CI):
+#                 writes reports/mutation/README.md
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: report test bench data clean
+.PHONY: report test bench mutation data clean
 
 # The workplace keeps real MNIST beside the project; use it unless SCRATCHNET_DATA says
 # otherwise (elsewhere the loader looks in the user cache and downloads).
@@ -35,6 +37,15 @@ test: $(STAMP) data
 
 bench: $(STAMP)
 	$(BIN)/scratchnet bench $(ARGS)
+
+# mutmut lives in its own extra, installed on top of the test environment on first use.
+MUTATION_STAMP := $(VENV)/.installed-mutation
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	$(BIN)/python -m reports.mutation $(ARGS)
 
 clean:
 	rm -rf $(VENV)

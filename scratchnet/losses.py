@@ -66,7 +66,7 @@ class SoftmaxCrossEntropy:
         if logits.shape[0] == 0:
             fail("expected at least one example, got an empty batch")
         labels = np.asarray(labels)
-        if labels.dtype.kind not in "iu":
+        if not np.issubdtype(labels.dtype, np.integer):
             fail(f"expected integer class labels, got dtype {labels.dtype}")
         N, K = logits.shape
         if labels.shape != (N,):

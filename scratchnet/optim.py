@@ -43,7 +43,8 @@ class HasParams(Protocol):
     def named_grads(self) -> dict[str, np.ndarray]: ...
 
 
-def _check_range(name: str, value: float, low: float, high: float, high_open: bool) -> None:
+def _check_range(name: str, value: float, low: float, high: float,
+                 high_open: bool = False) -> None:
     """Raise ValueError unless ``low <= value <= high`` (``< high`` if ``high_open``).
 
     NaN fails too, as every comparison with NaN is False (likewise in the checks below).
@@ -168,7 +169,7 @@ class Optimizer:
             raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
         values = {key: np.asarray(state[key]) for key in expected}  # reads an .npz once
         step = values.pop("step")
-        if step.shape != () or step.dtype.kind not in "iu" or step < 0:
+        if step.shape != () or not np.issubdtype(step.dtype, np.integer) or step < 0:
             raise ValueError(f"load_state_dict: step must be a 0-d integer >= 0, got {step!r}")
         for key, value in values.items():
             if value.shape != self.state[key].shape:
@@ -247,7 +248,7 @@ class SGD(Optimizer):
         nesterov: bool = False,
     ) -> None:
         _check_range("momentum", momentum, 0.0, 1.0, high_open=True)
-        _check_range("dampening", dampening, 0.0, 1.0, high_open=False)
+        _check_range("dampening", dampening, 0.0, 1.0)
         _check_non_negative("weight_decay", weight_decay)
         if nesterov and (momentum <= 0.0 or dampening != 0.0):
             raise ValueError(
@@ -274,7 +275,7 @@ class SGD(Optimizer):
                     buf[...] = g
                 else:
                     buf *= self.momentum
-                    buf += (1.0 - self.dampening) * g if self.dampening else g
+                    buf += (1.0 - self.dampening) * g
                 g = g + self.momentum * buf if self.nesterov else buf
             p -= self.lr * g
         self.steps += 1

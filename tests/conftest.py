@@ -1,8 +1,16 @@
-"""Session-wide test set-up: print the worst disagreement with PyTorch seen in the run."""
+"""Session-wide test set-up: print the worst disagreement with PyTorch seen in the run, and
+the Hypothesis profile mutation testing runs under."""
 
 from __future__ import annotations
 
+from hypothesis import settings
+
 from tests.torch_check import WORST
+
+# `make mutation` (pyproject's [tool.mutmut]) passes --hypothesis-profile=mutation: the same
+# examples in every run and no database of past failures, so whether a test kills a mutant
+# does not depend on which mutants ran before it.
+settings.register_profile("mutation", derandomize=True, database=None)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -23,19 +23,28 @@ class ConvCase:
     height: int
     width: int
     bias: str | None
+    kernel_width: int | None = None  # None: a square kernel, kernel x kernel
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
         return (self.batch, self.in_channels, self.height, self.width)
 
+    @property
+    def kernel_size(self) -> int | tuple[int, int]:
+        """What ``Conv2D`` takes: ``kernel``, or ``(kernel, kernel_width)`` if oblong."""
+        return self.kernel if self.kernel_width is None else (self.kernel, self.kernel_width)
+
 
 @st.composite
 def conv_cases(draw: st.DrawFn) -> ConvCase:
-    """Batch 1-8, channels 1-6, kernel 1-5, stride 1-3, padding 0-2, odd and even sizes,
-    every bias mode; the input is always at least as large as the kernel (padded)."""
+    """Batch 1-8, channels 1-6, kernels 1-5 high and square or 1-5 wide, stride 1-3,
+    padding 0-2, odd and even sizes, every bias mode; the input is always at least as
+    large as the kernel (padded)."""
     kernel = draw(st.integers(1, 5))
-    padding = draw(st.integers(0, min(2, kernel - 1)))  # torch requires padding < kernel
-    low = max(1, kernel - 2 * padding)
+    kernel_width = draw(st.none() | st.integers(1, 5))
+    kw = kernel if kernel_width is None else kernel_width
+    padding = draw(st.integers(0, min(2, kernel - 1, kw - 1)))  # torch: padding < kernel
+    low_h, low_w = max(1, kernel - 2 * padding), max(1, kw - 2 * padding)
     return ConvCase(
         batch=draw(st.integers(1, 8)),
         in_channels=draw(st.integers(1, 6)),
@@ -43,9 +52,10 @@ def conv_cases(draw: st.DrawFn) -> ConvCase:
         kernel=kernel,
         stride=draw(st.integers(1, 3)),
         padding=padding,
-        height=draw(st.integers(low, low + 12)),
-        width=draw(st.integers(low, low + 12)),
+        height=draw(st.integers(low_h, low_h + 12)),
+        width=draw(st.integers(low_w, low_w + 12)),
         bias=draw(st.sampled_from(["tied", "untied", None])),
+        kernel_width=kernel_width,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from reference.agreement import assert_agree
 from scratchnet import kernels
 
 # (H, C, W, N), kh, kw, stride: square and oblong kernels, strides 1-3, odd sizes.
@@ -30,6 +31,19 @@ def test_row_windows_are_each_output_rows_im2col(shape, kh, kw, stride) -> None:
                 for q in range(w_out):
                     im2col[r, i, :, j, q] = x[r * stride + i, :, q * stride + j]
     assert np.array_equal(windows, im2col.reshape(windows.shape))
+    assert not windows.flags.writeable  # the windows of neighbouring rows share memory
+    assert kernels.shifted_columns(x.astype(np.float32), kw, stride).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pad_spatial_surrounds_the_image_with_zeros(dtype) -> None:
+    x = np.random.default_rng(0).standard_normal((3, 2, 4, 5)).astype(dtype)  # (H, C, W, N)
+    assert kernels.pad_spatial(x, 0) is x
+    padded = kernels.pad_spatial(x, 2)
+    assert padded.shape == (7, 2, 8, 5) and padded.dtype == dtype
+    assert np.array_equal(padded[2:-2, :, 2:-2], x)
+    padded[2:-2, :, 2:-2] = 0
+    assert not padded.any()
 
 
 @pytest.mark.parametrize(("rows", "stride"), [(1, 1), (3, 1), (4, 2)])
@@ -44,3 +58,57 @@ def test_band_matrix_holds_the_kernel_along_its_band(rows: int, stride: int) -> 
     for r in range(rows):
         expected[r, :, r * stride : r * stride + kh] = weight.transpose(0, 2, 1, 3)
     assert np.array_equal(band, expected.reshape(rows * C_out, span * C_in * kw))
+    # Without a workspace the zeros are written into a fresh array; the band keeps the dtype.
+    assert np.array_equal(kernels.band_matrix(weight, rows, stride), band)
+    assert kernels.band_matrix(weight.astype(np.float32), rows, stride).dtype == np.float32
+
+
+def test_block_rows_is_the_largest_divisor_up_to_the_maximum() -> None:
+    # (h_out, rows per block), with MAX_BLOCK_ROWS = 8: a prime above 8 gets blocks of 1.
+    assert kernels.MAX_BLOCK_ROWS == 8
+    for h_out, rows in [(1, 1), (7, 7), (8, 8), (9, 3), (11, 1), (12, 6), (18, 6), (24, 8)]:
+        assert kernels.block_rows(h_out) == rows, h_out
+
+
+def test_workspace_reuses_an_array_only_of_the_same_name_shape_and_dtype() -> None:
+    ws, made = kernels.Workspace(), []
+    a = ws.get("a", (2, 3), np.dtype(np.float64), made.append)
+    assert ws.get("a", (2, 3), np.dtype(np.float64), made.append) is a
+    assert made == [a]                                  # init runs for a new array only
+    for name, shape, dtype in [("b", (2, 3), np.float64), ("a", (3, 2), np.float64),
+                               ("a", (2, 3), np.float32)]:
+        b = ws.get(name, shape, np.dtype(dtype), made.append)
+        assert b is not a and b.shape == shape and b.dtype == dtype and made[-1] is b
+    assert kernels.Workspace().get("a", (2,), np.dtype(np.float32)).shape == (2,)
+
+
+def test_pooling_windows_are_read_only_views() -> None:
+    # Overlapping windows share memory: a write through one would change its neighbours.
+    x = np.random.default_rng(0).standard_normal((5, 2, 5, 3))
+    view = kernels._window_view(x, 3, 3, 1)
+    assert not view.flags.writeable and np.shares_memory(view, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("tied", [True, False])
+def test_bias_grad_sums_over_the_batch_in_the_input_dtype(dtype, tied: bool) -> None:
+    dy = np.random.default_rng(0).standard_normal((4, 3, 5, 6)).astype(dtype)  # (H, C, W, N)
+    expected = dy.astype(np.float64).sum(axis=(0, 2, 3) if tied else 3)
+    grad = kernels.bias_grad(dy, tied)
+    assert grad.dtype == dtype
+    assert_agree(grad, expected if tied else expected.transpose(1, 0, 2), dtype, "bias grad")
+
+
+def test_defaults_are_plain_pooling_and_the_full_convolution_gradient() -> None:
+    """maxpool_forward pools without a ReLU and conv_backward gives the input gradient
+    unless told otherwise (the layers always say; other callers get the plain operation)."""
+    x = np.random.default_rng(0).standard_normal((6, 2, 4, 3))          # (H, C, W, N)
+    y, winner = kernels.maxpool_forward(x, 2, 2)
+    assert np.array_equal(y, x.reshape(3, 2, 2, 2, 2, 3).max(axis=(1, 4)))
+    assert (y < 0).any() and winner is not None
+    weight = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
+    out, cache = kernels.conv_forward(x, weight, 1, 1)
+    dy = np.random.default_rng(2).standard_normal(out.shape)
+    dx, dweight = kernels.conv_backward(dy, cache, weight, 1, 1)
+    dx_asked, dweight_asked = kernels.conv_backward(dy, cache, weight, 1, 1, True)
+    assert np.array_equal(dx, dx_asked) and np.array_equal(dweight, dweight_asked)

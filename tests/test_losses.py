@@ -63,7 +63,10 @@ def test_loss_gradient_matches_finite_differences() -> None:
     (np.zeros((3, 10)), np.array([0, 1, 10]), r"expected labels in \[0, 9\], got values from 0"),
     (np.zeros((3, 10)), np.array([0, -1, 2]), r"expected labels in \[0, 9\]"),
     (np.zeros((3, 10)), np.array([0.0, 1.0, 2.0]), "expected integer class labels, got dtype"),
-    (np.zeros(10), np.array([0]), r"expected logits of shape \(N, K\)"),
+    (np.zeros(10), np.array([0]), r"expected logits of shape \(N, K\), got \(10,\)"),
+    ([[1.0, 2.0]], np.array([0]), r"expected logits of shape \(N, K\), got \[\[1.0, 2.0\]\]"),
+    (np.zeros((0, 10)), np.array([], int), "expected at least one example, got an empty batch"),
+    (np.zeros((2, 10)), np.array([True, False]), "expected integer class labels, got dtype bool"),
     (np.zeros((2, 10), np.int64), np.array([0, 1]), "expected float32 or float64 logits"),
     (np.array([[np.nan, 0.0]]), np.array([0]), "expected finite logits, got NaN or infinity"),
 ])

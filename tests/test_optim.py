@@ -20,6 +20,7 @@ Tolerance: ``max |ours - torch| <= ATOL + RTOL * max |torch|`` with, per dtype,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ import numpy as np
 import pytest
 import torch
 
+from reference.agreement import assert_agree
 from scratchnet import Sequential, SoftmaxCrossEntropy, seed_network
 from scratchnet.optim import SGD, Adam, Optimizer, clip_grad_norm, global_grad_norm
 
@@ -167,18 +169,29 @@ CASES = {
                      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
     "sgd_dampening": (lambda n: SGD(n, lr=0.1, momentum=0.9, dampening=0.3),
                       lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.3)),
+    # The closed ends of the ranges: dampening 1 (the buffer keeps its first gradient) and
+    # betas 0 (the moments are the last gradient), which must be accepted.
+    "sgd_dampening_1": (lambda n: SGD(n, lr=0.1, momentum=0.9, dampening=1.0),
+                        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=1.0)),
+    "adam_betas_0": (lambda n: Adam(n, lr=0.01, betas=(0.0, 0.0)),
+                     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.0, 0.0))),
     "sgd_weight_decay": (lambda n: SGD(n, lr=0.1, weight_decay=0.05),
                          lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=0.05)),
     "sgd_momentum_wd": (lambda n: SGD(n, lr=0.1, momentum=0.5, weight_decay=0.05),
                         lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5, weight_decay=0.05)),
     "sgd_nesterov": (lambda n: SGD(n, lr=0.1, momentum=0.9, nesterov=True),
                      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)),
+    # weight_decay exactly 1 (a boundary the other cases never draw), here and for Adam.
+    "sgd_momentum_wd_1": (lambda n: SGD(n, lr=0.1, momentum=0.5, weight_decay=1.0),
+                          lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5, weight_decay=1.0)),
     "adam": (lambda n: Adam(n),
              lambda p: torch.optim.Adam(p)),
     "adam_big_lr": (lambda n: Adam(n, lr=0.1),
                     lambda p: torch.optim.Adam(p, lr=0.1)),
     "adam_weight_decay": (lambda n: Adam(n, lr=0.01, weight_decay=0.05),
                           lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.05)),
+    "adam_weight_decay_1": (lambda n: Adam(n, lr=0.01, weight_decay=1.0),
+                            lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=1.0)),
     "adam_small_betas": (lambda n: Adam(n, lr=0.01, betas=(0.3, 0.5), eps=1e-3),  # lerp w>=.5
                          lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.3, 0.5), eps=1e-3)),
     # torch's multi-tensor path (not its CPU default) must agree too.
@@ -245,6 +258,17 @@ def test_clip_grad_norm_matches_torch(dtype: type, ratio: float) -> None:
         assert_close(global_grad_norm(grads), max_norm * norm / (norm + 1e-6), dtype, "new norm")
 
 
+def test_global_norm_accumulates_in_float64() -> None:
+    """float32 gradients are squared and summed in float64: as exact as float64 gradients of
+    the same values (float64 tolerance), and no overflow where float32 squares would."""
+    grads = random_grads(np.float32, 1)[0]
+    exact = math.sqrt(math.fsum(float(v) ** 2 for g in grads.values() for v in g.ravel()))
+    assert_agree(np.float64(global_grad_norm(grads)), np.float64(exact), np.float64, "norm")
+    huge = {"w": np.full(4, 1e30, np.float32)}  # 1e60 is beyond float32
+    assert_agree(np.float64(global_grad_norm(huge)), 2 * np.float64(huge["w"][0]), np.float64,
+                 "huge norm")
+
+
 # ---- state_dict: a resumed run continues bit-identically --------------------------------
 
 RESUME_CASES = {
@@ -306,6 +330,52 @@ def _train(net: Sequential, opt: Optimizer, dtype: type, steps: int = 6) -> None
         loss.forward(net.forward(x), rng.integers(0, 10, 5))
         net.backward(loss.backward())
         opt.step()
+
+
+class FlatViews(TinyNet):
+    """Parameters and gradients as slices of two flat arrays, in ``SHAPES`` order, as
+    ``Sequential`` keeps them; ``grad_view(slice, shape)`` makes each gradient's array."""
+
+    def __init__(self, grad_view: Callable[[np.ndarray, tuple], np.ndarray]) -> None:
+        sizes = [int(np.prod(s)) for s in SHAPES.values()]
+        rng = np.random.default_rng(5)
+        self.flat_params, self.flat_grads = (rng.standard_normal(sum(sizes)) for _ in range(2))
+        ends = np.cumsum(sizes)
+        super().__init__({k: self.flat_params[e - n : e].reshape(s)
+                          for (k, s), n, e in zip(SHAPES.items(), sizes, ends, strict=True)})
+        self.grads = {k: grad_view(self.flat_grads[e - n : e], s)
+                      for (k, s), n, e in zip(SHAPES.items(), sizes, ends, strict=True)}
+
+
+@pytest.mark.parametrize("how, grad_view, flat", [
+    ("the views Sequential makes", lambda a, s: a.reshape(s), True),
+    # Same memory and shape, another order: a flat update would mix up the entries.
+    ("transposed views", lambda a, s: a.reshape(s[::-1]).T, False),
+])
+def test_flat_step_only_for_views_in_the_flat_arrays_order(how, grad_view, flat: bool) -> None:
+    net = FlatViews(grad_view)
+    copies = TinyNet({k: p.copy() for k, p in net.params.items()})
+    copies.backward(net.grads)
+    opt, reference = SGD(net, lr=0.5, momentum=0.9), SGD(copies, lr=0.5, momentum=0.9)
+    assert len(opt._params_and_grads()) == (1 if flat else len(SHAPES)), how
+    for _ in range(2):
+        opt.step()
+        reference.step()
+    for k, p in copies.params.items():
+        assert np.array_equal(net.params[k], p), k
+
+
+def test_flat_gradients_of_the_wrong_shape_are_rejected() -> None:
+    net = FlatViews(lambda a, s: a)  # each gradient a 1-D slice, not its parameter's shape
+    with pytest.raises(ValueError, match=r"conv1\.weight: gradient shape \(100,\) != parameter"):
+        SGD(net, lr=0.1).step()
+
+
+def test_flat_parameters_without_flat_gradients_take_the_per_parameter_path() -> None:
+    net = FlatViews(lambda a, s: a.reshape(s).copy())
+    del net.flat_grads
+    opt = SGD(net, lr=0.1)
+    assert len(opt._params_and_grads()) == len(SHAPES)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
@@ -408,6 +478,13 @@ def test_step_rejects_mismatched_params_and_grads(make: MakeOurs) -> None:
     net.backward({**grads, "fc2.bias": np.zeros(3)})
     net.params["fc2.bias"] = np.zeros(3)  # a parameter the optimizer has never seen
     with pytest.raises(ValueError, match=r"parameter 'fc2\.bias' was not in the network"):
+        opt.step()
+
+    net.params["fc1.bias"], grads["fc1.bias"] = np.zeros(3), np.zeros(3)  # resized since
+    net.backward({k: v for k, v in grads.items()})
+    del net.params["fc2.bias"]
+    with pytest.raises(ValueError, match=r"^fc1\.bias: parameter shape \(3,\) != shape at "
+                                         r"construction \(10,\)$"):
         opt.step()
 
 

@@ -25,7 +25,7 @@ class ReLU(Layer):
         return tuple(input_shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x, "of any shape", x.ndim if isinstance(x, np.ndarray) else 1)
+        self._check_input(x, "of any shape")
         # np.maximum keeps a NaN (as torch.relu does) and the input's memory layout.
         self._y = np.maximum(x, x.dtype.type(0))
         return self._remember_output(self._y)
@@ -42,18 +42,13 @@ class Identity(Layer):
 
     kind = "identity"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._seen: bool | None = None
-
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(input_shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x, "of any shape", x.ndim if isinstance(x, np.ndarray) else 1)
-        self._seen = True
+        self._check_input(x, "of any shape")
         return self._remember_output(x)
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        self._check_grad(grad_y, self._seen)
+        self._check_grad(grad_y, self._out_shape)  # None until a forward
         return grad_y

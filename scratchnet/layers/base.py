@@ -141,11 +141,12 @@ class Layer:
     def _fail(self, message: str) -> None:
         raise ShapeError(f"{self.label}: {message}")
 
-    def _check_input(self, x: Any, expected: str, ndim: int) -> None:
-        """Check ``x`` is a float array of rank ``ndim``; ``expected`` describes its shape."""
+    def _check_input(self, x: Any, expected: str, ndim: int | None = None) -> None:
+        """Check ``x`` is a float array of rank ``ndim`` (any rank if None); ``expected``
+        describes its shape."""
         if not isinstance(x, np.ndarray):
             self._fail(f"expected a NumPy array {expected}, got {type(x).__name__}")
-        if x.ndim != ndim:
+        if ndim is not None and x.ndim != ndim:
             self._fail(f"expected input {expected}, got an array of shape {x.shape}")
         if x.dtype not in FLOAT_DTYPES:
             self._fail(f"expected float32 or float64 input, got {x.dtype}")

@@ -36,7 +36,7 @@ class MaxPool2D(Layer):
         for arg, value in [("kernel_size", kernel_size), ("stride", stride)]:
             if int(value) != value or value < 1:
                 raise ValueError(f"MaxPool2D: {arg} must be an integer >= 1, got {value!r}")
-        if kernel_size * kernel_size > 256:
+        if kernel_size > 16:  # the winners are uint8: at most 256 positions in a window
             raise ValueError(f"MaxPool2D: kernel_size must be at most 16, got {kernel_size}")
         self.kernel_size, self.stride = int(kernel_size), int(stride)
         self._cache: tuple | None = None

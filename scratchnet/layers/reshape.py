@@ -25,9 +25,9 @@ class Flatten(Layer):
         return (math.prod(input_shape),)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray) or x.ndim < 2:
-            self._fail(f"expected an input (N, ...) of rank >= 2, got {getattr(x, 'shape', x)}")
-        self._check_input(x, "(N, ...)", x.ndim)
+        self._check_input(x, "(N, ...) of rank >= 2")
+        if x.ndim < 2:
+            self._fail(f"expected an input (N, ...) of rank >= 2, got shape {x.shape}")
         self._x = x
         # Gather (C, H, W, N) -> (C*H*W, N) and view it as (N, C*H*W): for scratchnet's
         # batch-last arrays the copy reads runs of N contiguous numbers (a batch-first

@@ -51,8 +51,13 @@ def test_identity_matches_torch(dtype) -> None:
 
 
 def test_activation_errors() -> None:
-    with pytest.raises(ShapeError, match="ReLU: backward called before forward"):
-        ReLU().backward(np.zeros(3))
+    for layer in (ReLU(), Identity()):
+        kind = type(layer).__name__
+        with pytest.raises(ShapeError, match=f"^{kind}: backward called before forward$"):
+            layer.backward(np.zeros(3))
+        with pytest.raises(ShapeError, match=f"^{kind}: expected a NumPy array of any shape, "
+                                             "got list$"):
+            layer.forward([1.0, 2.0])
     with pytest.raises(ShapeError, match="Identity: expected float32 or float64 input, got int64"):
         Identity().forward(np.zeros(3, np.int64))
     relu = ReLU()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch.nn.functional as F
@@ -9,13 +11,14 @@ from hypothesis import given, settings
 
 from scratchnet.layers import Conv2D, ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
+from tests.init_check import assert_initialized
 from tests.strategies import ConvCase, conv_cases, dtypes, random_input, seeds
 from tests.torch_check import assert_layer_matches_torch
 
 
 def make_conv(case: ConvCase, dtype, seed: int = 0) -> Conv2D:
     return Conv2D(
-        case.in_channels, case.out_channels, case.kernel, case.stride, case.padding,
+        case.in_channels, case.out_channels, case.kernel_size, case.stride, case.padding,
         bias=case.bias, input_shape=case.input_shape[1:], dtype=dtype,
         rng=np.random.default_rng(seed),
     )
@@ -45,6 +48,7 @@ def test_conv_matches_torch(case: ConvCase, dtype, seed: int) -> None:
     ConvCase(1, 3, 2, 3, 2, 1, 7, 8, "tied"),       # stride, padding, odd/even sizes
     ConvCase(2, 2, 3, 4, 3, 2, 9, 6, "untied"),
     ConvCase(1, 1, 1, 5, 1, 0, 5, 5, None),         # input exactly the kernel's size
+    ConvCase(2, 2, 3, 2, 2, 1, 7, 9, "untied", 4),  # an oblong 2x4 kernel
 ])
 def test_conv_cases_match_torch(case: ConvCase) -> None:
     for dtype in (np.float64, np.float32):
@@ -146,6 +150,10 @@ def test_bad_input_is_named(x, message: str) -> None:
 def test_input_smaller_than_kernel() -> None:
     with pytest.raises(ShapeError, match=r"input 3x8 \(padded by 0\) is smaller than the 5x5"):
         Conv2D(1, 1, 5).forward(np.zeros((1, 1, 3, 8)))
+    for h, w in [(2, 8), (8, 2)]:  # padded by 1 on each side: 4 < 5, but 2 + 3 is not
+        with pytest.raises(ShapeError, match=f"^Conv2D: input {h}x{w} \\(padded by 1\\) is "
+                                             "smaller than the 5x5 kernel$"):
+            Conv2D(1, 1, 5, padding=1).forward(np.zeros((1, 1, h, w)))
     with pytest.raises(ShapeError, match="smaller than the 5x5 kernel"):
         Conv2D(1, 1, 5, bias="untied", input_shape=(1, 4, 4))
 
@@ -161,7 +169,19 @@ def test_backward_errors() -> None:
         conv.backward(np.zeros((2, 4, 24, 24), np.float32))
 
 
+def test_output_shape_errors() -> None:
+    """What summary() asks per example: the rank and the channels are checked apart."""
+    conv = Conv2D(1, 4, 5)
+    for shape in [(1, 28), (3, 28, 28)]:
+        message = f"Conv2D: expected an input of shape (1, H, W), got {shape}"
+        with pytest.raises(ShapeError, match=f"^{re.escape(message)}$"):
+            conv.output_shape(shape)
+
+
 @pytest.mark.parametrize("kwargs, message", [
+    ({"in_channels": 0}, "in_channels must be an integer >= 1, got 0"),
+    ({"out_channels": 1.5}, "out_channels must be an integer >= 1, got 1.5"),
+    ({"kernel_size": (3, 0)}, "kernel_size must be an integer >= 1, got 0"),
     ({"kernel_size": 0}, "kernel_size must be an integer >= 1, got 0"),
     ({"stride": 0}, "stride must be an integer >= 1, got 0"),
     ({"padding": -1}, "padding must be an integer >= 0, got -1"),
@@ -172,19 +192,14 @@ def test_backward_errors() -> None:
 ])
 def test_bad_arguments(kwargs: dict, message: str) -> None:
     args = {"in_channels": 1, "out_channels": 2, "kernel_size": 3} | kwargs
-    with pytest.raises(ValueError, match=message):
+    prefix = "" if "dtype" in kwargs else "Conv2D: "  # the dtype check is shared by the layers
+    with pytest.raises(ValueError, match=f"^{prefix}{message}"):
         Conv2D(**args)
 
 
 @pytest.mark.parametrize("init", ["torch", "he"])
-def test_initialization_scale(init: str) -> None:
-    """torch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std 1/sqrt(3 fan_in); he: N(0, 2/fan_in)."""
-    conv = Conv2D(8, 64, 5, init=init, rng=np.random.default_rng(0))
-    fan_in = 8 * 25
-    w = conv.params["weight"]
-    if init == "torch":
-        assert np.abs(w).max() <= 1 / np.sqrt(fan_in)
-        assert abs(w.std() - 1 / np.sqrt(3 * fan_in)) < 0.03 / np.sqrt(fan_in)
-    else:
-        assert abs(w.std() - np.sqrt(2 / fan_in)) < 0.03 * np.sqrt(2 / fan_in)
-        assert not conv.params["bias"].any()
+@pytest.mark.parametrize("bias", ["tied", "untied"])
+def test_initialization_scale(init: str, bias: str) -> None:
+    conv = Conv2D(8, 64, 5, bias=bias, input_shape=(8, 12, 10), init=init,
+                  rng=np.random.default_rng(0))
+    assert_initialized(conv, init, fan_in=8 * 25)

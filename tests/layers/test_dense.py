@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch.nn.functional as F
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from scratchnet.layers import Dense, ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
+from tests.init_check import assert_initialized
 from tests.strategies import dtypes, random_input, seeds
 from tests.torch_check import assert_layer_matches_torch
 
@@ -61,5 +64,15 @@ def test_dense_errors() -> None:
         layer.forward(np.zeros((2, 128), np.float32))
     with pytest.raises(ShapeError, match="backward called before forward"):
         layer.backward(np.zeros((2, 10)))
-    with pytest.raises(ValueError, match="in_features must be an integer >= 1, got 0"):
-        Dense(0, 3)
+    for kwargs, message in [
+        ({"in_features": 0}, "in_features must be an integer >= 1, got 0"),
+        ({"out_features": 2.5}, "out_features must be an integer >= 1, got 2.5"),
+        ({"init": "xavier"}, "init must be 'torch' or 'he', got 'xavier'"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{re.escape('Dense: ' + message)}$"):
+            Dense(**({"in_features": 3, "out_features": 2} | kwargs))
+
+
+@pytest.mark.parametrize("init", ["torch", "he"])
+def test_initialization_scale(init: str) -> None:
+    assert_initialized(Dense(200, 300, init=init, rng=np.random.default_rng(0)), init, 200)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch.nn.functional as F
@@ -99,8 +101,38 @@ def test_pool_errors() -> None:
     pool.forward(np.zeros((2, 4, 24, 24)))
     with pytest.raises(ShapeError, match=r"expected grad_y of shape \(2, 4, 12, 12\)"):
         pool.backward(np.zeros((2, 4, 24, 24)))
-    with pytest.raises(ValueError, match="stride must be an integer >= 1, got 0"):
-        MaxPool2D(2, 0)
+    with pytest.raises(ShapeError, match=r"^pool1 \(MaxPool2D\): expected an input of shape "
+                                         r"\(C, H, W\), got \(24, 24\)$"):
+        pool.output_shape((24, 24))  # what summary() asks, per example
+
+
+@pytest.mark.parametrize("args, message", [
+    ((0,), "kernel_size must be an integer >= 1, got 0"),
+    ((2, 0), "stride must be an integer >= 1, got 0"),
+    ((2, 1.5), "stride must be an integer >= 1, got 1.5"),
+    ((17,), "kernel_size must be at most 16, got 17"),
+])
+def test_bad_arguments(args: tuple, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape('MaxPool2D: ' + message)}$"):
+        MaxPool2D(*args)
+
+
+def test_default_window_is_2_by_2() -> None:
+    assert repr(MaxPool2D()) == "MaxPool2D(kernel_size=2, stride=2)"
+    assert repr(MaxPool2D(3, 1)) == "MaxPool2D(kernel_size=3, stride=1)"
+    assert MaxPool2D(16).forward(np.zeros((1, 1, 16, 16))).shape == (1, 1, 1, 1)
+
+
+def test_infer_checks_its_input_and_forgets_the_last_forward() -> None:
+    pool = MaxPool2D(2)
+    with pytest.raises(ShapeError, match=r"^MaxPool2D: expected input \(N, C, H, W\), got an "
+                                         r"array of shape \(4, 24, 24\)$"):
+        pool.infer(np.zeros((4, 24, 24)))
+    x = np.zeros((1, 1, 4, 4))
+    pool.forward(x)
+    pool.infer(x)  # no backward may follow an infer: its winners are not kept
+    with pytest.raises(ShapeError, match=r"^MaxPool2D: backward called before forward$"):
+        pool.backward(np.zeros((1, 1, 2, 2)))
 
 
 def test_kernel_takes_any_memory_layout() -> None:

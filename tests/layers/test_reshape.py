@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +19,7 @@ rng = np.random.default_rng(0)
     ("batch-last view", rng.standard_normal((8, 4, 4, 3)).transpose(3, 0, 1, 2)),
     ("batch of one", rng.standard_normal((1, 4, 12, 12))),
     ("rank 3", rng.standard_normal((2, 5, 7))),
+    ("rank 2, nothing to flatten", rng.standard_normal((3, 6))),
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_flatten_matches_torch(name: str, x: np.ndarray, dtype) -> None:
@@ -29,7 +32,11 @@ def test_flatten_of_batch_last_is_a_view() -> None:
 
 
 def test_flatten_errors() -> None:
-    with pytest.raises(ShapeError, match=r"Flatten: expected an input \(N, ...\) of rank >= 2"):
-        Flatten().forward(np.zeros(5))
+    for x, message in [
+        (np.zeros(5), "expected an input (N, ...) of rank >= 2, got shape (5,)"),
+        ([[1.0, 2.0]], "expected a NumPy array (N, ...) of rank >= 2, got list"),
+    ]:
+        with pytest.raises(ShapeError, match=f"^{re.escape('Flatten: ' + message)}$"):
+            Flatten().forward(x)
     with pytest.raises(ShapeError, match="Flatten: backward called before forward"):
         Flatten().backward(np.zeros((2, 3)))
