@@ -186,7 +186,8 @@ def test_output_shape_errors() -> None:
     ({"stride": 0}, "stride must be an integer >= 1, got 0"),
     ({"padding": -1}, "padding must be an integer >= 0, got -1"),
     ({"bias": "shared"}, "bias must be one of"),
-    ({"bias": "untied"}, r"bias='untied' needs input_shape=\(C, H, W\)"),
+    ({"bias": "untied"}, r"bias='untied' needs input_shape=\(C, H, W\): its bias has one "
+                         r"value per output position$"),
     ({"dtype": np.int32}, "dtype must be float32 or float64, got int32"),
     ({"init": "xavier"}, "init must be 'torch' or 'he'"),
 ])
