@@ -107,9 +107,10 @@ def test_header_names_the_code_that_ran(tmp_path, monkeypatch) -> None:
         return "HEAD bbbbbbb (made during the run)" if trained else "HEAD aaaaaaa (at the start)"
 
     monkeypatch.setattr(accuracy, "git_info", git_info)
-    accuracy.run_report(tmp_path, quick_run=True, only=["seed-shallow-1k"],
-                        data_dir=str(require_real_mnist()), download=False, progress=False,
-                        workers=1)
+    with one_thread():   # in this process (the patch holds here), as a worker would run it
+        accuracy.run_report(tmp_path, quick_run=True, only=["seed-shallow-1k"],
+                            data_dir=str(require_real_mnist()), download=False,
+                            progress=False, workers=1)
     text = (tmp_path / "README.md").read_text()
     assert "HEAD aaaaaaa (at the start)" in text and "bbbbbbb" not in text
 
