@@ -1,32 +1,39 @@
-"""The fast, vectorized routines behind Conv2D and MaxPool2D.
+"""The fast, vectorized routines behind Conv2D, MaxPool2D and Flatten.
 
 This is the one place in scratchnet where the code is arranged for speed rather than for
-reading; the layer classes in ``scratchnet/layers`` call these functions and stay a plain
-statement of the seed's equations.
+reading. ``scratchnet/naive.py`` computes the same equations as plain loops; the layer
+classes in ``scratchnet/layers`` call the entry points below and stay a plain statement of
+the seed's equations. What was tried on the way here, with its measurements, is in
+``reports/speed/history.md``.
 
-The layout: rows first, batch LAST
-----------------------------------
-The layers' public arrays are batch-first, ``(N, C, H, W)``, as in PyTorch. In memory,
-though, scratchnet keeps images as ``(H, C, W, N)`` contiguous: the batch index varying
-fastest, and the image row slowest. An ``(N, C, H, W)`` array with that memory order is
-just a transposed view (:func:`from_batch_last`), so every layer still sees and returns
-``(N, C, H, W)`` while the data between layers never has to be copied into another order.
-Every function below takes and returns arrays indexed in memory order, ``(H, C, W, N)``.
+Entry points: batch-first in, batch-first out
+---------------------------------------------
+The layers call :func:`conv2d_forward`, :func:`conv2d_backward`, :func:`maxpool2d_forward`,
+:func:`maxpool2d_backward`, :func:`flatten` and :func:`unflatten`. They take and return
+``(N, C, H, W)`` arrays, as PyTorch's layers do; what they return is a view of an array
+kept in the memory order below, so the next entry point finds its input already there and
+converts it without copying. Everything after the entry points works in that order.
+
+The memory order: rows first, batch LAST
+----------------------------------------
+In memory, images are kept as ``(H, C, W, N)`` contiguous: the batch index varies fastest,
+the image row slowest. An ``(N, C, H, W)`` array with that memory order is a transposed
+view (:func:`from_batch_last`), so the data between layers never has to be copied into
+another order.
 
 Why the batch last: the seed network's images are small (28x28 and smaller), so in
 batch-first order every row a kernel touches is 2 to 28 numbers long and the time goes
 into loop overhead. With the batch innermost, each of those short rows becomes a run of
 ``N`` contiguous numbers, and the work below (window views, pooling maxima, scatter-adds)
-runs over long contiguous memory. Measured on the 2-core machines this project targets,
-this one choice was the largest speed-up of all (see ``reports/`` and the project notes).
+runs over long contiguous memory.
 
 Why the rows first: the convolution below works on one output row (or a block of rows)
 at a time. With rows outermost, a row of all channels is one contiguous piece of memory,
 so each row's matrix product writes straight into the output and the backward pass reads
 each row of the output gradient in place; and the input rows a kernel window spans are
 consecutive, so a window's im2col matrix is a view (:func:`row_windows`). With channels
-outermost (as ``(C, H, W, N)``), a row would be ``C`` separate pieces, and the seed's
-conv1 spent a copy of its whole output in each direction to reorder them.
+outermost (as ``(C, H, W, N)``), a row would be ``C`` separate pieces, to be reordered by
+a copy in each direction.
 
 The operations
 --------------
@@ -53,20 +60,13 @@ The operations
   band spends multiply-adds on its zeros (``span/kh`` times im2col's), which BLAS does
   faster than the additions they save.
 
-  Why not eq. (4) read literally, the full cross-correlation of the zero-dilated,
-  zero-padded output gradient with the rotated kernel by the forward's per-row products:
-  those products have only ``C_in`` rows (1 for the seed's conv1, 4 for conv2), so each
-  multiply-add reads a number of the gradient's shifted copies (``kh*kw*C_out`` per
+  Eq. (4) read literally, the full cross-correlation of the zero-dilated, zero-padded
+  output gradient with the rotated kernel, would reuse the forward's per-row products,
+  but those products have only ``C_in`` rows (1 for the seed's conv1, 4 for conv2): each
+  multiply-add then reads a number of the gradient's shifted copies (``kh*kw*C_out`` per
   input pixel, a third of them padding), and BLAS runs them at the speed of memory. The
   band's products have ``span*C_in*kw`` rows and ``R*C_out`` columns and read the
-  gradient once; in the seed's training step they take less time (``reports/speed/``
-  has the measurements).
-
-  Measured on the 2-core machines this project targets (interleaved in one process,
-  results identical to the bit): computing the forward pass and the weight gradient by
-  these per-row products instead of the band made the seed's training step take 14-15%
-  less time in float32 and 7-10% less in float64 at batch 64, 12-21% less at batch 16,
-  8-9% at batch 1, and the same at batch 256.
+  gradient once, so the band is what runs here.
 * Max-pooling takes ``np.maximum`` over the ``k*k`` strided views of the input (one per
   position inside the window) instead of reducing over a reshaped axis, which is far faster
   on small windows. It records, per window, which position the gradient goes to: exactly
@@ -74,18 +74,92 @@ The operations
   ``x == max`` would send it to every tied element: wrong on digits' zero backgrounds).
   A NaN wins its window, the last NaN if there are several, again as PyTorch. A ReLU
   after the pooling can run in the same call (``relu=True``), as ``MaxPoolReLU`` does.
-* NumPy's masked operations (``np.where``, ``copyto(where=)``, boolean indexing) are 10-30x
-  slower here than plain arithmetic on the same arrays, so the hot paths multiply by masks
-  instead.
+  The positions are recorded as uint8, which bounds the window (:data:`MAX_POOL_WINDOW`).
+* NumPy's masked operations (``np.where``, ``copyto(where=)``, boolean indexing) are many
+  times slower here than plain arithmetic on the same arrays, so the hot paths multiply
+  by masks instead.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
-# ----------------------------------------------------------------------------- layout
+# ------------------------------------------------------------------ entry points
+# What the layers call: batch-first arrays in and out, the memory order kept inside.
+
+
+def conv2d_forward(
+    x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
+    bias: np.ndarray | None = None, ws: Workspace | None = None,
+) -> tuple[np.ndarray, tuple]:
+    """Eq. (1): ``x: (N, C_in, H, W)`` -> ``y: (N, C_out, H_out, W_out)``, and the cache
+    :func:`conv2d_backward` needs. ``bias`` as in :func:`conv_forward`."""
+    y, cache = conv_forward(to_batch_last(x), weight, stride, padding, bias, ws)
+    return from_batch_last(y), cache
+
+
+def conv2d_backward(
+    dy: np.ndarray, cache: tuple, weight: np.ndarray, stride: int, padding: int,
+    bias_mode: str | None, need_input_grad: bool = True, ws: Workspace | None = None,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """Eqs. (2)-(4) for ``dy: (N, C_out, H_out, W_out)``.
+
+    Returns:
+        ``dx: (N, C_in, H, W)`` (eq. 4; None without ``need_input_grad``), ``dweight``
+        shaped like ``weight`` (eq. 2) and ``dbias`` (eq. 3, summed over the batch; None
+        when ``bias_mode`` is None): ``(C_out,)`` for ``"tied"``, ``(C_out, H_out,
+        W_out)`` for ``"untied"``.
+    """
+    dy_rows = to_batch_last(dy)
+    dx, dweight = conv_backward(dy_rows, cache, weight, stride, padding, need_input_grad, ws)
+    dbias = None if bias_mode is None else bias_grad(dy_rows, tied=bias_mode == "tied")
+    return (None if dx is None else from_batch_last(dx)), dweight, dbias
+
+
+def maxpool2d_forward(
+    x: np.ndarray, k: int, stride: int, need_winner: bool = True, relu: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Eq. (5) (with ``relu``, then eq. 11): ``x: (N, C, H, W)`` -> ``y: (N, C, H_out,
+    W_out)``, and the winners :func:`maxpool2d_backward` needs (the seed's "Cache"; see
+    :func:`maxpool_forward`)."""
+    y, winner = maxpool_forward(to_batch_last(x), k, stride, need_winner, relu)
+    return from_batch_last(y), winner
+
+
+def maxpool2d_backward(
+    dy: np.ndarray, winner: np.ndarray, x_shape: tuple[int, int, int, int], k: int,
+    stride: int,
+) -> np.ndarray:
+    """Eq. (6): ``dy: (N, C, H_out, W_out)`` -> ``dx`` of ``x_shape (N, C, H, W)``."""
+    N, C, H, W = x_shape
+    return from_batch_last(maxpool_backward(to_batch_last(dy), winner, (H, C, W, N), k, stride))
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """``x: (N, ...)`` -> ``(N, prod(...))`` in C order, as ``torch.flatten(x, 1)``.
+
+    The copy gathers ``(..., N)`` into ``(prod(...), N)`` and views that as ``(N,
+    prod(...))``: reading the batch-last arrays of the other entry points, it then reads
+    runs of ``N`` contiguous numbers. The values are the same for any memory order.
+    """
+    features = math.prod(x.shape[1:])
+    return x.transpose(*range(1, x.ndim), 0).reshape(features, x.shape[0]).T
+
+
+def unflatten(dy: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``dy: (N, prod(...))`` back to the shape of ``like: (N, ...)``, in ``like``'s memory
+    order: the layer before then works on two arrays of one memory order (NumPy's
+    element-wise operations are several times slower on operands laid out differently)."""
+    dx = np.empty_like(like)
+    N, *example = like.shape
+    dx.transpose(*range(1, dx.ndim), 0)[...] = dy.T.reshape(*example, N)
+    return dx
+
+
+# ------------------------------------------------------------------ memory order
 
 
 def to_batch_last(x: np.ndarray) -> np.ndarray:
@@ -123,9 +197,9 @@ def _strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...],
     bytes): what ``numpy.lib.stride_tricks.as_strided`` makes.
 
     For a C-contiguous ``a`` (all the layers pass) it is built with the ``np.ndarray``
-    constructor directly: ``as_strided`` spends about 6 us of Python on each call, this
-    about 2.5, and a training step of the seed network makes eight such views (measured
-    on the 2-core machines this project targets).
+    constructor directly, which spends less than half of ``as_strided``'s Python time per
+    call: a training step of the seed network makes eight such views, each over little
+    data.
     """
     if not a.flags.c_contiguous:  # np.ndarray(buffer=) needs one block of memory
         return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=writeable)
@@ -154,10 +228,9 @@ class Workspace:
 
     The convolution's large temporaries (the shifted columns, the gradient of a block's
     input rows) have the same shapes at every step. Allocating them afresh each time costs
-    more than the arithmetic on these 2-core virtual machines: glibc hands big blocks back
-    to the kernel on ``free``, and mapping them again while OpenBLAS's second thread runs
-    costs page faults and cross-core TLB flushes (measured: the seed's conv1 forward,
-    float32, batch 64, took 0.85 ms with fresh buffers, 0.2 ms reusing them). So each layer
+    more than the arithmetic: glibc hands big blocks back to the kernel on ``free``, and
+    mapping them again while OpenBLAS's second thread runs costs page faults and
+    cross-core TLB flushes, several times the seed's conv1 forward itself. So each layer
     keeps its own ``Workspace`` and the kernels write their temporaries into it. Arrays
     handed back to the caller (outputs, gradients) are always fresh; a workspace array is
     only valid until the owning layer's next call.
@@ -368,15 +441,27 @@ def bias_grad(dy: np.ndarray, tied: bool) -> np.ndarray:
 # ------------------------------------------------------------------------ max-pooling
 
 
-#: ``winner`` of a window that passes no gradient on (see ``maxpool_forward(relu=True)``);
-#: no window position has it, as windows have at most 15 x 15 = 225 positions then.
-NO_WINNER = 255
+#: How many values a window's ``winner`` can take: positions are recorded as uint8.
+WINNER_VALUES = 256
+
+#: ``winner`` of a window that passes no gradient on (see ``maxpool_forward(relu=True)``):
+#: with ``relu``, this value is kept free of window positions.
+NO_WINNER = WINNER_VALUES - 1
 
 
-def relu_fits(k: int) -> bool:
-    """Whether ``maxpool_forward(relu=True)`` can pool ``k x k`` windows: their ``k*k``
-    positions leave ``NO_WINNER`` free to mark the windows the ReLU zeroed."""
-    return k * k <= NO_WINNER
+def max_pool_window(relu: bool = False) -> int:
+    """The largest ``k`` that ``k x k`` pooling windows may have: the window's ``k*k``
+    positions must each have a uint8 ``winner`` value, and with ``relu`` one value,
+    :data:`NO_WINNER`, is kept for the windows the ReLU zeroed (16, or 15 with ``relu``).
+    This is the one statement of the limit; the layers check it through
+    :func:`check_pool_window`."""
+    return math.isqrt(WINNER_VALUES - (1 if relu else 0))
+
+
+def check_pool_window(k: int, who: str, relu: bool = False) -> None:
+    """Raise ValueError, naming ``who``, if ``k x k`` windows exceed :func:`max_pool_window`."""
+    if k > max_pool_window(relu):
+        raise ValueError(f"{who}: kernel_size must be at most {max_pool_window(relu)}, got {k}")
 
 
 def maxpool_forward(
@@ -392,8 +477,7 @@ def maxpool_forward(
         With ``relu``, a window whose output the ReLU made 0 has ``NO_WINNER``: the ReLU's
         derivative there is 0 (12), so :func:`maxpool_backward` passes nothing on.
     """
-    if relu and not relu_fits(k):
-        raise ValueError(f"maxpool_forward: relu=True needs k <= 15, got k={k}")
+    check_pool_window(k, "maxpool_forward", relu)
     view = _window_view(x, k, k, stride)
     at = [view[p // k, p % k] for p in range(k * k)]
     best = np.maximum(at[0], at[1]) if len(at) > 1 else at[0].copy()

@@ -257,13 +257,14 @@ def run_order(layers: list[LayerProtocol]) -> list[LayerProtocol]:
     fusing them saved about 2% more (interleaved in one process).
     ``net.layers`` keeps the layers as given, each layer works alone as before, and
     ``reference.compare`` still runs them one by one in that order; only ``forward``,
-    ``backward`` and ``infer`` use this one. Windows over 15 x 15 are swapped, not fused.
+    ``backward`` and ``infer`` use this one. Windows too large for the fused kernel
+    (``kernels.max_pool_window(relu=True)``) are swapped, not fused.
     """
     order: list[LayerProtocol] = []
     for layer in layers:
         before = order[-1] if order else None
         if type(layer) is MaxPool2D and type(before) is ReLU:
-            fused = kernels.relu_fits(layer.kernel_size)
+            fused = layer.kernel_size <= kernels.max_pool_window(relu=True)
             order[-1:] = [MaxPoolReLU(before, layer)] if fused else [layer, before]
         else:
             order.append(layer)

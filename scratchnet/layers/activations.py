@@ -26,7 +26,7 @@ class ReLU(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "of any shape")
-        # np.maximum keeps a NaN (as torch.relu does) and the input's memory layout.
+        # np.maximum keeps a NaN, as torch.relu does.
         self._y = np.maximum(x, x.dtype.type(0))
         return self._remember_output(self._y)
 

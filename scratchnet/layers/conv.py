@@ -134,12 +134,11 @@ class Conv2D(Layer):
         elif x.shape[1:] != self.input_shape:              # (a size checked at construction)
             C, H, W = self.input_shape
             self._fail(f"expected input of shape (N, {C}, {H}, {W}), got {x.shape}")
-        xb = kernels.to_batch_last(x)                      # (H, C_in, W, N)
-        y, self._cache = kernels.conv_forward(             # B_i per channel or position
-            xb, self.params["weight"], self.stride, self.padding, self.params.get("bias"),
+        y, self._cache = kernels.conv2d_forward(           # B_i per channel or position
+            x, self.params["weight"], self.stride, self.padding, self.params.get("bias"),
             self._workspace,
         )
-        return self._remember_output(kernels.from_batch_last(y))
+        return self._remember_output(y)
 
     def backward(self, grad_y: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """``grad_y: (N, C_out, H_out, W_out)`` -> ``grad_x: (N, C_in, H, W)``; eqs. (2)-(4).
@@ -149,12 +148,11 @@ class Conv2D(Layer):
         input gradient is not needed for training).
         """
         self._check_grad(grad_y, self._cache)
-        gb = kernels.to_batch_last(grad_y)                  # (H_out, C_out, W_out, N)
-        dx, dweight = kernels.conv_backward(
-            gb, self._cache, self.params["weight"], self.stride, self.padding, need_input_grad,
-            self._workspace,
+        grad_x, grad_weight, grad_bias = kernels.conv2d_backward(
+            grad_y, self._cache, self.params["weight"], self.stride, self.padding,
+            self.bias_mode, need_input_grad, self._workspace,
         )
-        self.grads["weight"][...] = dweight                 # eq. (2)
-        if self.bias_mode is not None:                     # eq. (3), summed over the batch
-            self.grads["bias"][...] = kernels.bias_grad(gb, tied=self.bias_mode == "tied")
-        return None if dx is None else kernels.from_batch_last(dx)
+        self.grads["weight"][...] = grad_weight             # eq. (2)
+        if grad_bias is not None:                          # eq. (3), summed over the batch
+            self.grads["bias"][...] = grad_bias
+        return grad_x                                       # eq. (4)

@@ -36,8 +36,7 @@ class MaxPool2D(Layer):
         for arg, value in [("kernel_size", kernel_size), ("stride", stride)]:
             if int(value) != value or value < 1:
                 raise ValueError(f"MaxPool2D: {arg} must be an integer >= 1, got {value!r}")
-        if kernel_size > 16:  # the winners are uint8: at most 256 positions in a window
-            raise ValueError(f"MaxPool2D: kernel_size must be at most 16, got {kernel_size}")
+        kernels.check_pool_window(kernel_size, "MaxPool2D")
         self.kernel_size, self.stride = int(kernel_size), int(stride)
         self._cache: tuple | None = None
 
@@ -57,28 +56,26 @@ class MaxPool2D(Layer):
         """``x: (N, C, H, W)`` -> ``y: (N, C, H_out, W_out)``; eq. (5)."""
         self._check_input(x, "(N, C, H, W)", 4)
         self.output_shape(x.shape[1:])
-        xb = kernels.to_batch_last(x)                       # (H, C, W, N)
-        y, winner = kernels.maxpool_forward(xb, self.kernel_size, self.stride,
-                                            relu=self.relu_after)
-        self._cache = (winner, xb.shape)                    # the seed's "Cache"
-        return self._remember_output(kernels.from_batch_last(y))
+        y, winner = kernels.maxpool2d_forward(x, self.kernel_size, self.stride,
+                                              relu=self.relu_after)
+        self._cache = (winner, x.shape)                     # the seed's "Cache"
+        return self._remember_output(y)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """``forward(x)`` without recording the winners: no backward may follow."""
         self._check_input(x, "(N, C, H, W)", 4)
         self.output_shape(x.shape[1:])
-        y, _ = kernels.maxpool_forward(kernels.to_batch_last(x), self.kernel_size, self.stride,
-                                       need_winner=False, relu=self.relu_after)
+        y, _ = kernels.maxpool2d_forward(x, self.kernel_size, self.stride,
+                                         need_winner=False, relu=self.relu_after)
         self._cache = None
-        return kernels.from_batch_last(y)
+        return y
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         """``grad_y: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``; eq. (6)."""
         self._check_grad(grad_y, self._cache)
         winner, x_shape = self._cache
-        gb = kernels.to_batch_last(grad_y)
-        dx = kernels.maxpool_backward(gb, winner, x_shape, self.kernel_size, self.stride)
-        return kernels.from_batch_last(dx)
+        return kernels.maxpool2d_backward(grad_y, winner, x_shape, self.kernel_size,
+                                          self.stride)
 
 
 class MaxPoolReLU(MaxPool2D):
@@ -98,8 +95,7 @@ class MaxPoolReLU(MaxPool2D):
     relu_after = True
 
     def __init__(self, relu: ReLU, pool: MaxPool2D) -> None:
-        if not kernels.relu_fits(pool.kernel_size):
-            raise ValueError(f"MaxPoolReLU: kernel_size must be at most 15, got {pool.kernel_size}")
+        kernels.check_pool_window(pool.kernel_size, "MaxPoolReLU", relu=True)
         super().__init__(pool.kernel_size, pool.stride)
         self.relu, self.pool = relu, pool
         self.name = f"{relu.name}+{pool.name}"

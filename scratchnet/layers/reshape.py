@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from scratchnet import kernels
 from scratchnet.layers.base import Layer
 
 
@@ -29,18 +30,8 @@ class Flatten(Layer):
         if x.ndim < 2:
             self._fail(f"expected an input (N, ...) of rank >= 2, got shape {x.shape}")
         self._x = x
-        # Gather (C, H, W, N) -> (C*H*W, N) and view it as (N, C*H*W): for scratchnet's
-        # batch-last arrays the copy reads runs of N contiguous numbers (a batch-first
-        # reshape would read them N apart), and the values are the same for any layout.
-        y = x.transpose(*range(1, x.ndim), 0).reshape(math.prod(x.shape[1:]), x.shape[0]).T
-        return self._remember_output(y)
+        return self._remember_output(kernels.flatten(x))
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         self._check_grad(grad_y, self._x)
-        # The gradient comes back in the memory layout of the input (empty_like keeps it),
-        # so the layer before works on two arrays of one layout: NumPy's element-wise
-        # operations are several times slower on operands laid out differently.
-        grad_x = np.empty_like(self._x)
-        N, *example = self._x.shape
-        grad_x.transpose(*range(1, grad_x.ndim), 0)[...] = grad_y.T.reshape(*example, N)
-        return grad_x
+        return kernels.unflatten(grad_y, like=self._x)
