@@ -192,12 +192,7 @@ class Sequential:
         The same numbers as ``forward`` (each image's logits do not depend on the others),
         computed ``infer_chunk(x.dtype)`` images at a time through each layer's ``infer``,
         which skips what only the backward pass needs. Chunks keep a pass's arrays close
-        to the CPU's caches. On the 2-core machines this project is measured on
-        (interleaved in one process, the images given 1,000 at a time), with the per-row
-        convolution products of ``kernels``: chunks of 128 float32 images took 0.79 of
-        the time of one pass of 1,000 and 0.96 of chunks of 256 (64: 0.98); 64 float64
-        images 0.87 of 500 and 0.99 of 128. (With the earlier banded products, large
-        chunks had been the fastest.)
+        to the CPU's caches (``reports/speed/history.md`` has the chunk sizes measured).
         """
         chunk = infer_chunk(x.dtype)
         chunks = []
@@ -251,10 +246,7 @@ def run_order(layers: list[LayerProtocol]) -> list[LayerProtocol]:
     Fused, the pooling kernel applies the ReLU in place and marks such windows, so the
     backward pass needs no ReLU step at all (``kernels.maxpool_forward(relu=True)``).
 
-    The seed network has two such pairs (``relu1, pool1`` and ``relu2, pool2``). On the
-    2-core machines this project is measured on, running them swapped made a training
-    step of batch 64 about 6% faster in float32 and 9% in float64 (batch 256: 16%), and
-    fusing them saved about 2% more (interleaved in one process).
+    The seed network has two such pairs (``relu1, pool1`` and ``relu2, pool2``).
     ``net.layers`` keeps the layers as given, each layer works alone as before, and
     ``reference.compare`` still runs them one by one in that order; only ``forward``,
     ``backward`` and ``infer`` use this one. Windows too large for the fused kernel
@@ -279,9 +271,8 @@ def gather_parameters(
     Each layer's ``params`` and ``grads`` then hold views into the two arrays (same shapes
     and values, in ``named_params()`` order), and the layers keep writing their gradients
     into those views. An optimizer can so update every parameter with a few whole-array
-    operations instead of a few per parameter: for the seed network, 4 NumPy calls per
-    SGD step instead of 32, which made a training step about 2.5% faster at batch 64 and
-    3% at batch 1 (interleaved in one process). Parameters of different dtypes are
+    operations instead of a few per parameter (for the seed network, 4 NumPy calls per
+    SGD step instead of 32). Parameters of different dtypes are
     left where they are: ``(None, None)``; so are all of them when a layer that is not a
     scratchnet ``Layer`` holds parameters (it may compute with arrays of its own, e.g.
     ``self.W``, that its ``params`` name: replacing them would leave it computing with the
