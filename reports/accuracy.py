@@ -38,11 +38,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from reference.lockstep import train_lockstep
 from reports import relu_boundary
-from reports.machine import git_info, library_versions, machine_line
+from reports.machine import environment, header_line
 from reports.usage import UsageError, output_dir, output_error
 from reports.workers import start_jobs
 from scratchnet.atomic import check_writable, write_atomically
@@ -239,16 +238,6 @@ def summary_row(experiment: Experiment, history: pd.DataFrame) -> dict:
     }
 
 
-def environment() -> dict[str, str]:
-    """Library versions, the machine and the commit, for the report's header."""
-    return {
-        **library_versions(),
-        "machine": machine_line(),
-        "torch threads": str(torch.get_num_threads()),
-        "commit": git_info(),
-    }
-
-
 def write_report(
     results: list[tuple[Experiment, pd.DataFrame]], out_dir: Path, command: str,
     seconds: float, quick_run: bool, env: dict[str, str] | None = None, workers: int = 1,
@@ -271,10 +260,7 @@ def write_report(
         "",
         f"Produced by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d} in "
         f"{seconds / 60:.1f} minutes" + (f" ({QUICK_NOTE})." if quick_run else "."),
-        f"Machine: {env['machine']}; PyTorch threads: "
-        f"{'1 per experiment' if workers > 1 else env['torch threads']}. "
-        f"Versions: Python {env['Python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
-        f"pandas {env['pandas']}. Code: {env['commit']}."
+        header_line(env, "1 per experiment" if workers > 1 else None)
         + (" Not rerun by it (results of an earlier run, read back from their files): "
            f"{', '.join(earlier)}." if earlier else ""),
         "",

@@ -63,7 +63,7 @@ import pandas as pd
 
 from reference.lockstep import train_lockstep
 from reference.twin import to_torch
-from reports.machine import blas_name, cpu_model, git_info, library_versions, thread_info
+from reports.machine import description
 from reports.steps import (
     INFER_BATCH,
     random_batch,
@@ -274,20 +274,6 @@ def _row(task: str, dtype: str, bias: str, batch: int, images_per_call: int,
         "torch_gflops": flops_per_img * images_per_call / t / 1e9,
         "blocks": min(timings["scratchnet"].blocks, timings["torch"].blocks),
         "background_cpu": background,
-    }
-
-
-# --------------------------------------------------------------------- machine
-def machine_info() -> dict[str, str]:
-    """CPU, cores, library versions and NumPy's BLAS, the commit and the load, as strings."""
-    versions = library_versions()
-    versions["numpy"] += f" (BLAS: {blas_name()})"
-    return {
-        "CPU": cpu_model(),
-        "cores": str(os.cpu_count()),
-        **versions,
-        "scratchnet commit": git_info(),
-        "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}",
     }
 
 
@@ -552,7 +538,7 @@ def run_benchmark(
         seconds, bias_seconds = (0.3, 0.3) if quick else (ROW_SECONDS, BIAS_SECONDS)
     say = log or (lambda _msg: None)
     out = check_outputs(out_dir)
-    info = {**machine_info(), **thread_info()}
+    info = {**description(), "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}"}
 
     peaks = {d: matmul_peak_gflops(d, repeats=2 if quick else 5) for d in dtypes}
     say("matmul peak: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
