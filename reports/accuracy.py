@@ -42,7 +42,14 @@ import pandas as pd
 from reference.lockstep import train_lockstep
 from reports import relu_boundary
 from reports.machine import environment, header_line
-from reports.usage import UsageError, output_dir, output_error
+from reports.usage import (
+    UsageError,
+    data_arguments,
+    output_dir,
+    output_error,
+    progress_argument,
+    smoke_arguments,
+)
 from reports.workers import start_jobs
 from scratchnet.atomic import check_writable, write_atomically
 from scratchnet.data import as_float, load_dataset
@@ -50,7 +57,9 @@ from scratchnet.network import seed_network
 from scratchnet.train import TrainConfig
 
 DEFAULT_OUT = Path(__file__).parent / "accuracy"
-QUICK_NOTE = "a --quick smoke run: small data, 2 epochs"  # in the README of such a run
+#: A --quick smoke run's experiments: training images of each class, test images, epochs.
+QUICK_PER_CLASS, QUICK_TEST_SIZE, QUICK_EPOCHS = 20, 1000, 2
+QUICK_NOTE = f"a --quick smoke run: small data, {QUICK_EPOCHS} epochs"  # in such a README
 #: Experiments trained at the same time, each in its own single-threaded process
 #: (``reports/workers.py``); 1: one after the other in this process, with default threads.
 REPORT_WORKERS = 2
@@ -125,11 +134,12 @@ STUDIES = (
 
 
 def quick(experiment: Experiment) -> Experiment:
-    """A small version of ``experiment`` for smoke tests: 20 images a class, 1,000 test
-    images, 2 epochs."""
-    config = dataclasses.replace(experiment.config, epochs=2,
+    """A small version of ``experiment`` for smoke tests: ``QUICK_PER_CLASS`` images a
+    class, ``QUICK_TEST_SIZE`` test images, ``QUICK_EPOCHS`` epochs."""
+    config = dataclasses.replace(experiment.config, epochs=QUICK_EPOCHS,
                                  batch_size=min(experiment.config.batch_size, 16))
-    return dataclasses.replace(experiment, per_class=20, test_size=1000, config=config)
+    return dataclasses.replace(experiment, per_class=QUICK_PER_CLASS,
+                               test_size=QUICK_TEST_SIZE, config=config)
 
 
 def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
@@ -481,20 +491,15 @@ def _images_trained(experiment: Experiment) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The report's command-line options (shared by ``scratchnet report``)."""
-    parser.add_argument("--quick", action="store_true",
-                        help="a small, fast run (smoke test): 200 images, 2 epochs; it "
-                             "writes to the user cache unless --out says where, and never "
-                             "over a full report")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"output directory (default: {DEFAULT_OUT})")
+    smoke_arguments(parser, DEFAULT_OUT, "a small, fast run (smoke test): "
+                    f"{10 * QUICK_PER_CLASS} images, {QUICK_EPOCHS} epochs")
     names = ", ".join(e.name for e in (*EXPERIMENTS, *STUDIES))
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help=f"run only these experiments: {names}")
-    parser.add_argument("--data-dir", help="directory holding the dataset files")
-    parser.add_argument("--no-download", action="store_true", help="never download data")
+    data_arguments(parser, choose_dataset=False)
     parser.add_argument("--resume", action="store_true",
                         help="keep experiments already finished in --out with the same settings")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    progress_argument(parser)
 
 
 def run_from_args(args: argparse.Namespace, command: str) -> None:

@@ -81,11 +81,15 @@ from reports.timing import (
     with_background,
 )
 from reports.usage import (
+    BIASES,
+    DTYPES,
+    NO_BIAS,
     output_dir,
     output_error,
     positive_float,
     positive_int,
     positive_ints,
+    smoke_arguments,
     words_from,
 )
 from reports.work import (
@@ -102,8 +106,16 @@ from scratchnet.network import infer_chunk
 from scratchnet.train import TrainConfig
 
 SPEED_DIR = Path(__file__).parent / "speed"  # the committed results
-OUTPUTS = ("bench.csv", "bias.csv", "memory.csv", "bench.md")
+OUTPUTS = ("bench.csv", "bias.csv", "memory.csv", "overhead.csv", "bench.md")
 INFER_IMAGES = 10_000              # images per inference pass: the test set's size
+#: The training grid of a full run: batch sizes, dtypes, bias modes (the first bias mode
+#: is also the one of the README's path and of inference).
+BATCHES = (1, 16, 64, 256)
+BIAS_GRID = ("untied", "tied")
+#: Bias modes that can be timed: those of the library with a bias.
+TIMED_BIASES = tuple(word for word in BIASES if word != NO_BIAS)
+QUICK_GRID = {"batches": (16,), "dtypes": ("float32",), "biases": ("untied",)}  # --quick's
+QUICK_SECONDS = 0.3                # timed seconds of every row of a --quick run
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
 BUSY_RETRIES = 2
@@ -479,7 +491,8 @@ def _bias_summary(row: dict) -> str:
 
 
 def check_outputs(out_dir: str | Path) -> Path:
-    """Create ``out_dir`` and check its four output files can be written (before timing).
+    """Create ``out_dir`` and check its output files (``OUTPUTS``) can be written (before
+    timing).
 
     Raises:
         OSError: naming the path that cannot be written.
@@ -496,9 +509,9 @@ def check_outputs(out_dir: str | Path) -> Path:
 def run_benchmark(
     out_dir: str | Path = SPEED_DIR,
     quick: bool = False,
-    batches: Sequence[int] = (1, 16, 64, 256),
-    dtypes: Sequence[str] = ("float32", "float64"),
-    biases: Sequence[str] = ("untied", "tied"),
+    batches: Sequence[int] = BATCHES,
+    dtypes: Sequence[str] = DTYPES,
+    biases: Sequence[str] = BIAS_GRID,
     seconds_per_config: float | None = None,
     infer_images: int = INFER_IMAGES,
     command: str | None = None,
@@ -535,7 +548,8 @@ def run_benchmark(
     if seconds_per_config is not None:
         seconds = bias_seconds = seconds_per_config
     else:
-        seconds, bias_seconds = (0.3, 0.3) if quick else (ROW_SECONDS, BIAS_SECONDS)
+        seconds, bias_seconds = ((QUICK_SECONDS, QUICK_SECONDS) if quick
+                                 else (ROW_SECONDS, BIAS_SECONDS))
     say = log or (lambda _msg: None)
     out = check_outputs(out_dir)
     info = {**description(), "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}"}
@@ -617,34 +631,40 @@ def run_benchmark(
     return speed
 
 
-def build_parser(prog: str = "python -m reports.bench") -> argparse.ArgumentParser:
-    """The benchmark's command-line options (``scratchnet bench``)."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Time scratchnet against its PyTorch twin (train steps, inference) and "
-                    "measure a training step's memory; writes bench.csv, bias.csv, memory.csv, "
-                    "overhead.csv, bench.md.")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run in seconds: batch 16, float32, untied, short blocks")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"output folder (default {SPEED_DIR}; with --quick the user "
-                             "cache, never the committed results)")
+DESCRIPTION = ("Time scratchnet against its PyTorch twin (train steps, inference) and measure "
+               f"a training step's memory; writes {', '.join(OUTPUTS)}.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options (``scratchnet bench``, ``python -m reports.bench``)."""
+    grid = {key: ",".join(map(str, values)) for key, values in QUICK_GRID.items()}
+    smoke_arguments(parser, SPEED_DIR, f"a smoke run in seconds: batch {grid['batches']}, "
+                                       f"{grid['dtypes']}, {grid['biases']}, short blocks")
     parser.add_argument("--seconds", type=positive_float, default=None,
                         help=f"timed seconds per configuration (default {ROW_SECONDS:g}, "
-                             f"untied-vs-tied rows {BIAS_SECONDS:g}; 0.3 with --quick)")
+                             f"untied-vs-tied rows {BIAS_SECONDS:g}; {QUICK_SECONDS:g} with "
+                             "--quick)")
     parser.add_argument("--images", type=positive_int, default=INFER_IMAGES,
-                        help="images per inference pass (default 10000)")
-    parser.add_argument("--batches", type=positive_ints, default=None, help="e.g. 1,16,64,256")
-    parser.add_argument("--dtypes", type=words_from(("float32", "float64")), default=None,
-                        help="e.g. float32,float64")
-    parser.add_argument("--biases", type=words_from(("untied", "tied")), default=None,
-                        help="e.g. untied,tied")
+                        help=f"images per inference pass (default {INFER_IMAGES})")
+    parser.add_argument("--batches", type=positive_ints, default=None,
+                        help=f"e.g. {','.join(map(str, BATCHES))}")
+    parser.add_argument("--dtypes", type=words_from(DTYPES), default=None,
+                        help=f"e.g. {','.join(DTYPES)}")
+    parser.add_argument("--biases", type=words_from(TIMED_BIASES), default=None,
+                        help=f"e.g. {','.join(BIAS_GRID)}")
+
+
+def build_parser(prog: str = "python -m reports.bench") -> argparse.ArgumentParser:
+    """The benchmark's own parser (``python -m reports.bench``): :func:`add_arguments`, the
+    options of ``scratchnet bench``."""
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench") -> int:
-    """Command line: ``python -m reports.bench [--quick] [--out DIR] [--seconds S] ...``."""
-    args = build_parser(prog).parse_args(argv)
+def run_from_args(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Check the output directory, run the benchmark the options ``args`` ask for (given
+    as ``argv``, which the report quotes) and print its speed table."""
     out = output_dir(args.out, args.quick, SPEED_DIR, "speed")
     try:
         check_outputs(out)
@@ -652,20 +672,23 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench
         raise output_error("--out", out, err) from None
     if args.quick:
         print(f"smoke run (--quick): writing to {out}", file=sys.stderr)
-    argv_list = sys.argv[1:] if argv is None else list(argv)
-    grid = {"batches": (16,), "dtypes": ("float32",), "biases": ("untied",)} if args.quick \
-        else {}
+    grid = dict(QUICK_GRID) if args.quick else {}
     for key in ("batches", "dtypes", "biases"):
         if getattr(args, key) is not None:
             grid[key] = getattr(args, key)
     speed = run_benchmark(
         out_dir=out, quick=args.quick, seconds_per_config=args.seconds,
-        infer_images=args.images,
-        command=shlex.join(["python", "-m", "reports.bench", *argv_list]),
+        infer_images=args.images, command=shlex.join(["python", "-m", "reports.bench", *argv]),
         log=lambda msg: print(msg, file=sys.stderr, flush=True), **grid,
     )
     print(_markdown_table(speed, percent=["peak_fraction"]))
-    print(f"\nwrote {out / 'bench.md'}, bench.csv, bias.csv, memory.csv, overhead.csv")
+    print(f"\nwrote {out / 'bench.md'}, {', '.join(n for n in OUTPUTS if n != 'bench.md')}")
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench") -> int:
+    """Command line: ``python -m reports.bench [--quick] [--out DIR] [--seconds S] ...``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run_from_args(build_parser(prog).parse_args(argv), argv)
     return 0
 
 
