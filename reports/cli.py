@@ -1,6 +1,12 @@
 """The ``scratchnet`` command: ``report``, ``train``, ``compare``, ``summary``, ``bench``,
 ``check`` (in ``reports/check_cli.py``).
 
+One argparse tree holds every subcommand. Each subcommand's options are defined once: the
+report's by ``reports.accuracy.add_arguments``, the benchmark's by
+``reports.bench.add_arguments`` (which ``python -m reports.bench`` parses with too),
+``check``'s by ``reports.check_cli.add_arguments``, those several commands share by
+``reports/usage.py``, with choices taken from the library's constants.
+
 It lives in ``reports/`` because it drives everything (the report and the benchmark use
 PyTorch); the ``scratchnet`` package itself never imports torch.
 
