@@ -34,8 +34,8 @@ What is timed, on the full seed network (``seed_network("full")``):
 How it is timed: the functions compared (scratchnet and torch, or tied and untied) are
 warmed up, then run in *interleaved blocks* of ``k`` steps, ``k`` chosen so a block lasts
 about ``BLOCK_SECONDS``, with a ``PAUSE_SECONDS`` pause after every block and the order
-alternating each round
-(:mod:`reports.timing` explains why: OpenBLAS's spinning thread, the host's drift). The time
+alternating each round (:mod:`reports.timing` explains why: OpenBLAS's spinning thread, the
+host's drift). The time
 per step is the median over blocks of ``block time / k``; ``ratio`` is the ratio of the
 two medians. Thread settings are left at their defaults and recorded, not changed.
 
@@ -145,13 +145,15 @@ OVERHEAD_COLUMNS = [
     "run", "train_images", "test_images", "batch", "epoch_s", "steps_s", "outside_fraction",
     "background_cpu",
 ]
-#: The accuracy report's two kinds of experiment (reports/accuracy.py) at 1/OVERHEAD_SCALE
-#: of their size (1/QUICK_SCALE of that with --quick), training and test images in the same
-#: proportion: (what, training images, test images, batch).
+#: The accuracy report's two kinds of experiment (reports/accuracy.py): (training images,
+#: batch), each tested on the test set (``INFER_IMAGES``).
+REPORT_KINDS = ((60_000, 64), (1_000, 1))
+#: They are timed at 1/OVERHEAD_SCALE of their size (1/QUICK_SCALE of that with --quick),
+#: training and test images in the same proportion: (what, training images, test images,
+#: batch).
 OVERHEAD_SCALE, QUICK_SCALE = 5, 10
 OVERHEAD_RUNS = [(f"like {images:,} images at batch {batch}", images // OVERHEAD_SCALE,
-                  INFER_IMAGES // OVERHEAD_SCALE, batch) for images, batch in ((60_000, 64),
-                                                                               (1_000, 1))]
+                  INFER_IMAGES // OVERHEAD_SCALE, batch) for images, batch in REPORT_KINDS]
 REPORT_README = Path(__file__).parent / "accuracy" / "README.md"
 
 
