@@ -38,12 +38,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from reference.lockstep import train_lockstep
 from reports import relu_boundary
-from reports.machine import git_info, library_versions, machine_line
-from reports.usage import UsageError, output_dir, output_error
+from reports.machine import environment, header_line
+from reports.usage import (
+    UsageError,
+    data_arguments,
+    output_dir,
+    output_error,
+    progress_argument,
+    smoke_arguments,
+)
 from reports.workers import start_jobs
 from scratchnet.atomic import check_writable, write_atomically
 from scratchnet.data import as_float, load_dataset
@@ -51,7 +57,9 @@ from scratchnet.network import seed_network
 from scratchnet.train import TrainConfig
 
 DEFAULT_OUT = Path(__file__).parent / "accuracy"
-QUICK_NOTE = "a --quick smoke run: small data, 2 epochs"  # in the README of such a run
+#: A --quick smoke run's experiments: training images of each class, test images, epochs.
+QUICK_PER_CLASS, QUICK_TEST_SIZE, QUICK_EPOCHS = 20, 1000, 2
+QUICK_NOTE = f"a --quick smoke run: small data, {QUICK_EPOCHS} epochs"  # in such a README
 #: Experiments trained at the same time, each in its own single-threaded process
 #: (``reports/workers.py``); 1: one after the other in this process, with default threads.
 REPORT_WORKERS = 2
@@ -126,11 +134,12 @@ STUDIES = (
 
 
 def quick(experiment: Experiment) -> Experiment:
-    """A small version of ``experiment`` for smoke tests: 20 images a class, 1,000 test
-    images, 2 epochs."""
-    config = dataclasses.replace(experiment.config, epochs=2,
+    """A small version of ``experiment`` for smoke tests: ``QUICK_PER_CLASS`` images a
+    class, ``QUICK_TEST_SIZE`` test images, ``QUICK_EPOCHS`` epochs."""
+    config = dataclasses.replace(experiment.config, epochs=QUICK_EPOCHS,
                                  batch_size=min(experiment.config.batch_size, 16))
-    return dataclasses.replace(experiment, per_class=20, test_size=1000, config=config)
+    return dataclasses.replace(experiment, per_class=QUICK_PER_CLASS,
+                               test_size=QUICK_TEST_SIZE, config=config)
 
 
 def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
@@ -239,16 +248,6 @@ def summary_row(experiment: Experiment, history: pd.DataFrame) -> dict:
     }
 
 
-def environment() -> dict[str, str]:
-    """Library versions, the machine and the commit, for the report's header."""
-    return {
-        **library_versions(),
-        "machine": machine_line(),
-        "torch threads": str(torch.get_num_threads()),
-        "commit": git_info(),
-    }
-
-
 def write_report(
     results: list[tuple[Experiment, pd.DataFrame]], out_dir: Path, command: str,
     seconds: float, quick_run: bool, env: dict[str, str] | None = None, workers: int = 1,
@@ -271,10 +270,7 @@ def write_report(
         "",
         f"Produced by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d} in "
         f"{seconds / 60:.1f} minutes" + (f" ({QUICK_NOTE})." if quick_run else "."),
-        f"Machine: {env['machine']}; PyTorch threads: "
-        f"{'1 per experiment' if workers > 1 else env['torch threads']}. "
-        f"Versions: Python {env['Python']}, NumPy {env['numpy']}, PyTorch {env['torch']}, "
-        f"pandas {env['pandas']}. Code: {env['commit']}."
+        header_line(env, "1 per experiment" if workers > 1 else None)
         + (" Not rerun by it (results of an earlier run, read back from their files): "
            f"{', '.join(earlier)}." if earlier else ""),
         "",
@@ -495,20 +491,15 @@ def _images_trained(experiment: Experiment) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The report's command-line options (shared by ``scratchnet report``)."""
-    parser.add_argument("--quick", action="store_true",
-                        help="a small, fast run (smoke test): 200 images, 2 epochs; it "
-                             "writes to the user cache unless --out says where, and never "
-                             "over a full report")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"output directory (default: {DEFAULT_OUT})")
+    smoke_arguments(parser, DEFAULT_OUT, "a small, fast run (smoke test): "
+                    f"{10 * QUICK_PER_CLASS} images, {QUICK_EPOCHS} epochs")
     names = ", ".join(e.name for e in (*EXPERIMENTS, *STUDIES))
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help=f"run only these experiments: {names}")
-    parser.add_argument("--data-dir", help="directory holding the dataset files")
-    parser.add_argument("--no-download", action="store_true", help="never download data")
+    data_arguments(parser, choose_dataset=False)
     parser.add_argument("--resume", action="store_true",
                         help="keep experiments already finished in --out with the same settings")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    progress_argument(parser)
 
 
 def run_from_args(args: argparse.Namespace, command: str) -> None:

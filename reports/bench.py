@@ -7,8 +7,8 @@ memory, in :mod:`reports.work`; the targets the rows are judged against in
 
 What is timed, on the full seed network (``seed_network("full")``):
 
-* **train**: one training step = forward, loss, backward, SGD update (lr 0.01, momentum 0.9),
-  for every batch size, dtype and bias mode asked for. scratchnet runs
+* **train**: one training step = forward, loss, backward, SGD update (``reports.steps.LR``
+  and ``MOMENTUM``), for every batch size, dtype and bias mode asked for. scratchnet runs
   ``SoftmaxCrossEntropy`` + ``backward(need_input_grad=False)`` + ``optim.SGD``; torch runs
   ``zero_grad(set_to_none=True)``, forward, ``F.cross_entropy``, ``backward()``, ``step()``
   on an input tensor without ``requires_grad``.
@@ -16,9 +16,9 @@ What is timed, on the full seed network (``seed_network("full")``):
   which also computes the input images' gradient (PyTorch's step stays the same: it never
   computes the gradient of an input that does not require one), for every batch size and
   dtype, with the first bias mode asked for.
-* **infer**: class predictions for 10,000 random 1x28x28 images in batches of 1000
-  (scratchnet: ``net.predict`` per batch; torch: the model + argmax under
-  ``torch.inference_mode()``), per dtype, with the seed's untied bias.
+* **infer**: class predictions for ``INFER_IMAGES`` random 1x28x28 images in batches of
+  ``reports.steps.INFER_BATCH`` (scratchnet: ``net.predict`` per batch; torch: the model +
+  argmax under ``torch.inference_mode()``), per dtype, with the seed's untied bias.
 * **overhead**: the accuracy report's share of time outside the two frameworks' training
   steps (evaluating the test set, comparing weights, batching): ``train_lockstep`` as the
   report runs it (one thread, no pause), for one epoch on random images, in the proportions
@@ -33,15 +33,17 @@ What is timed, on the full seed network (``seed_network("full")``):
 
 How it is timed: the functions compared (scratchnet and torch, or tied and untied) are
 warmed up, then run in *interleaved blocks* of ``k`` steps, ``k`` chosen so a block lasts
-about 75 ms, with a 0.12 s pause after every block and the order alternating each round
-(:mod:`reports.timing` explains why: OpenBLAS's spinning thread, the host's drift). The time
+about ``BLOCK_SECONDS``, with a ``PAUSE_SECONDS`` pause after every block and the order
+alternating each round (:mod:`reports.timing` explains why: OpenBLAS's spinning thread, the
+host's drift). The time
 per step is the median over blocks of ``block time / k``; ``ratio`` is the ratio of the
 two medians. Thread settings are left at their defaults and recorded, not changed.
 
 Run ``python -m reports.bench`` (about 9-10 minutes) or ``python -m reports.bench --quick``
 (seconds; a rough smoke run, written to the user cache, never over the committed results).
-Results go to ``reports/speed/bench.csv``, ``bias.csv``,
-``memory.csv`` and ``bench.md``.
+Results go to ``reports/speed/`` (the files of ``OUTPUTS``). ``render_markdown`` builds
+every figure its prose states from the constants above and in :mod:`reports.timing`,
+:mod:`reports.steps` and :mod:`reports.work`.
 """
 
 from __future__ import annotations
@@ -63,9 +65,11 @@ import pandas as pd
 
 from reference.lockstep import train_lockstep
 from reference.twin import to_torch
-from reports.machine import blas_name, cpu_model, git_info, library_versions, thread_info
+from reports.machine import description
 from reports.steps import (
     INFER_BATCH,
+    LR,
+    MOMENTUM,
     random_batch,
     scratchnet_infer,
     scratchnet_train_step,
@@ -74,6 +78,9 @@ from reports.steps import (
 )
 from reports.targets import target_table
 from reports.timing import (
+    BLOCK_SECONDS,
+    MATMUL_SIZE,
+    PAUSE_SECONDS,
     Timing,
     matmul_peak_gflops,
     time_interleaved,
@@ -81,14 +88,19 @@ from reports.timing import (
     with_background,
 )
 from reports.usage import (
+    BIASES,
+    DTYPES,
+    NO_BIAS,
     output_dir,
     output_error,
     positive_float,
     positive_int,
     positive_ints,
+    smoke_arguments,
     words_from,
 )
 from reports.work import (
+    MB,
     MEMORY_BATCH,
     MEMORY_COLUMNS,
     flop_table,
@@ -102,12 +114,20 @@ from scratchnet.network import infer_chunk
 from scratchnet.train import TrainConfig
 
 SPEED_DIR = Path(__file__).parent / "speed"  # the committed results
-OUTPUTS = ("bench.csv", "bias.csv", "memory.csv", "bench.md")
+OUTPUTS = ("bench.csv", "bias.csv", "memory.csv", "overhead.csv", "bench.md")
 INFER_IMAGES = 10_000              # images per inference pass: the test set's size
+#: The training grid of a full run: batch sizes, dtypes, bias modes (the first bias mode
+#: is also the one of the README's path and of inference).
+BATCHES = (1, 16, 64, 256)
+BIAS_GRID = ("untied", "tied")
+#: Bias modes that can be timed: those of the library with a bias.
+TIMED_BIASES = tuple(word for word in BIASES if word != NO_BIAS)
+QUICK_GRID = {"batches": (16,), "dtypes": ("float32",), "biases": ("untied",)}  # --quick's
+QUICK_SECONDS = 0.3                # timed seconds of every row of a --quick run
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
 BUSY_RETRIES = 2
-ROW_SECONDS = 20.0                 # timed seconds of a speed row (quick: 0.3)...
+ROW_SECONDS = 20.0                 # timed seconds of a speed row (quick: QUICK_SECONDS)...
 BIAS_SECONDS = 20.0                # ...and of an untied-vs-tied row. With 10 s (about 23
                                    # rounds) per-round ratios had IQRs of 0.07-0.34 and row
                                    # ratios moved by up to 0.1 between runs of the same code
@@ -125,13 +145,15 @@ OVERHEAD_COLUMNS = [
     "run", "train_images", "test_images", "batch", "epoch_s", "steps_s", "outside_fraction",
     "background_cpu",
 ]
-#: The accuracy report's two kinds of experiment (reports/accuracy.py) at a fifth of their
-#: size, training and test images in the same proportion: (what, training images, test
-#: images, batch).
-OVERHEAD_RUNS = [
-    ("like 60,000 images at batch 64", 12_000, 2_000, 64),
-    ("like 1,000 images at batch 1", 200, 2_000, 1),
-]
+#: The accuracy report's two kinds of experiment (reports/accuracy.py): (training images,
+#: batch), each tested on the test set (``INFER_IMAGES``).
+REPORT_KINDS = ((60_000, 64), (1_000, 1))
+#: They are timed at 1/OVERHEAD_SCALE of their size (1/QUICK_SCALE of that with --quick),
+#: training and test images in the same proportion: (what, training images, test images,
+#: batch).
+OVERHEAD_SCALE, QUICK_SCALE = 5, 10
+OVERHEAD_RUNS = [(f"like {images:,} images at batch {batch}", images // OVERHEAD_SCALE,
+                  INFER_IMAGES // OVERHEAD_SCALE, batch) for images, batch in REPORT_KINDS]
 REPORT_README = Path(__file__).parent / "accuracy" / "README.md"
 
 
@@ -161,7 +183,7 @@ def bench_report_overhead(what: str, train_images: int, test_images: int, batch:
     x, labels = random_batch(train_images, "float64", seed=2)
     test_x, test_labels = random_batch(test_images, "float64", seed=3)
     net = seed_network("full", bias="untied", dtype=np.float64, seed=0)
-    config = TrainConfig(epochs=epochs, batch_size=batch, lr=0.01, momentum=0.9, seed=0)
+    config = TrainConfig(epochs=epochs, batch_size=batch, lr=LR, momentum=MOMENTUM, seed=0)
     with one_thread():
         history, background = with_background(lambda: train_lockstep(
             net, x, labels, test_x, test_labels, config, progress=False, pause=0.0))
@@ -187,7 +209,8 @@ def committed_report(path: Path = REPORT_README) -> dict[str, float]:
 
 def bench_infer(dtype: str, bias: str, seconds: float, quick: bool = False,
                 images: int = INFER_IMAGES) -> dict[str, float | int | str]:
-    """One ``infer`` row: time a prediction pass over ``images`` images, 1000 at a time."""
+    """One ``infer`` row: time a prediction pass over ``images`` images, ``INFER_BATCH`` at
+    a time."""
     net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
     model = to_torch(net)
     x, _ = random_batch(images, dtype, seed=1)
@@ -277,20 +300,6 @@ def _row(task: str, dtype: str, bias: str, batch: int, images_per_call: int,
     }
 
 
-# --------------------------------------------------------------------- machine
-def machine_info() -> dict[str, str]:
-    """CPU, cores, library versions and NumPy's BLAS, the commit and the load, as strings."""
-    versions = library_versions()
-    versions["numpy"] += f" (BLAS: {blas_name()})"
-    return {
-        "CPU": cpu_model(),
-        "cores": str(os.cpu_count()),
-        **versions,
-        "scratchnet commit": git_info(),
-        "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}",
-    }
-
-
 # --------------------------------------------------------------------------- output
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
@@ -310,6 +319,11 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
+def _times(n: int) -> str:
+    """``n`` times in words: ``"once"``, ``"twice"``, ``"3 times"``."""
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
 def _markdown_table(df: pd.DataFrame, percent: Sequence[str] = ()) -> str:
     """``df`` as Markdown: floats to about 3 figures (``percent`` columns as %), numbers
     right-aligned."""
@@ -327,7 +341,7 @@ def _bias_section(bias: pd.DataFrame | None) -> list[str]:
     """The lines of the report's untied-vs-tied section."""
     if bias is None or not len(bias):
         return ["Not measured in this run: it needs both `untied` and `tied` among the "
-                "biases (`--biases untied,tied`, the default of a full run)."]
+                f"biases (`--biases {','.join(BIAS_GRID)}`, the default of a full run)."]
     return [
         "The training step of the seed network with its untied convolution bias timed "
         "against the same network with a tied (per-channel) bias, in interleaved blocks "
@@ -349,9 +363,10 @@ def _overhead_section(overhead: pd.DataFrame | None) -> list[str]:
         "",
         "`reference.lockstep.train_lockstep` as the accuracy report runs it (each experiment "
         "in a process with one thread, no pause between the two frameworks), for one epoch "
-        "on random images, the report's experiments scaled down to a fifth with training "
-        "and test images in the same proportion. `epoch_s`: the epoch's wall time (both "
-        "frameworks' steps, then evaluating the test set on both, comparing their weights); "
+        f"on random images, the report's experiments scaled down to 1/{OVERHEAD_SCALE} of "
+        "their size, training and test images in the same proportion. `epoch_s`: the "
+        "epoch's wall time (both frameworks' steps, then evaluating the test set on both, "
+        "comparing their weights); "
         "`steps_s`: the two frameworks' training steps in it; `outside_fraction` = 1 - "
         "steps_s / epoch_s.",
         "",
@@ -394,8 +409,9 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "## How to read",
         "",
         "- `train`: one training step (forward, loss, backward without the input images' "
-        "gradient, SGD with momentum 0.9) on a batch of `batch` images; `train_readme`: the "
-        "same step as the README writes it, `net.backward(loss.backward())`, which also "
+        f"gradient, SGD with momentum {MOMENTUM}) on a batch of `batch` images; "
+        "`train_readme`: the same step as the README writes it, "
+        "`net.backward(loss.backward())`, which also "
         "computes the input images' gradient (PyTorch's step is the same in both); `infer`: "
         f"predicting {infer_images:,} images in batches of "
         f"{INFER_BATCH} (scratchnet's `Sequential.predict`, which sends them through the "
@@ -405,8 +421,8 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "weights in both frameworks.",
         "- `scratchnet_ms`, `torch_ms`: median time per step (per whole "
         f"{infer_images:,}-image pass for `infer`) over `blocks` interleaved blocks of about "
-        "75 ms each, with 0.12 s pauses between blocks so OpenBLAS's spinning thread does not "
-        "slow torch down.",
+        f"{BLOCK_SECONDS * 1e3:g} ms each, with {PAUSE_SECONDS:g} s pauses between blocks so "
+        "OpenBLAS's spinning thread does not slow torch down.",
         "- `ratio` = scratchnet_ms / torch_ms: **below 1 means scratchnet is faster**. Ratios "
         "from one process vary about +-0.05, absolute times 15-25% between runs (more on "
         "a busy host). `ratio_iqr`: interquartile range of the ratios of the individual "
@@ -414,13 +430,14 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "smaller than that between two rows is noise.",
         f"- `*_gflops`: achieved GFLOP/s, counting {infer_flops:,} FLOPs per image for "
         f"inference and {train_flops:,} per image for a training step (table below). "
-        "`peak_gflops`: NumPy's own 2048x2048 matmul in that dtype on this machine; "
-        "`peak_fraction` = scratchnet_gflops / peak_gflops.",
+        f"`peak_gflops`: NumPy's own {MATMUL_SIZE}x{MATMUL_SIZE} matmul in that dtype on this "
+        "machine; `peak_fraction` = scratchnet_gflops / peak_gflops.",
         "- `background_cpu`: cores other processes kept busy while this row was timed "
         "(0 on a quiet machine). Well above 0 means the row's times are suspect: OpenBLAS "
         "and OpenMP threads slow down badly when they must share the cores. (A full run "
-        "waits up to 30 s for quiet before each row and redoes, at most twice, a row timed "
-        "with more than 0.25 cores of background load, keeping the quietest attempt.)",
+        f"waits up to {QUIET_TIMEOUT:g} s for quiet before each row and redoes, at most "
+        f"{_times(BUSY_RETRIES)}, a row timed with more than {BUSY_CORES:g} cores of "
+        "background load, keeping the quietest attempt.)",
         "",
         "## Targets",
         "",
@@ -465,7 +482,7 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "input-gradient array for the batch, from the shapes) + `state_mb` (parameters, "
         "gradients, momentum buffers). The excess is what the implementation keeps besides "
         "(what the layers cache for the backward pass, e.g. pooling winners and the "
-        "convolutions' input matrices, and temporaries). MB = 10^6 bytes.",
+        f"convolutions' input matrices, and temporaries). MB = {MB:,.0f} bytes.",
         "",
         _markdown_table(memory),
         "",
@@ -493,7 +510,8 @@ def _bias_summary(row: dict) -> str:
 
 
 def check_outputs(out_dir: str | Path) -> Path:
-    """Create ``out_dir`` and check its four output files can be written (before timing).
+    """Create ``out_dir`` and check its output files (``OUTPUTS``) can be written (before
+    timing).
 
     Raises:
         OSError: naming the path that cannot be written.
@@ -510,9 +528,9 @@ def check_outputs(out_dir: str | Path) -> Path:
 def run_benchmark(
     out_dir: str | Path = SPEED_DIR,
     quick: bool = False,
-    batches: Sequence[int] = (1, 16, 64, 256),
-    dtypes: Sequence[str] = ("float32", "float64"),
-    biases: Sequence[str] = ("untied", "tied"),
+    batches: Sequence[int] = BATCHES,
+    dtypes: Sequence[str] = DTYPES,
+    biases: Sequence[str] = BIAS_GRID,
     seconds_per_config: float | None = None,
     infer_images: int = INFER_IMAGES,
     command: str | None = None,
@@ -524,19 +542,20 @@ def run_benchmark(
     Args:
         out_dir: folder for the outputs (created if needed).
         quick: short warm-up, 2 rounds minimum, 2 matmul repeats, no waiting for other
-            processes to go quiet: a smoke run. (Otherwise each row first waits up to 30 s
-            for the machine to be quiet, see :func:`wait_for_quiet`, and is timed again, at
-            most twice, if other processes used more than 0.25 cores meanwhile; the row
-            with the least background load is kept.)
+            processes to go quiet: a smoke run. (Otherwise each row first waits up to
+            ``QUIET_TIMEOUT`` seconds for the machine to be quiet, see
+            :func:`wait_for_quiet`, and is timed again, at most ``BUSY_RETRIES`` times, if
+            other processes used more than ``BUSY_CORES`` cores meanwhile; the row with the
+            least background load is kept.)
         batches, dtypes, biases: the training grid. The README's path (``train_readme``)
             and inference run for every dtype (and batch) with the first bias mode only
             (the seed's ``"untied"`` by default). When ``biases``
             holds both ``"untied"`` and ``"tied"``, the untied bias is also timed against
             the tied one for every dtype and batch (:func:`bench_bias`); otherwise
             ``bias.csv`` holds only its header.
-        seconds_per_config: timed seconds per row (``ROW_SECONDS``, or 0.3 with ``quick``; the
-            untied-vs-tied rows default to ``BIAS_SECONDS``, 0.3 with ``quick``).
-        infer_images: images per inference pass (10,000, the test set's size).
+        seconds_per_config: timed seconds per row (``ROW_SECONDS``, or ``QUICK_SECONDS``
+            with ``quick``; the untied-vs-tied rows default to ``BIAS_SECONDS``).
+        infer_images: images per inference pass (``INFER_IMAGES``, the test set's size).
         command: the command line written in the report (default: rebuilt from arguments).
         log: called with a progress line per row (e.g. ``print``).
 
@@ -549,17 +568,19 @@ def run_benchmark(
     if seconds_per_config is not None:
         seconds = bias_seconds = seconds_per_config
     else:
-        seconds, bias_seconds = (0.3, 0.3) if quick else (ROW_SECONDS, BIAS_SECONDS)
+        seconds, bias_seconds = ((QUICK_SECONDS, QUICK_SECONDS) if quick
+                                 else (ROW_SECONDS, BIAS_SECONDS))
     say = log or (lambda _msg: None)
     out = check_outputs(out_dir)
-    info = {**machine_info(), **thread_info()}
+    info = {**description(), "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}"}
 
     peaks = {d: matmul_peak_gflops(d, repeats=2 if quick else 5) for d in dtypes}
     say("matmul peak: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
 
     def measure(label: str, bench_row: Callable[[], dict],
                 describe: Callable[[dict], str] = _speed_summary) -> dict:
-        """Time one row; in a full run, redo it (twice at most) if others used the CPU."""
+        """Time one row; in a full run, redo it (``BUSY_RETRIES`` times at most) if others
+        used the CPU."""
         best = None
         for attempt in range(1 if quick else 1 + BUSY_RETRIES):
             wait_for_quiet(0.0 if quick else QUIET_TIMEOUT)
@@ -596,7 +617,7 @@ def run_benchmark(
                             bench_infer(d, biases[0], seconds, quick, infer_images)))
     overhead_rows = []
     for what, train_images, test_images, batch in OVERHEAD_RUNS:
-        scale = 10 if quick else 1
+        scale = QUICK_SCALE if quick else 1
         overhead_rows.append(measure(
             f"report overhead, {what}",
             lambda w=what, n=train_images // scale, t=test_images // scale, b=batch:
@@ -631,34 +652,40 @@ def run_benchmark(
     return speed
 
 
-def build_parser(prog: str = "python -m reports.bench") -> argparse.ArgumentParser:
-    """The benchmark's command-line options (``scratchnet bench``)."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Time scratchnet against its PyTorch twin (train steps, inference) and "
-                    "measure a training step's memory; writes bench.csv, bias.csv, memory.csv, "
-                    "overhead.csv, bench.md.")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run in seconds: batch 16, float32, untied, short blocks")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"output folder (default {SPEED_DIR}; with --quick the user "
-                             "cache, never the committed results)")
+DESCRIPTION = ("Time scratchnet against its PyTorch twin (train steps, inference) and measure "
+               f"a training step's memory; writes {', '.join(OUTPUTS)}.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options (``scratchnet bench``, ``python -m reports.bench``)."""
+    grid = {key: ",".join(map(str, values)) for key, values in QUICK_GRID.items()}
+    smoke_arguments(parser, SPEED_DIR, f"a smoke run in seconds: batch {grid['batches']}, "
+                                       f"{grid['dtypes']}, {grid['biases']}, short blocks")
     parser.add_argument("--seconds", type=positive_float, default=None,
                         help=f"timed seconds per configuration (default {ROW_SECONDS:g}, "
-                             f"untied-vs-tied rows {BIAS_SECONDS:g}; 0.3 with --quick)")
+                             f"untied-vs-tied rows {BIAS_SECONDS:g}; {QUICK_SECONDS:g} with "
+                             "--quick)")
     parser.add_argument("--images", type=positive_int, default=INFER_IMAGES,
-                        help="images per inference pass (default 10000)")
-    parser.add_argument("--batches", type=positive_ints, default=None, help="e.g. 1,16,64,256")
-    parser.add_argument("--dtypes", type=words_from(("float32", "float64")), default=None,
-                        help="e.g. float32,float64")
-    parser.add_argument("--biases", type=words_from(("untied", "tied")), default=None,
-                        help="e.g. untied,tied")
+                        help=f"images per inference pass (default {INFER_IMAGES})")
+    parser.add_argument("--batches", type=positive_ints, default=None,
+                        help=f"e.g. {','.join(map(str, BATCHES))}")
+    parser.add_argument("--dtypes", type=words_from(DTYPES), default=None,
+                        help=f"e.g. {','.join(DTYPES)}")
+    parser.add_argument("--biases", type=words_from(TIMED_BIASES), default=None,
+                        help=f"e.g. {','.join(BIAS_GRID)}")
+
+
+def build_parser(prog: str = "python -m reports.bench") -> argparse.ArgumentParser:
+    """The benchmark's own parser (``python -m reports.bench``): :func:`add_arguments`, the
+    options of ``scratchnet bench``."""
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench") -> int:
-    """Command line: ``python -m reports.bench [--quick] [--out DIR] [--seconds S] ...``."""
-    args = build_parser(prog).parse_args(argv)
+def run_from_args(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Check the output directory, run the benchmark the options ``args`` ask for (given
+    as ``argv``, which the report quotes) and print its speed table."""
     out = output_dir(args.out, args.quick, SPEED_DIR, "speed")
     try:
         check_outputs(out)
@@ -666,20 +693,23 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench
         raise output_error("--out", out, err) from None
     if args.quick:
         print(f"smoke run (--quick): writing to {out}", file=sys.stderr)
-    argv_list = sys.argv[1:] if argv is None else list(argv)
-    grid = {"batches": (16,), "dtypes": ("float32",), "biases": ("untied",)} if args.quick \
-        else {}
+    grid = dict(QUICK_GRID) if args.quick else {}
     for key in ("batches", "dtypes", "biases"):
         if getattr(args, key) is not None:
             grid[key] = getattr(args, key)
     speed = run_benchmark(
         out_dir=out, quick=args.quick, seconds_per_config=args.seconds,
-        infer_images=args.images,
-        command=shlex.join(["python", "-m", "reports.bench", *argv_list]),
+        infer_images=args.images, command=shlex.join(["python", "-m", "reports.bench", *argv]),
         log=lambda msg: print(msg, file=sys.stderr, flush=True), **grid,
     )
     print(_markdown_table(speed, percent=["peak_fraction"]))
-    print(f"\nwrote {out / 'bench.md'}, bench.csv, bias.csv, memory.csv, overhead.csv")
+    print(f"\nwrote {out / 'bench.md'}, {', '.join(n for n in OUTPUTS if n != 'bench.md')}")
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m reports.bench") -> int:
+    """Command line: ``python -m reports.bench [--quick] [--out DIR] [--seconds S] ...``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run_from_args(build_parser(prog).parse_args(argv), argv)
     return 0
 
 

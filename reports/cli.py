@@ -1,6 +1,12 @@
 """The ``scratchnet`` command: ``report``, ``train``, ``compare``, ``summary``, ``bench``,
 ``check`` (in ``reports/check_cli.py``).
 
+One argparse tree holds every subcommand. Each subcommand's options are defined once: the
+report's by ``reports.accuracy.add_arguments``, the benchmark's by
+``reports.bench.add_arguments`` (which ``python -m reports.bench`` parses with too),
+``check``'s by ``reports.check_cli.add_arguments``, those several commands share by
+``reports/usage.py``, with choices taken from the library's constants.
+
 It lives in ``reports/`` because it drives everything (the report and the benchmark use
 PyTorch); the ``scratchnet`` package itself never imports torch.
 
@@ -28,16 +34,20 @@ import numpy as np
 from reports import check_cli
 from reports.usage import (
     UsageError,
+    bias_mode,
+    data_arguments,
     fraction,
+    network_arguments,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
+    progress_argument,
 )
 from scratchnet.checkpoint import CheckpointError
 from scratchnet.data import DataDirError, DataError
 from scratchnet.layers import ShapeError
-from scratchnet.train import Bounds, OutputError, ResumeMismatchError
+from scratchnet.train import OPTIMIZERS, Bounds, OutputError, ResumeMismatchError, TrainConfig
 
 SGD_MOMENTUM = 0.9  # --momentum's default with --optimizer sgd (Adam has its own betas)
 MAX_COMPARE_BATCH = 10_000  # the size of the test set
@@ -72,28 +82,11 @@ def error_line(err: BaseException) -> tuple[int, str] | None:
 # ---------------------------------------------------------------------------- arguments
 
 
-def _network_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variant", choices=("full", "shallow"), default="full",
-                        help="the seed's full network or the shallow one (default: full)")
-    parser.add_argument("--bias", choices=("untied", "tied", "none"), default="untied",
-                        help="convolution bias: the seed's untied, PyTorch's tied, or none")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="initialization seed, >= 0")
-
-
-def _data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
-    parser.add_argument("--data-dir", help="read the dataset from this directory (DIR or "
-                                           "DIR/<dataset>) and nowhere else")
-    parser.add_argument("--no-download", action="store_true", help="never download data")
-
-
 def _network(args: argparse.Namespace):
     from scratchnet.network import seed_network
 
-    bias = None if args.bias == "none" else args.bias
-    return seed_network(args.variant, bias=bias, dtype=np.dtype(args.dtype), seed=args.seed)
+    return seed_network(args.variant, bias=bias_mode(args.bias), dtype=np.dtype(args.dtype),
+                        seed=args.seed)
 
 
 def _dataset(args: argparse.Namespace):
@@ -175,10 +168,11 @@ def cmd_report(args: argparse.Namespace) -> None:
     accuracy.run_from_args(args, command)
 
 
-def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> None:
+def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """``scratchnet bench``; ``argv``: its arguments as given, for the report's command."""
     from reports import bench
 
-    bench.main(list(rest), prog="scratchnet bench")
+    bench.run_from_args(args, argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,25 +181,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="The seed report's CNN from scratch in NumPy, checked against PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from reports.accuracy import add_arguments as report_arguments
+    from reports import accuracy, bench
 
     p = sub.add_parser("report", help="train scratchnet and PyTorch side by side; write reports/")
-    report_arguments(p)
+    accuracy.add_arguments(p)
 
     p = sub.add_parser("train", help="train a scratchnet network on MNIST or Fashion-MNIST")
-    _network_arguments(p)
-    _data_arguments(p)
-    bounds = Bounds()
-    p.add_argument("--epochs", type=positive_int, default=10)
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    p.add_argument("--lr", type=positive_float, default=0.01)
+    network_arguments(p)
+    data_arguments(p)
+    bounds, config = Bounds(), TrainConfig()
+    p.add_argument("--epochs", type=positive_int, default=config.epochs)
+    p.add_argument("--batch-size", type=positive_int, default=config.batch_size)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=config.optimizer)
+    p.add_argument("--lr", type=positive_float, default=config.lr)
     p.add_argument("--momentum", type=fraction, default=None,
                    help=f"SGD momentum in [0, 1) (default {SGD_MOMENTUM}; only with sgd)")
-    p.add_argument("--weight-decay", type=non_negative_float, default=0.0)
-    p.add_argument("--clip-norm", type=positive_float, default=None,
+    p.add_argument("--weight-decay", type=non_negative_float, default=config.weight_decay)
+    p.add_argument("--clip-norm", type=positive_float, default=config.clip_norm,
                    help="clip the global gradient norm to this before each step")
-    p.add_argument("--shuffle-seed", type=non_negative_int, default=0)
+    p.add_argument("--shuffle-seed", type=non_negative_int, default=config.seed)
     p.add_argument("--train-size", type=positive_int, default=None,
                    help="train on the first N training images only")
     p.add_argument("--max-loss", type=positive_float, default=bounds.max_loss,
@@ -221,22 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "settings, dtype or data")
     p.add_argument("--history", help="write the per-epoch history as CSV here after every "
                                      "epoch")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    progress_argument(p)
 
     p = sub.add_parser("compare", help="one batch through scratchnet and PyTorch: every gap")
-    _network_arguments(p)
-    _data_arguments(p)
+    network_arguments(p)
+    data_arguments(p)
     p.add_argument("--batch", type=positive_int, default=8,
                    help=f"batch size, 1..{MAX_COMPARE_BATCH} (default 8)")
     p.add_argument("--random", action="store_true",
                    help="use random images instead of the first test images")
 
     p = sub.add_parser("summary", help="the network's layers, shapes and parameters")
-    _network_arguments(p)
+    network_arguments(p)
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
 
-    sub.add_parser("bench", help="time scratchnet against PyTorch (options: bench --help)",
-                   add_help=False)
+    p = sub.add_parser("bench", help="time scratchnet against PyTorch (options: bench --help)",
+                       description=bench.DESCRIPTION)
+    bench.add_arguments(p)
 
     p = sub.add_parser("check", help="check your own layer class against PyTorch and name its "
                        "mistake (imports the file: runs its code)",
@@ -247,13 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if argv[:1] == ["bench"]:  # the benchmark parses its own options
-        args, rest = argparse.Namespace(command="bench"), argv[1:]
-    else:
-        args, rest = parser.parse_args(argv), []
+    args = build_parser().parse_args(argv)
     commands = {"summary": cmd_summary, "compare": cmd_compare, "train": cmd_train,
-                "report": cmd_report, "check": check_cli.run}
+                "report": cmd_report, "bench": lambda args: cmd_bench(args, argv[1:]),
+                "check": check_cli.run}
     prefix = f"scratchnet {args.command}:"
 
     def one_line_warning(message, category, *_args, **_kwargs) -> None:
@@ -262,10 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = one_line_warning
-            if args.command == "bench":
-                cmd_bench(args, rest)
-            else:
-                commands[args.command](args)
+            commands[args.command](args)
     except KeyboardInterrupt:
         print(f"{prefix} interrupted", file=sys.stderr)
         sys.exit(130)

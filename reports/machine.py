@@ -1,7 +1,10 @@
 """Where a report ran: the CPU, library versions, thread settings and the commit.
 
-Both reports (``reports/accuracy.py`` and ``reports/bench.py``) print these in their
-headers, so that a figure can be traced to the machine and code that produced it.
+Every report names these in its header, so that a figure can be traced to the machine
+and code that produced it. They are gathered and worded here only: :func:`description`
+gathers every fact (the benchmark shows it as its table), :func:`environment` keeps the
+few a short header names (the accuracy report and its studies, which also store it in
+their JSON), and :func:`header_line` words them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+TORCH_THREADS = "torch threads (intra-op / inter-op)"  # thread_info's label for torch's
+#: The libraries :func:`library_versions` names, by key, as a sentence names them.
+LIBRARY_NAMES = {"Python": "Python", "numpy": "NumPy", "torch": "PyTorch", "pandas": "pandas"}
+
 
 def cpu_model() -> str:
     """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
@@ -27,9 +34,18 @@ def cpu_model() -> str:
         return platform.processor() or "unknown"
 
 
-def machine_line() -> str:
-    """The machine in a few words, e.g. ``2 cores, Intel(R) Xeon(R) Processor, Linux x86_64``."""
-    return f"{os.cpu_count()} cores, {cpu_model()}, {platform.system()} {platform.machine()}"
+def machine_facts() -> dict[str, str]:
+    """The CPU, its cores and the operating system with the architecture."""
+    return {"CPU": cpu_model(), "cores": str(os.cpu_count()),
+            "system": f"{platform.system()} {platform.machine()}"}
+
+
+def machine_line(info: dict[str, str] | None = None) -> str:
+    """The machine of ``info`` (default: this one) in a few words, e.g. ``2 cores,
+    Intel(R) Xeon(R) Processor, Linux x86_64``."""
+    info = machine_facts() if info is None else info
+    return f"{info['cores']} cores, {info['CPU']}, {info['system']}"
+
 
 
 def library_versions() -> dict[str, str]:
@@ -68,8 +84,7 @@ def _openblas_threads() -> str | None:
 
 def thread_info() -> dict[str, str]:
     """Thread counts of torch and of NumPy's BLAS (threadpoolctl if installed)."""
-    info = {"torch threads (intra-op / inter-op)":
-            f"{torch.get_num_threads()} / {torch.get_num_interop_threads()}"}
+    info = {TORCH_THREADS: f"{torch.get_num_threads()} / {torch.get_num_interop_threads()}"}
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -82,6 +97,35 @@ def thread_info() -> dict[str, str]:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         info[var] = os.environ.get(var, "not set")
     return info
+
+
+def description() -> dict[str, str]:
+    """Every fact about where a report runs, by the label the benchmark's table shows it
+    under: :func:`machine_facts`, :func:`library_versions` and NumPy's BLAS, the commit
+    (:func:`git_info`) and the thread settings (:func:`thread_info`)."""
+    return {**machine_facts(), **library_versions(), "numpy BLAS": blas_name(),
+            "scratchnet commit": git_info(), **thread_info()}
+
+
+def environment(info: dict[str, str] | None = None) -> dict[str, str]:
+    """What a short header names of ``info`` (default: :func:`description` now): the
+    library versions, the machine in a line, torch's threads and the commit."""
+    info = description() if info is None else info
+    return {**{name: info[name] for name in library_versions()},
+            "machine": machine_line(info), "torch threads": info[TORCH_THREADS],
+            "commit": info["scratchnet commit"]}
+
+
+def header_line(env: dict[str, str], torch_threads: str | None = None) -> str:
+    """``env`` (an :func:`environment`, maybe read back from a report's JSON) in the
+    sentences a report's header gives; PyTorch's threads after the machine: ``torch_threads``
+    (in words) when given, else those of ``env`` if it has them."""
+    if torch_threads is None and "torch threads" in env:
+        torch_threads = f"{env['torch threads']} (intra-op / inter-op)"
+    threads = f"; PyTorch threads: {torch_threads}" if torch_threads is not None else ""
+    versions = ", ".join(f"{LIBRARY_NAMES[name]} {env[name]}" for name in LIBRARY_NAMES
+                         if name in env)
+    return f"Machine: {env['machine']}{threads}. Versions: {versions}. Code: {env['commit']}."
 
 
 def git_info() -> str:

@@ -47,7 +47,7 @@ from reference.twin import to_torch
 from reports import relu_boundary_figures as figures
 from reports import relu_boundary_page as markdown
 from reports import relu_sums
-from reports.machine import git_info, library_versions, machine_line
+from reports.machine import environment
 from scratchnet import Dense, ReLU, Sequential
 from scratchnet.atomic import write_atomically
 from scratchnet.data.moons import two_moons
@@ -277,8 +277,7 @@ def summarize(trained: dict[str, Trained], margins: dict[str, tuple[np.ndarray, 
         "seconds": seconds,
         "command": command,
         "date": f"{datetime.now(timezone.utc):%Y-%m-%d}",
-        "environment": {**library_versions(), "machine": machine_line(),
-                        "commit": git_info()},
+        "environment": environment(),
     }
     return out
 

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from reports import relu_sums
+from reports.machine import header_line
 
 
 def _terms(k: int, shifted: bool) -> str:
@@ -81,9 +82,8 @@ def page(summary: dict[str, Any]) -> str:
         f"# {summary['title']}",
         "",
         f"Produced by `{summary['command']}` on {summary['date']} in "
-        f"{summary['seconds']:.1f} seconds. Machine: {env['machine']}. Versions: Python "
-        f"{env['Python']}, NumPy {env['numpy']}, PyTorch {env['torch']}. Code: "
-        f"{env['commit']}. Every figure below is in [{name}.json]({name}.json); the "
+        f"{summary['seconds']:.1f} seconds. {header_line(env, '1')} Every figure below is "
+        f"in [{name}.json]({name}.json); the "
         f"per-epoch lockstep history of both models in [{name}.csv]({name}.csv). Back to "
         "the [accuracy report](README.md).",
         "",

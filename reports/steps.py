@@ -61,7 +61,8 @@ def torch_train_step(model: torch.nn.Module, x: np.ndarray, labels: np.ndarray
 
 
 def scratchnet_infer(net: Sequential, x: np.ndarray) -> Callable[[], None]:
-    """A function predicting the classes of all of ``x``, 1000 images at a time."""
+    """A function predicting the classes of all of ``x``, ``INFER_BATCH`` images at a
+    time."""
     def run() -> None:
         for i in range(0, len(x), INFER_BATCH):
             net.predict(x[i : i + INFER_BATCH])

@@ -4,14 +4,14 @@ Why interleaved blocks (see ``the workplace's shared/notes/performance.md``): th
 are small (2 cores) and shared, and their speed drifts over seconds. Timing one function for
 ten seconds and then another for ten seconds would compare two different machines. So
 :func:`time_interleaved` runs the functions in turns, in short *blocks* of ``k`` calls each
-(``k`` chosen so a block lasts about 75 ms), and alternates their order from round to
-round, so neither always runs first. Both see the same drift, and a ratio of two
+(``k`` chosen so a block lasts about ``BLOCK_SECONDS``), and alternates their order from
+round to round, so neither always runs first. Both see the same drift, and a ratio of two
 functions' times, taken round by round, cancels most of it.
 
-Why a 0.12 s pause after every block: OpenBLAS (NumPy's BLAS) keeps a thread spinning for
-about 0.1 s after a call returns. On a 2-core machine that spinning thread would steal a
-core from whatever runs next (torch, or the other NumPy function), making the second
-function of a round look slower than it is. The pause lets it go to sleep first.
+Why a pause (``PAUSE_SECONDS``) after every block: OpenBLAS (NumPy's BLAS) keeps a thread
+spinning for about 0.1 s after a call returns. On a 2-core machine that spinning thread
+would steal a core from whatever runs next (torch, or the other NumPy function), making
+the second function of a round look slower than it is. The pause lets it go to sleep first.
 
 The other processes' load is read from ``/proc`` (:func:`background_load`): a test suite
 running beside the benchmark slows OpenBLAS and OpenMP threads by up to 20x, so every

@@ -12,6 +12,11 @@ Every command reports a mistake the same way, in one line that names the flag:
 
 A smoke run (``--quick``) never replaces committed results: :func:`output_dir` sends it to
 the user cache unless ``--out`` names another place, and refuses the committed one.
+
+The options several commands share are defined here once (:func:`network_arguments`,
+:func:`data_arguments`, :func:`smoke_arguments`), their choices taken from the library's
+own constants (``VARIANTS``, ``BIAS_MODES``, ``FLOAT_DTYPES``, ``DATASETS``), so that a
+command accepts exactly what the library does.
 """
 
 from __future__ import annotations
@@ -23,6 +28,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import platformdirs
+
+from scratchnet.data.datasets import DATASETS
+from scratchnet.layers.base import FLOAT_DTYPES
+from scratchnet.layers.conv import BIAS_MODES
+from scratchnet.network import VARIANTS
+
+DTYPES = tuple(dtype.name for dtype in FLOAT_DTYPES)       # "float32", "float64"
+NO_BIAS = "none"                                            # --bias's word for bias=None
+BIASES = tuple(NO_BIAS if mode is None else mode for mode in BIAS_MODES)
 
 
 class UsageError(Exception):
@@ -91,6 +105,48 @@ def words_from(choices: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
     return words
 
 
+def bias_mode(word: str) -> str | None:
+    """The ``bias`` argument of ``seed_network`` for a ``--bias`` word of ``BIASES``."""
+    return None if word == NO_BIAS else word
+
+
+def network_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--variant``, ``--bias``, ``--dtype``, ``--seed``: which ``seed_network`` to build."""
+    parser.add_argument("--variant", choices=VARIANTS, default="full",
+                        help="the seed's full network or the shallow one (default: full)")
+    parser.add_argument("--bias", choices=BIASES, default="untied",
+                        help="convolution bias: the seed's untied, PyTorch's tied, or none")
+    parser.add_argument("--dtype", choices=DTYPES, default="float64")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="initialization seed, >= 0")
+
+
+def data_arguments(parser: argparse.ArgumentParser, choose_dataset: bool = True) -> None:
+    """``--dataset`` (with ``choose_dataset``), ``--data-dir``, ``--no-download``: where
+    the data comes from."""
+    if choose_dataset:
+        parser.add_argument("--dataset", choices=tuple(DATASETS), default="mnist")
+    parser.add_argument("--data-dir", help="read the dataset from this directory (DIR or "
+                                           "DIR/<dataset>) and nowhere else")
+    parser.add_argument("--no-download", action="store_true", help="never download data")
+
+
+def smoke_arguments(parser: argparse.ArgumentParser, committed: Path, quick: str) -> None:
+    """``--quick`` (a smoke run: ``quick`` says what it does) and ``--out``, the output
+    directory, as :func:`output_dir` chooses it."""
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{quick}; it writes to the user cache unless --out says where, "
+                             "and never over the committed results")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output directory (default: {committed}; with --quick the user "
+                             "cache)")
+
+
+def progress_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress``."""
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
 def output_error(flag: str, path: str | os.PathLike, err: OSError) -> UsageError:
     """The :class:`UsageError` for an output ``path`` (or a file in it) that ``err`` says
     cannot be written."""
@@ -121,6 +177,7 @@ def output_dir(out: Path | None, quick: bool, committed: Path, name: str) -> Pat
     return Path(out)
 
 
-__all__ = ["UsageError", "fraction", "non_negative_float", "non_negative_int", "output_dir",
-           "output_error", "positive_float", "positive_int", "positive_ints", "smoke_dir",
-           "words_from"]
+__all__ = ["BIASES", "DTYPES", "NO_BIAS", "UsageError", "bias_mode", "data_arguments",
+           "fraction", "network_arguments", "non_negative_float", "non_negative_int",
+           "output_dir", "output_error", "positive_float", "positive_int", "positive_ints",
+           "progress_argument", "smoke_arguments", "smoke_dir", "words_from"]

@@ -15,6 +15,7 @@ import pandas as pd
 from reports.steps import INPUT_SHAPE, random_batch, scratchnet_train_step
 from scratchnet import Conv2D, Dense, Sequential, seed_network
 
+MB = 1e6                           # bytes in a megabyte, as the memory table counts them
 MEMORY_BATCH = 64                  # the batch of the measured training step
 MEMORY_COLUMNS = [
     "dtype", "bias", "batch", "traced_peak_mb", "between_steps_mb", "activations_mb",
@@ -103,7 +104,7 @@ def state_bytes(net: Sequential) -> int:
 # ---------------------------------------------------------------- measured memory
 def measure_train_memory(dtype: str, bias: str = "untied", batch: int = MEMORY_BATCH
                          ) -> dict[str, float | int | str]:
-    """Peak memory of one scratchnet training step, measured and needed (in MB = 1e6 B).
+    """Peak memory of one scratchnet training step, measured and needed (in ``MB``).
 
     ``tracemalloc`` traces from just before the network is built, so the traced memory
     holds the parameters, the optimizer's buffers, the gradients and whatever the layers
@@ -138,7 +139,7 @@ def measure_train_memory(dtype: str, bias: str = "untied", batch: int = MEMORY_B
     acts, state = activation_bytes(net, batch), state_bytes(net)
     return {
         "dtype": dtype, "bias": bias, "batch": batch,
-        "traced_peak_mb": (peak - start) / 1e6, "between_steps_mb": (between - start) / 1e6,
-        "activations_mb": acts / 1e6, "state_mb": state / 1e6, "needed_mb": (acts + state) / 1e6,
+        "traced_peak_mb": (peak - start) / MB, "between_steps_mb": (between - start) / MB,
+        "activations_mb": acts / MB, "state_mb": state / MB, "needed_mb": (acts + state) / MB,
         "peak_over_needed": (peak - start) / (acts + state),
     }

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import accuracy
+from reports import accuracy, machine
 from reports.workers import one_thread
 from scratchnet.data import load_dataset
 from tests.real_data import require_real_mnist
@@ -106,7 +106,7 @@ def test_header_names_the_code_that_ran(tmp_path, monkeypatch) -> None:
         trained = (tmp_path / "seed-shallow-1k.csv").exists()
         return "HEAD bbbbbbb (made during the run)" if trained else "HEAD aaaaaaa (at the start)"
 
-    monkeypatch.setattr(accuracy, "git_info", git_info)
+    monkeypatch.setattr(machine, "git_info", git_info)
     with one_thread():   # in this process (the patch holds here), as a worker would run it
         accuracy.run_report(tmp_path, quick_run=True, only=["seed-shallow-1k"],
                             data_dir=str(require_real_mnist()), download=False,

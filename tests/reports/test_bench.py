@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from reports import accuracy, bench, work
-from scratchnet import Sequential, seed_network
+from scratchnet import Sequential, network, seed_network
 from tests.reports.tables import SPEED, UNTIED_TARGET, bias_rows
 
 
@@ -178,3 +178,28 @@ def test_a_timed_network_whose_weights_blew_up_is_refused() -> None:
     net.named_params()["fc1.bias"][3] = np.inf
     with pytest.raises(FloatingPointError, match=r"scratchnet's fc1\.bias became non-finite"):
         bench._check_finite(net, "scratchnet")
+
+
+def test_report_prose_states_the_constants_it_runs_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every figure the "How to read" text gives of the timing is the constant's value: a
+    changed constant changes the text."""
+    memory = pd.DataFrame({"peak_over_needed": [1.5]})
+
+    def how_to_read() -> str:
+        text = bench.render_markdown(SPEED, memory, {"float32": 100.0}, {"CPU": "test"},
+                                     "python -m reports.bench", quick=False)
+        return text.split("## How to read")[1].split("## Targets")[0]
+
+    assert "blocks of about 75 ms each, with 0.12 s pauses" in how_to_read()
+    assert "layers 128 (float32) or 64 (float64) at a time" in how_to_read()
+    for name, value in [("BLOCK_SECONDS", 0.05), ("PAUSE_SECONDS", 0.3), ("QUIET_TIMEOUT", 45.0),
+                        ("BUSY_RETRIES", 3), ("BUSY_CORES", 0.4), ("INFER_BATCH", 500),
+                        ("MATMUL_SIZE", 1024), ("MOMENTUM", 0.5)]:
+        monkeypatch.setattr(bench, name, value)
+    monkeypatch.setattr(network, "INFER_CHUNK", 256)         # the library's own chunk
+    text = how_to_read()
+    for needle in ["blocks of about 50 ms each, with 0.3 s pauses", "waits up to 45 s",
+                   "at most 3 times", "more than 0.4 cores", "in batches of 500",
+                   "layers 256 (float32) or 128 (float64) at a time", "own 1024x1024 matmul",
+                   "SGD with momentum 0.5"]:
+        assert needle in text, needle

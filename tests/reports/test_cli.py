@@ -402,3 +402,59 @@ def test_report_names_the_experiments_it_was_asked_for(capsys, monkeypatch, tmp_
                      "--out", str(tmp_path))
     assert code == 0
     assert seen["command"] == "scratchnet report --only relu-boundary seed-full-1k"
+
+
+# ---------------------------------------------------------------- one tree, the library's choices
+
+
+def test_choices_are_the_librarys_own() -> None:
+    """What the commands accept is what the library does, named once there."""
+    from scratchnet.data.datasets import DATASETS
+    from scratchnet.layers.base import FLOAT_DTYPES
+    from scratchnet.layers.conv import BIAS_MODES
+    from scratchnet.network import VARIANTS, seed_network
+    from scratchnet.train import OPTIMIZERS
+
+    options = {a.option_strings[-1]: a for a in parsers()["train"]._actions if a.option_strings}
+    assert options["--variant"].choices == VARIANTS
+    assert options["--dtype"].choices == tuple(dtype.name for dtype in FLOAT_DTYPES)
+    assert options["--optimizer"].choices == OPTIMIZERS
+    assert options["--dataset"].choices == tuple(DATASETS)
+    assert [usage.bias_mode(word) for word in options["--bias"].choices] == list(BIAS_MODES)
+    for word in options["--bias"].choices:                  # every word builds a network
+        seed_network("shallow", bias=usage.bias_mode(word))
+    bench_options = {a.option_strings[-1]: a for a in parsers()["bench"]._actions
+                     if a.option_strings}
+    assert bench_options["--dtypes"].type("float32,float64") == usage.DTYPES
+    assert set(bench.TIMED_BIASES) == set(BIAS_MODES) - {None}
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--biases", "none"), ("--biases", "untied,none"),
+                                             ("--dtypes", "float16")])
+def test_bench_refuses_what_it_cannot_time(capsys, flag: str, value: str) -> None:
+    code, _, err = run(capsys, "bench", flag, value)
+    assert_one_error_line(code, err, "bench", flag, value)
+
+
+def test_bench_is_one_parser_in_the_tree_and_as_a_module(capsys, monkeypatch, tmp_path) -> None:
+    """``scratchnet bench`` and ``python -m reports.bench`` take the same options, parsed by
+    the same definition, and the report quotes the command as given."""
+    def options(parser: argparse.ArgumentParser) -> list[tuple]:
+        return [(a.option_strings, a.default, a.help) for a in parser._actions]
+
+    action = next(a for a in cli.build_parser()._actions
+                  if isinstance(a, argparse._SubParsersAction))
+    assert options(action.choices["bench"]) == options(bench.build_parser())
+    seen = {}
+
+    def fake_benchmark(**kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "run_benchmark", fake_benchmark)
+    out = tmp_path / "x y"
+    code, _, _ = run(capsys, "bench", "--quick", "--dtypes", "float64", "--out", str(out))
+    assert code == 130
+    assert seen["command"] == f"python -m reports.bench --quick --dtypes float64 --out '{out}'"
+    assert (seen["dtypes"], seen["batches"], seen["biases"]) == (
+        ("float64",), bench.QUICK_GRID["batches"], bench.QUICK_GRID["biases"])

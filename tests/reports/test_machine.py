@@ -43,3 +43,28 @@ def test_git_info_names_the_commit() -> None:
     text = machine.git_info()
     # The suite runs in a git checkout (CI clones the repository).
     assert text.startswith("HEAD ") and "scratchnet/ last changed in" in text
+
+
+def test_one_description_serves_the_table_and_the_header_line() -> None:
+    """The benchmark's table shows the facts the accuracy report's line words."""
+    info = machine.description()
+    assert info["CPU"] == machine.cpu_model() and info["cores"] == str(os.cpu_count())
+    assert info["numpy"] == np.__version__ and info["numpy BLAS"] == machine.blas_name()
+    assert info["scratchnet commit"].startswith("HEAD ")
+    assert machine.TORCH_THREADS in info and "OMP_NUM_THREADS" in info
+    env = machine.environment(info)
+    assert env["machine"] == machine.machine_line(info) == machine.machine_line()
+    assert env["torch"] == info["torch"] and env["commit"] == info["scratchnet commit"]
+    assert env["torch threads"] == info[machine.TORCH_THREADS]
+
+
+def test_header_line_words_the_environment() -> None:
+    env = {"Python": "3.1.4", "numpy": "2.7", "torch": "1.8", "pandas": "2.8",
+           "machine": "3 cores, a CPU, an OS", "torch threads": "3 / 1", "commit": "HEAD abc"}
+    versions = "Versions: Python 3.1.4, NumPy 2.7, PyTorch 1.8, pandas 2.8. Code: HEAD abc."
+    assert machine.header_line(env) == ("Machine: 3 cores, a CPU, an OS; PyTorch threads: "
+                                        f"3 / 1 (intra-op / inter-op). {versions}")
+    assert machine.header_line(env, "1 per experiment") == (
+        f"Machine: 3 cores, a CPU, an OS; PyTorch threads: 1 per experiment. {versions}")
+    del env["torch threads"]                      # as a study's older JSON stores it
+    assert machine.header_line(env) == f"Machine: 3 cores, a CPU, an OS. {versions}"
