@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from scratchnet import kernels
+from scratchnet.flat import FlatParameters, gather_parameters
 from scratchnet.layers import Conv2D, Dense, Flatten, Identity, Layer, MaxPool2D, ReLU
 from scratchnet.layers.base import LayerProtocol, ShapeError, as_float_dtype, fmt_shape
 from scratchnet.layers.pool import MaxPoolReLU
@@ -100,9 +101,10 @@ class Sequential:
     ``named_params()`` / ``named_grads()`` give flat dicts keyed ``"<layer>.<param>"`` (e.g.
     ``"conv1.weight"``) in layer order; their arrays are the live ones. When all the
     parameters are scratchnet layers' and share a dtype, they are views into one array,
-    ``flat_params``, in that order, and the gradients views into ``flat_grads`` (see
-    :func:`gather_parameters`). ``net.layers`` (a :class:`LayerDict`) holds the layers as
-    given; a layer put in its place there is the one that runs.
+    ``flat_params``, in that order, and the gradients views into ``flat_grads``
+    (``flat_parameters()`` hands both to an optimizer; see ``scratchnet.flat``).
+    ``net.layers`` (a :class:`LayerDict`) holds the layers as given; a layer put in its
+    place there is the one that runs.
     """
 
     def __init__(self, *layers: LayerProtocol | tuple[str, LayerProtocol]) -> None:
@@ -124,7 +126,23 @@ class Sequential:
         """Derive what depends on the layers: the run order and the flat parameters."""
         layers = list(self.layers.values())
         self.run_order: list[LayerProtocol] = run_order(layers)
-        self.flat_params, self.flat_grads = gather_parameters(layers)
+        self._flat = gather_parameters(layers)
+
+    def flat_parameters(self) -> FlatParameters | None:
+        """The one array all parameters are views into and the one of the gradients, for
+        an optimizer to update at once (``scratchnet.flat``); None when the parameters
+        could not be gathered (different dtypes, or a layer that is not scratchnet's)."""
+        return self._flat
+
+    @property
+    def flat_params(self) -> np.ndarray | None:
+        """``(P,)``: every parameter, in ``named_params()`` order (None: not gathered)."""
+        return None if self._flat is None else self._flat.params
+
+    @property
+    def flat_grads(self) -> np.ndarray | None:
+        """``(P,)``: every gradient, in ``named_grads()`` order (None: not gathered)."""
+        return None if self._flat is None else self._flat.grads
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers.values())
@@ -261,40 +279,6 @@ def run_order(layers: list[LayerProtocol]) -> list[LayerProtocol]:
         else:
             order.append(layer)
     return order
-
-
-def gather_parameters(
-    layers: list[LayerProtocol],
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Move the layers' parameters into one array and their gradients into another.
-
-    Each layer's ``params`` and ``grads`` then hold views into the two arrays (same shapes
-    and values, in ``named_params()`` order), and the layers keep writing their gradients
-    into those views. An optimizer can so update every parameter with a few whole-array
-    operations instead of a few per parameter (for the seed network, 4 NumPy calls per
-    SGD step instead of 32). Parameters of different dtypes are
-    left where they are: ``(None, None)``; so are all of them when a layer that is not a
-    scratchnet ``Layer`` holds parameters (it may compute with arrays of its own, e.g.
-    ``self.W``, that its ``params`` name: replacing them would leave it computing with the
-    old ones).
-    """
-    owners = [(layer, key) for layer in layers for key in layer.params]
-    if any(not isinstance(layer, Layer) for layer, _ in owners):
-        return None, None
-    if len({layer.params[key].dtype for layer, key in owners}) != 1:
-        return None, None
-    dtype = owners[0][0].params[owners[0][1]].dtype
-    size = sum(layer.params[key].size for layer, key in owners)
-    flat_params, flat_grads = np.empty(size, dtype), np.empty(size, dtype)
-    start = 0
-    for layer, key in owners:
-        shape, end = layer.params[key].shape, start + layer.params[key].size
-        for arrays, flat in ((layer.params, flat_params), (layer.grads, flat_grads)):
-            view = flat[start:end].reshape(shape)
-            view[...] = arrays[key]
-            arrays[key] = view
-        start = end
-    return flat_params, flat_grads
 
 
 VARIANTS = ("full", "shallow")

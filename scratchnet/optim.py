@@ -7,11 +7,12 @@ floating-point operations in the same order as torch's default CPU implementatio
 An optimizer works on any object with ``named_params()`` and ``named_grads()``: two
 dicts with the same keys whose values are the network's live arrays. It asks for both
 dicts afresh at every ``step()`` (a backward pass may replace the gradient arrays) and
-updates the parameter arrays in place, keeping their dtype. When the network keeps all
-its parameters in one array and its gradients in another (``flat_params`` and
-``flat_grads``, as ``Sequential`` does), and the dicts still hold the views into them,
-each step updates the two whole arrays at once: the same arithmetic on the same
-numbers, in a few NumPy calls instead of a few per parameter::
+updates the parameter arrays in place, keeping their dtype. When the network hands over
+its parameters gathered into one array and its gradients into another
+(``net.flat_parameters()``, a ``scratchnet.flat.FlatParameters``, as ``Sequential``
+does), and the dicts still hold the views into them, each step updates the two whole
+arrays at once: the same arithmetic on the same numbers, in a few NumPy calls instead of a
+few per parameter::
 
     opt = SGD(net, lr=0.01, momentum=0.9)
     for x, y in batches:
@@ -29,14 +30,17 @@ plain attribute that may be changed between steps (e.g. by a schedule).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
 
+from scratchnet.flat import FlatParameters
+
 
 class HasParams(Protocol):
-    """What an optimizer needs from a network."""
+    """What an optimizer needs from a network (and may use, if the network has it:
+    ``flat_parameters() -> FlatParameters | None``)."""
 
     def named_params(self) -> dict[str, np.ndarray]: ...
 
@@ -93,12 +97,15 @@ class Optimizer:
         self.lr = lr
         self.steps = 0  # number of step() calls so far
         params = net.named_params()
-        self._flat = _flat_layout(net, params)
+        handed = getattr(net, "flat_parameters", None)
+        self._flat: FlatParameters | None = handed() if handed is not None else None
+        if self._flat is not None and not self._flat.in_use(params, net.named_grads()):
+            self._flat = None
         # One zero array per buffer name: flat like the parameters when they are flat.
         if self._flat is None:
             flat_buffers = None
         else:
-            flat_buffers = tuple(np.zeros_like(self._flat[0]) for _ in self.buffer_names)
+            flat_buffers = tuple(np.zeros_like(self._flat.params) for _ in self.buffer_names)
         self.state: dict[str, np.ndarray] = {}
         start = 0
         for name, p in params.items():
@@ -121,16 +128,13 @@ class Optimizer:
         """``(param, grad, buffers)`` for every parameter, after checking keys and shapes;
         ``buffers`` are the parameter's state arrays in ``buffer_names`` order.
 
-        When the network's parameters and gradients are still the views into its flat
-        arrays that they were at construction, it is one triple instead: the flat
+        When the network's parameters and gradients are still the views into the flat
+        arrays it handed over at construction, it is one triple instead: the flat
         parameters, gradients and buffers, which hold the same numbers in one array each.
         """
         params, grads = self.net.named_params(), self.net.named_grads()
-        if self._flat is not None:
-            flat_params, flat_grads, param_views, grad_views = self._flat
-            if _same_arrays(params.values(), param_views) and _same_arrays(
-                    grads.values(), grad_views):
-                return [(flat_params, flat_grads, self._flat_buffers)]
+        if self._flat is not None and self._flat.in_use(params, grads):
+            return [(self._flat.params, self._flat.grads, self._flat_buffers)]
         for name in sorted(params.keys() - grads.keys()):
             raise ValueError(f"parameter {name!r} has no gradient in named_grads()")
         for name in sorted(grads.keys() - params.keys()):
@@ -183,36 +187,6 @@ class Optimizer:
 
     def step(self) -> None:
         raise NotImplementedError
-
-
-def _flat_layout(net: HasParams, params: dict[str, np.ndarray]) -> tuple | None:
-    """``(flat_params, flat_grads, param views, grad views)`` if ``net`` keeps its
-    parameters (and gradients) as consecutive views of one array each, in ``params``
-    order; else None."""
-    flat_params = getattr(net, "flat_params", None)
-    flat_grads = getattr(net, "flat_grads", None)
-    if flat_params is None or flat_grads is None:
-        return None
-    grads = net.named_grads()
-    if list(grads) != list(params):
-        return None
-    start = 0
-    for name, p in params.items():
-        for arr, flat in ((p, flat_params), (grads[name], flat_grads)):
-            if (arr.base is not flat or arr.shape != p.shape or not arr.flags.c_contiguous
-                    or arr.ctypes.data != flat[start:].ctypes.data):
-                return None
-        start += p.size
-    if start != flat_params.size:
-        return None
-    return flat_params, flat_grads, list(params.values()), list(grads.values())
-
-
-def _same_arrays(arrays: Iterable[np.ndarray], expected: list[np.ndarray]) -> bool:
-    """Whether ``arrays`` are the very objects of ``expected``, in order."""
-    arrays = list(arrays)
-    return len(arrays) == len(expected) and all(
-        a is b for a, b in zip(arrays, expected, strict=True))
 
 
 class SGD(Optimizer):

@@ -30,6 +30,7 @@ import torch
 
 from reference.agreement import assert_agree
 from scratchnet import Sequential, SoftmaxCrossEntropy, seed_network
+from scratchnet.flat import FlatParameters
 from scratchnet.optim import SGD, Adam, Optimizer, clip_grad_norm, global_grad_norm
 
 SHAPES = {
@@ -345,6 +346,12 @@ class FlatViews(TinyNet):
                           for (k, s), n, e in zip(SHAPES.items(), sizes, ends, strict=True)})
         self.grads = {k: grad_view(self.flat_grads[e - n : e], s)
                       for (k, s), n, e in zip(SHAPES.items(), sizes, ends, strict=True)}
+
+    def flat_parameters(self) -> FlatParameters | None:
+        """What ``Sequential.flat_parameters`` hands over, made from these arrays."""
+        if getattr(self, "flat_grads", None) is None:
+            return None
+        return FlatParameters.of(self.flat_params, self.flat_grads, self.params, self.grads)
 
 
 @pytest.mark.parametrize("how, grad_view, flat", [

@@ -94,7 +94,7 @@ class Layer:
     ``params`` are the layer's live weights (write into them to change the layer).
     ``grads`` holds the gradients of the last ``backward``, summed over the batch; each
     ``backward`` writes them into the same arrays (which may be views into one array
-    shared by a whole network, see ``scratchnet.network.gather_parameters``).
+    shared by a whole network, see ``scratchnet.flat.gather_parameters``).
     ``name`` is set by the network that holds the layer and is used in error messages;
     ``kind`` says what the layer computes (see :class:`LayerProtocol`).
     """
