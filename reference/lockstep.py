@@ -103,7 +103,7 @@ def torch_train_epoch(
             "seconds": seconds}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def torch_evaluate(
     twin: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH
 ) -> tuple[float, float, np.ndarray]:
