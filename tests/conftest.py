@@ -1,11 +1,20 @@
-"""Session-wide test set-up: print the worst disagreement with PyTorch seen in the run, and
-the Hypothesis profile mutation testing runs under."""
+"""Session-wide test set-up: one thread for NumPy's BLAS and for PyTorch, the Hypothesis
+profile mutation testing runs under, and the worst disagreement with PyTorch seen in the run."""
 
 from __future__ import annotations
 
+import torch
 from hypothesis import settings
+from threadpoolctl import threadpool_limits
 
 from tests.torch_check import WORST
+
+# One thread each, as the report's workers run: the tests' arrays are small, and on a
+# 2-core machine a second thread mostly spins (and fights `make test`'s second pytest
+# worker, Makefile) instead of computing. A test that needs other thread counts sets them
+# itself and restores them.
+threadpool_limits(1)
+torch.set_num_threads(1)
 
 # `make mutation` (pyproject's [tool.mutmut]) passes --hypothesis-profile=mutation: the same
 # examples in every run and no database of past failures, so whether a test kills a mutant
