@@ -10,9 +10,9 @@ from threadpoolctl import threadpool_limits
 from tests.torch_check import WORST
 
 # One thread each, as the report's workers run: the tests' arrays are small, and on a
-# 2-core machine a second thread mostly spins (and fights `make test`'s second pytest
-# worker, Makefile) instead of computing. A test that needs other thread counts sets them
-# itself and restores them.
+# 2-core machine a second thread mostly spins instead of computing (and `make test` runs
+# two pytest workers, one per core). A test that needs other thread counts sets them itself
+# and restores them.
 threadpool_limits(1)
 torch.set_num_threads(1)
 
