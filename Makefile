@@ -31,9 +31,13 @@ data:
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null \
 		|| echo "note: could not install dataset-fashion-mnist"; fi
 
+# Two pytest workers, one per core (pytest-xdist; the tests run single-threaded, see
+# tests/conftest.py). --dist loadscope keeps each module on one worker, so a module-scoped
+# fixture (the quick report, the quick benchmark) is built once. `make test ARGS="-n 0"` runs
+# everything in one process. Only here: mutation testing runs pytest itself, without -n.
 test: $(STAMP) data
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadscope $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/scratchnet bench $(ARGS)

@@ -23,3 +23,16 @@ def test_suite_runs_in_random_order(pytestconfig: pytest.Config) -> None:
     assert any(req.startswith("pytest-randomly") for req in
                PYPROJECT["project"]["optional-dependencies"]["test"])
     assert pytestconfig.pluginmanager.hasplugin("randomly")
+
+
+def test_only_make_test_runs_pytest_on_several_processes() -> None:
+    """`make test` runs two pytest-xdist workers (Makefile); pytest's own options and the
+    mutation run's (mutmut forks its workers and runs pytest in each) never ask for any."""
+    assert any(req.startswith("pytest-xdist") for req in
+               PYPROJECT["project"]["optional-dependencies"]["test"])
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    assert "$(BIN)/python -m pytest -n 2 " in makefile
+    pytest_args = [PYPROJECT["tool"]["pytest"]["ini_options"]["addopts"],
+                   *PYPROJECT["tool"]["mutmut"]["pytest_add_cli_args"]]
+    assert not [arg for arg in " ".join(pytest_args).split()
+                if arg.startswith(("-n", "--numprocesses", "--dist"))]

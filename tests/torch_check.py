@@ -48,12 +48,16 @@ __all__ = ["WORST", "assert_all_agree", "assert_layer_matches_torch", "check", "
 WORST: dict[str, tuple[float, str]] = {}
 
 
+def remember_worst(dtype_name: str, scaled_err: float, what: str) -> None:
+    """Keep ``(scaled_err, what)`` in ``WORST`` if it is the largest error of its dtype yet."""
+    if np.isfinite(scaled_err) and scaled_err > WORST.get(dtype_name, (-1.0, ""))[0]:
+        WORST[dtype_name] = (scaled_err, what)
+
+
 def check(ours: np.ndarray, theirs: np.ndarray, dtype: np.dtype, what: str) -> None:
     """``assert_agree``, remembering the worst error seen for the session summary."""
     abs_err, _, scale = errors(ours, theirs)
-    name = np.dtype(dtype).name
-    if np.isfinite(abs_err) and abs_err / scale > WORST.get(name, (-1.0, ""))[0]:
-        WORST[name] = (abs_err / scale, what)
+    remember_worst(np.dtype(dtype).name, abs_err / scale, what)
     assert_agree(ours, theirs, dtype, what)
 
 

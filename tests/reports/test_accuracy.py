@@ -157,7 +157,8 @@ def test_only_an_experiment_keeps_the_studies_and_the_other_experiments(
     history = pd.read_csv(accuracy.DEFAULT_OUT / "seed-shallow-1k.csv")
     monkeypatch.setattr(accuracy, "load_dataset", lambda *args: None)
     monkeypatch.setattr(accuracy, "run_experiment", lambda *args, **kwargs: history)
-    accuracy.run_report(tmp_path, only=["seed-shallow-1k"], command="second run")
+    # In this process (workers=1), where the patches hold: a worker would train for real.
+    accuracy.run_report(tmp_path, only=["seed-shallow-1k"], command="second run", workers=1)
     assert fake_study.runs == 1
     readme = (tmp_path / "README.md").read_text()
     for name in ("seed-shallow-1k", "seed-full-1k", "fake-study"):
