@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
-import pytest
 import tomllib
 
 PYPROJECT = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
@@ -17,12 +17,18 @@ def test_license_is_an_spdx_string() -> None:
     assert "setuptools>=77" in PYPROJECT["build-system"]["requires"]
 
 
-def test_suite_runs_in_random_order(pytestconfig: pytest.Config) -> None:
-    """pytest-randomly is a test dependency, so every run shuffles the tests: a test that
-    needs another to run first fails sooner or later instead of hiding."""
+def test_suite_runs_in_random_order() -> None:
+    """pytest-randomly is a test dependency, installed as a pytest plugin, and nothing of
+    the project's turns it off, so every run shuffles the tests unless its command says
+    ``-p no:randomly`` (as the README tells): a test that needs another to run first fails
+    sooner or later instead of hiding."""
     assert any(req.startswith("pytest-randomly") for req in
                PYPROJECT["project"]["optional-dependencies"]["test"])
-    assert pytestconfig.pluginmanager.hasplugin("randomly")
+    plugins = {entry.name for entry in importlib.metadata.entry_points(group="pytest11")}
+    assert "randomly" in plugins
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    for options in (PYPROJECT["tool"]["pytest"]["ini_options"]["addopts"], makefile):
+        assert "no:randomly" not in options
 
 
 def test_only_make_test_runs_pytest_on_several_processes() -> None:
