@@ -368,22 +368,58 @@ def band_matrix(weight: np.ndarray, rows: int, stride: int, ws: Workspace | None
     return band
 
 
+def shift_margin(kw: int) -> int:
+    """Zero columns kept on each side of every row of ``dcols`` (:func:`block_col2im`)."""
+    return kw - 1
+
+
 def block_col2im(
     dcols: np.ndarray, shape: tuple[int, int, int, int], kh: int, kw: int, rows: int,
-    stride: int,
+    stride: int, ws: Workspace | None = None,
 ) -> np.ndarray:
-    """Scatter-add the input rows' gradients of each block of ``R`` output rows,
-    ``dcols: (blocks, span*C*kw, W_out*N)`` with rows ``(h, c, j)`` as in
-    :func:`shifted_columns`, back to ``shape (H, C, W, N)``."""
+    """Scatter-add the input rows' gradients of each block of ``R`` output rows back to
+    ``shape (H, C, W, N)``.
+
+    ``dcols: (blocks, span*C*kw, (W_out + 2*margin)*N)``: rows ``(h, c, j)`` as in
+    :func:`shifted_columns`, columns ``(q, n)`` with ``margin = shift_margin(kw)`` zero
+    columns on each side. Entry ``[b, (h, c, j), (q, n)]`` belongs to
+    ``dx[b*R*stride + h, c, q*stride + j, n]``.
+
+    With stride 1 the ``kw`` shifts are summed by one reduction per block: the entries
+    that ``dx[.., c, w, n]`` sums, ``[(h, c, j), (w - j, n)]`` for ``j = 0 .. kw-1``, lie
+    equally far apart in memory, so they form one axis of a strided view, and the margins
+    supply the zeros where ``w - j`` falls outside the row. Blocks overlap by ``span - R``
+    rows, which are added; the other rows are written, so ``dx`` needs no zeros first.
+    With a larger stride the shifts are added one at a time.
+    """
     H, C, W, N = shape
     h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
     span, blocks = (rows - 1) * stride + kh, h_out // rows
-    d = dcols.reshape(blocks, span, C, kw, w_out, N)
-    dx = np.zeros(shape, dcols.dtype)
-    for b in range(blocks):
-        top = b * rows * stride
-        for j in range(kw):
-            dx[top : top + span, :, j : j + stride * w_out : stride, :] += d[b, :, :, j]
+    margin = shift_margin(kw)
+    if stride > 1 or N == 0:
+        d = dcols[:, :, margin * N : (margin + w_out) * N].reshape(
+            blocks, span, C, kw, w_out, N)
+        dx = np.zeros(shape, dcols.dtype)
+        for b in range(blocks):
+            top = b * rows * stride
+            for j in range(kw):
+                dx[top : top + span, :, j : j + stride * w_out : stride, :] += d[b, :, :, j]
+        return dx
+    s_block, s_j, s = dcols.strides                # s_j: one shift, a row of dcols
+    s_w = N * s                                    # one column
+    # by_shift[b, h, c, w, j, n] = dcols[b, (h, c, j), (margin + w - j, n)]
+    by_shift = np.ndarray((blocks, span, C, W, kw, N), dcols.dtype, buffer=dcols,
+                          offset=margin * s_w,
+                          strides=(s_block, C * kw * s_j, kw * s_j, s_w, s_j - s_w, s))
+    dx = np.empty(shape, dcols.dtype)
+    np.sum(by_shift[0], axis=3, out=dx[:span])
+    overlap = span - rows
+    block_sum = _scratch(ws, "block_sum", (span, C, W, N), dcols.dtype)
+    for b in range(1, blocks):
+        top = b * rows
+        np.sum(by_shift[b], axis=3, out=block_sum)
+        dx[top : top + overlap] += block_sum[:overlap]
+        dx[top + overlap : top + span] = block_sum[overlap:]
     return dx
 
 
@@ -415,11 +451,15 @@ def conv_backward(
     # Eq. (4), a block of R output rows at a time: the band's transpose takes a block's
     # gradient (R*C_out, W_out*N), in place in dy, to the gradient of the span input rows'
     # shifted columns; block_col2im adds those up over the kw shifts and the blocks.
+    # The products are written between the zero margins block_col2im reads.
     rows = block_rows(h_out)
     band = band_matrix(weight, rows, stride, ws)
-    dcols = _scratch(ws, "dcols", (h_out // rows, band.shape[1], w_out * N), dy.dtype)
-    np.matmul(band.T, dy.reshape(h_out // rows, rows * C_out, w_out * N), out=dcols)
-    dxp = block_col2im(dcols, padded_shape, kh, kw, rows, stride)
+    margin = shift_margin(kw)
+    dcols = _scratch(ws, "dcols", (h_out // rows, band.shape[1], (w_out + 2 * margin) * N),
+                     dy.dtype, lambda a: a.fill(0))
+    np.matmul(band.T, dy.reshape(h_out // rows, rows * C_out, w_out * N),
+              out=dcols[:, :, margin * N : (margin + w_out) * N])
+    dxp = block_col2im(dcols, padded_shape, kh, kw, rows, stride, ws)
     p = padding
     dx = dxp[p:-p, :, p:-p, :] if p else dxp
     return np.ascontiguousarray(dx), dweight

@@ -63,6 +63,30 @@ def test_band_matrix_holds_the_kernel_along_its_band(rows: int, stride: int) -> 
     assert kernels.band_matrix(weight.astype(np.float32), rows, stride).dtype == np.float32
 
 
+@pytest.mark.parametrize(("shape", "kh", "kw", "rows", "stride"), [
+    ((11, 2, 7, 3), 3, 3, 3, 1),   # three blocks overlapping by two rows
+    ((6, 1, 5, 2), 2, 4, 5, 1),    # one block, a kernel wider than tall
+    ((9, 2, 9, 3), 3, 2, 2, 2),    # stride 2: the shifts added one at a time
+    ((5, 1, 4, 0), 2, 2, 2, 1),    # an empty batch
+])
+def test_block_col2im_adds_each_entry_where_it_belongs(shape, kh, kw, rows, stride) -> None:
+    """Every entry ``[b, (h, c, j), (q, n)]`` lands on ``dx[b*R*stride + h, c, q*stride + j,
+    n]``, added up where entries meet; the zero margins around the columns stay out."""
+    H, C, W, N = shape
+    h_out, w_out = kernels.output_size(H, kh, stride), kernels.output_size(W, kw, stride)
+    span, blocks, margin = (rows - 1) * stride + kh, h_out // rows, kernels.shift_margin(kw)
+    rng = np.random.default_rng(3)
+    entries = rng.standard_normal((blocks, span, C, kw, w_out, N))
+    dcols = np.zeros((blocks, span * C * kw, (w_out + 2 * margin) * N))
+    dcols[:, :, margin * N : (margin + w_out) * N] = entries.reshape(blocks, span * C * kw, -1)
+    expected = np.zeros(shape)
+    for b, h, c, j, q in np.ndindex(blocks, span, C, kw, w_out):
+        expected[b * rows * stride + h, c, q * stride + j] += entries[b, h, c, j, q]
+    got = kernels.block_col2im(dcols, shape, kh, kw, rows, stride, kernels.Workspace())
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-14)  # only the order of
+    # the additions differs (float64: a few ulps of sums of at most kh*kw terms)
+
+
 def test_block_rows_is_the_largest_divisor_up_to_the_maximum() -> None:
     # (h_out, rows per block), with MAX_BLOCK_ROWS = 8: a prime above 8 gets blocks of 1.
     assert kernels.MAX_BLOCK_ROWS == 8
