@@ -15,7 +15,9 @@ What is timed, on the full seed network (``seed_network("full")``):
 * **train_readme**: the same step on the README's path, ``net.backward(loss.backward())``,
   which also computes the input images' gradient (PyTorch's step stays the same: it never
   computes the gradient of an input that does not require one), for every batch size and
-  dtype, with the first bias mode asked for.
+  dtype, with the first bias mode asked for. Its steps are timed in the same interleaved
+  rounds as that ``train`` row's and torch's (three functions, one torch timing), so the
+  two rows differ by what the two paths cost, not by the host's drift between them.
 * **infer**: class predictions for ``INFER_IMAGES`` random 1x28x28 images in batches of
   ``reports.steps.INFER_BATCH`` (scratchnet: ``net.predict`` per batch; torch: the model +
   argmax under ``torch.inference_mode()``), per dtype, with the seed's untied bias.
@@ -159,20 +161,28 @@ REPORT_README = Path(__file__).parent / "accuracy" / "README.md"
 
 # ------------------------------------------------------------------------ benchmarks
 def bench_train(dtype: str, bias: str, batch: int, seconds: float, quick: bool = False,
-                input_grad: bool = False) -> dict[str, float | int | str]:
-    """One ``train`` row (``train_readme`` with ``input_grad``): time scratchnet's and
-    torch's training steps (same weights)."""
-    net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
-    model = to_torch(net)
+                readme: bool = False) -> list[dict[str, float | int | str]]:
+    """The ``train`` row, and with ``readme`` the ``train_readme`` row: scratchnet's
+    training steps (two networks with the same weights, one per path) and torch's, timed
+    in the same interleaved rounds, so both rows are measured against the same torch
+    blocks."""
+    model = None
+    fns = {}
     x, labels = random_batch(batch, dtype)
-    fns = {"scratchnet": scratchnet_train_step(net, x, labels, input_grad),
-           "torch": torch_train_step(model, x, labels)}
+    nets = {}
+    for task, input_grad in (("train", False), ("train_readme", True))[: 2 if readme else 1]:
+        nets[task] = net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
+        model = model or to_torch(net)
+        fns[task] = scratchnet_train_step(net, x, labels, input_grad)
+    fns["torch"] = torch_train_step(model, x, labels)
     timings, background = time_interleaved(fns, seconds, min_rounds=2 if quick else 5,
                                            warmup_seconds=0.1 if quick else 0.5)
-    _check_finite(net, "scratchnet")
-    train_flops = flops_per_image(net)[1]
-    return _row("train_readme" if input_grad else "train", dtype, bias, batch, batch,
-                train_flops, timings, background)
+    rows = []
+    for task, net in nets.items():
+        _check_finite(net, "scratchnet")
+        rows.append(_row(task, dtype, bias, batch, batch, flops_per_image(net)[1], timings,
+                         background, ours=task))
+    return rows
 
 
 def bench_report_overhead(what: str, train_images: int, test_images: int, batch: int,
@@ -283,11 +293,13 @@ def _iqr(values: Sequence[float]) -> float:
 
 
 def _row(task: str, dtype: str, bias: str, batch: int, images_per_call: int,
-         flops_per_img: int, timings: dict[str, Timing], background: float
-         ) -> dict[str, float | int | str]:
-    s, t = timings["scratchnet"].seconds, timings["torch"].seconds
+         flops_per_img: int, timings: dict[str, Timing], background: float,
+         ours: str = "scratchnet") -> dict[str, float | int | str]:
+    """A speed row from ``timings``: scratchnet's under the key ``ours``, torch's under
+    ``"torch"``."""
+    s, t = timings[ours].seconds, timings["torch"].seconds
     # Per-round ratios: their spread shows how much the row's ratio can be trusted.
-    pairs = _round_ratios(timings["scratchnet"], timings["torch"])
+    pairs = _round_ratios(timings[ours], timings["torch"])
     return {
         "task": task, "dtype": dtype, "bias": bias, "batch": batch,
         "scratchnet_ms": 1e3 * s, "torch_ms": 1e3 * t,
@@ -295,7 +307,7 @@ def _row(task: str, dtype: str, bias: str, batch: int, images_per_call: int,
         "ratio": s / t, "ratio_iqr": _iqr(pairs),
         "scratchnet_gflops": flops_per_img * images_per_call / s / 1e9,
         "torch_gflops": flops_per_img * images_per_call / t / 1e9,
-        "blocks": min(timings["scratchnet"].blocks, timings["torch"].blocks),
+        "blocks": min(timings[ours].blocks, timings["torch"].blocks),
         "background_cpu": background,
     }
 
@@ -412,7 +424,9 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         f"gradient, SGD with momentum {MOMENTUM}) on a batch of `batch` images; "
         "`train_readme`: the same step as the README writes it, "
         "`net.backward(loss.backward())`, which also "
-        "computes the input images' gradient (PyTorch's step is the same in both); `infer`: "
+        "computes the input images' gradient (PyTorch's step is the same in both, and a "
+        "`train_readme` row is timed in the same rounds as the `train` row beside it, against "
+        "the same torch blocks); `infer`: "
         f"predicting {infer_images:,} images in batches of "
         f"{INFER_BATCH} (scratchnet's `Sequential.predict`, which sends them through the "
         f"layers {infer_chunk(np.float32)} (float32) or {infer_chunk(np.float64)} (float64) "
@@ -577,48 +591,53 @@ def run_benchmark(
     peaks = {d: matmul_peak_gflops(d, repeats=2 if quick else 5) for d in dtypes}
     say("matmul peak: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
 
-    def measure(label: str, bench_row: Callable[[], dict],
-                describe: Callable[[dict], str] = _speed_summary) -> dict:
-        """Time one row; in a full run, redo it (``BUSY_RETRIES`` times at most) if others
-        used the CPU."""
+    def measure(label: str | Callable[[dict], str], bench_rows: Callable[[], dict | list[dict]],
+                describe: Callable[[dict], str] = _speed_summary) -> list[dict]:
+        """Time one row (or the rows one timing gives; ``label`` then names each from it);
+        in a full run, redo it (``BUSY_RETRIES`` times at most) if others used the CPU."""
         best = None
         for attempt in range(1 if quick else 1 + BUSY_RETRIES):
             wait_for_quiet(0.0 if quick else QUIET_TIMEOUT)
-            row = bench_row()
-            if best is None or row["background_cpu"] < best["background_cpu"]:
-                best = row
-            say(f"{label}: {describe(row)}, background {row['background_cpu']:.2f} cores"
-                + (f" (retry {attempt})" if attempt else ""))
-            if best["background_cpu"] < BUSY_CORES:
+            got = bench_rows()
+            got = got if isinstance(got, list) else [got]
+            background = got[0]["background_cpu"]
+            if best is None or background < best[0]["background_cpu"]:
+                best = got
+            retry = f" (retry {attempt})" if attempt else ""
+            for row in got:
+                name = label(row) if callable(label) else label
+                say(f"{name}: {describe(row)}, background {background:.2f} cores{retry}")
+            if best[0]["background_cpu"] < BUSY_CORES:
                 break
         return best
 
     rows = []
     for dtype in dtypes:
+        readme_rows = []
         for bias in biases:
             for batch in batches:
-                rows.append(measure(f"train {dtype} {bias} batch {batch}",
-                                    lambda d=dtype, b=bias, n=batch:
-                                    bench_train(d, b, n, seconds, quick)))
-        for batch in batches:
-            rows.append(measure(f"train_readme {dtype} {biases[0]} batch {batch}",
-                                lambda d=dtype, n=batch:
-                                bench_train(d, biases[0], n, seconds, quick, input_grad=True)))
+                train, *readme = measure(
+                    lambda row: f"{row['task']} {row['dtype']} {row['bias']} batch {row['batch']}",
+                    lambda d=dtype, b=bias, n=batch:
+                    bench_train(d, b, n, seconds, quick, readme=b == biases[0]))
+                rows.append(train)
+                readme_rows += readme
+        rows += readme_rows
     bias_rows = []
     if {"untied", "tied"} <= set(biases):
         for dtype in dtypes:
             for batch in batches:
-                bias_rows.append(measure(f"untied vs tied {dtype} batch {batch}",
+                bias_rows.extend(measure(f"untied vs tied {dtype} batch {batch}",
                                          lambda d=dtype, n=batch:
                                          bench_bias(d, n, bias_seconds, quick),
                                          describe=_bias_summary))
     for dtype in dtypes:
-        rows.append(measure(f"infer {dtype}", lambda d=dtype:
+        rows.extend(measure(f"infer {dtype}", lambda d=dtype:
                             bench_infer(d, biases[0], seconds, quick, infer_images)))
     overhead_rows = []
     for what, train_images, test_images, batch in OVERHEAD_RUNS:
         scale = QUICK_SCALE if quick else 1
-        overhead_rows.append(measure(
+        overhead_rows.extend(measure(
             f"report overhead, {what}",
             lambda w=what, n=train_images // scale, t=test_images // scale, b=batch:
             bench_report_overhead(w, n, t, b), describe=_overhead_summary))
