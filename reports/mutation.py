@@ -1,6 +1,6 @@
 """Mutation testing of the numerical core: run mutmut, then write ``reports/mutation/README.md``.
 
-``make mutation`` runs ``python -m reports.mutation``: a fresh mutmut run over the four files
+``make mutation`` runs ``python -m reports.mutation``: a fresh mutmut run over the files
 ``[tool.mutmut]`` in ``pyproject.toml`` names (``mutants/`` is deleted first, since mutmut's
 results are incremental and a survivor stays a survivor until it is rerun), and then the
 summary. ``python -m reports.mutation --summary`` only rewrites the summary from the results
