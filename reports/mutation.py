@@ -53,6 +53,14 @@ TARGET_SCORE = 0.95
 ONE_THREAD = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
+def mutated_files() -> str:
+    """The files ``[tool.mutmut] only_mutate`` names, as the page lists them (a glob's folder
+    as the folder), e.g. ```scratchnet/kernels.py`, `scratchnet/layers/` and ...``."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["mutmut"]
+    names = [f"`{p.removesuffix('*')}`" for p in config["only_mutate"]]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
 @dataclass(frozen=True)
 class Mutant:
     """One mutant: mutmut's name, its status and (for survivors) the change it makes."""
@@ -176,8 +184,8 @@ def render(mutants: list[Mutant], verdicts: list[Verdict], unused: list[str], *,
         f"{len(verdicts)} survivors are equivalent mutants (below, each with its reason), "
         f"{len(unexplained)} unexplained.",
         "",
-        "mutmut changes one thing at a time in `scratchnet/kernels.py`, `scratchnet/layers/`, "
-        "`scratchnet/losses.py` and `scratchnet/optim.py` (an operator, a number, a string, an "
+        f"mutmut changes one thing at a time in {mutated_files()} (an operator, a number, a "
+        "string, an "
         "argument dropped or set to None, a condition forced) and runs the tests that call the "
         "changed function, fastest first; a mutant is *killed* when one of them fails, *timeout* "
         "when they run 30 times longer than usual (counted as killed). The judges are the tests "

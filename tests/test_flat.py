@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchnet import seed_network
+from scratchnet import Sequential, seed_network
 from scratchnet.flat import FlatParameters, gather_parameters
+from scratchnet.layers import Conv2D
 
 SHAPES = {"a.weight": (2, 3), "a.bias": (2,), "b.weight": (4, 1)}
 
@@ -65,3 +66,15 @@ def test_sequential_hands_over_what_it_gathered() -> None:
     assert flat is not None and flat.in_use(net.named_params(), net.named_grads())
     assert flat.params is net.flat_params and flat.grads is net.flat_grads
     assert gather_parameters([]) is None     # nothing to gather
+
+
+def test_float32_parameters_and_gradients_stay_float32() -> None:
+    net = seed_network("full", dtype=np.float32, seed=0)
+    assert net.flat_params.dtype == net.flat_grads.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in net.named_grads().values())
+
+
+def test_a_single_parameter_is_gathered_too() -> None:
+    net = Sequential(Conv2D(1, 2, 3, bias=None, rng=np.random.default_rng(0)))
+    flat = net.flat_parameters()
+    assert flat is not None and np.shares_memory(net["conv1"].params["weight"], flat.params)

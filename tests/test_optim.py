@@ -414,6 +414,18 @@ def test_replaced_arrays_fall_back_to_per_parameter_steps() -> None:
     np.testing.assert_array_equal(net.named_params()["fc2.bias"], before - 0.5 * 2.0)
 
 
+def test_flat_arrays_no_longer_in_use_at_construction_are_not_used() -> None:
+    """A network whose dicts no longer hold the views it gathered (here a gradient swapped
+    for another array before the optimizer is made) is stepped parameter by parameter."""
+    net = seed_network("full", seed=0)
+    net["fc2"].grads["bias"] = np.full(10, 2.0)
+    before = net.named_params()["fc2.bias"].copy()
+    opt = SGD(net, lr=0.5, momentum=0.9)
+    assert len(opt._params_and_grads()) == len(net.named_params())
+    opt.step()
+    np.testing.assert_array_equal(net.named_params()["fc2.bias"], before - 0.5 * 2.0)
+
+
 def test_state_dict_keys_and_copies() -> None:
     net = TinyNet(random_params(np.float64))
     opt = Adam(net)

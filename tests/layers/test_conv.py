@@ -204,3 +204,17 @@ def test_initialization_scale(init: str, bias: str) -> None:
     conv = Conv2D(8, 64, 5, bias=bias, input_shape=(8, 12, 10), init=init,
                   rng=np.random.default_rng(0))
     assert_initialized(conv, init, fan_in=8 * 25)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("bias", ["tied", "untied", None])
+def test_a_float32_layer_computes_in_float32(stride: int, bias: str | None) -> None:
+    """Outputs, the input gradient and the parameter gradients keep the layer's dtype (each
+    stride takes its own way through the input gradient's scatter-add)."""
+    rng = np.random.default_rng(4)
+    conv = Conv2D(2, 3, 3, stride=stride, bias=bias, input_shape=(2, 9, 9), dtype=np.float32,
+                  rng=rng)
+    y = conv.forward(rng.standard_normal((4, 2, 9, 9)).astype(np.float32))
+    grad_x = conv.backward(rng.standard_normal(y.shape).astype(np.float32))
+    assert y.dtype == grad_x.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in conv.grads.values())

@@ -146,7 +146,7 @@ def test_kernel_takes_any_memory_layout() -> None:
 
 def test_fused_relu_needs_a_free_winner_value() -> None:
     # 16 x 16 windows use every uint8 value as a position: none is left for NO_WINNER.
-    with pytest.raises(ValueError, match="kernel_size must be at most 15, got 16"):
+    with pytest.raises(ValueError, match="MaxPoolReLU: kernel_size must be at most 15, got 16"):
         MaxPoolReLU(ReLU(), MaxPool2D(16))
     with pytest.raises(ValueError, match="maxpool_forward: kernel_size must be at most 15, got 16"):
         kernels.maxpool_forward(np.zeros((16, 1, 16, 1)), 16, 16, relu=True)
