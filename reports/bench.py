@@ -166,15 +166,13 @@ def bench_train(dtype: str, bias: str, batch: int, seconds: float, quick: bool =
     training steps (two networks with the same weights, one per path) and torch's, timed
     in the same interleaved rounds, so both rows are measured against the same torch
     blocks."""
-    model = None
-    fns = {}
     x, labels = random_batch(batch, dtype)
-    nets = {}
-    for task, input_grad in (("train", False), ("train_readme", True))[: 2 if readme else 1]:
-        nets[task] = net = seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
-        model = model or to_torch(net)
-        fns[task] = scratchnet_train_step(net, x, labels, input_grad)
-    fns["torch"] = torch_train_step(model, x, labels)
+    input_grads = {"train": False, "train_readme": True} if readme else {"train": False}
+    nets = {task: seed_network("full", bias=bias, dtype=np.dtype(dtype), seed=0)
+            for task in input_grads}
+    fns = {task: scratchnet_train_step(nets[task], x, labels, input_grad)
+           for task, input_grad in input_grads.items()}
+    fns["torch"] = torch_train_step(to_torch(nets["train"]), x, labels)
     timings, background = time_interleaved(fns, seconds, min_rounds=2 if quick else 5,
                                            warmup_seconds=0.1 if quick else 0.5)
     rows = []

@@ -74,7 +74,7 @@ The operations
   ``x == max`` would send it to every tied element: wrong on digits' zero backgrounds).
   A NaN wins its window, the last NaN if there are several, again as PyTorch. A ReLU
   after the pooling can run in the same call (``relu=True``), as ``MaxPoolReLU`` does.
-  The positions are recorded as uint8, which bounds the window (:data:`MAX_POOL_WINDOW`).
+  The positions are recorded as uint8, which bounds the window (:func:`max_pool_window`).
 * NumPy's masked operations (``np.where``, ``copyto(where=)``, boolean indexing) are many
   times slower here than plain arithmetic on the same arrays, so the hot paths multiply
   by masks instead.
@@ -103,7 +103,7 @@ def conv2d_forward(
 
 def conv2d_backward(
     dy: np.ndarray, cache: tuple, weight: np.ndarray, stride: int, padding: int,
-    bias_mode: str | None, need_input_grad: bool = True, ws: Workspace | None = None,
+    bias_mode: str | None, need_input_grad: bool, ws: Workspace | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Eqs. (2)-(4) for ``dy: (N, C_out, H_out, W_out)``.
 
@@ -120,7 +120,7 @@ def conv2d_backward(
 
 
 def maxpool2d_forward(
-    x: np.ndarray, k: int, stride: int, need_winner: bool = True, relu: bool = False
+    x: np.ndarray, k: int, stride: int, need_winner: bool, relu: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Eq. (5) (with ``relu``, then eq. 11): ``x: (N, C, H, W)`` -> ``y: (N, C, H_out,
     W_out)``, and the winners :func:`maxpool2d_backward` needs (the seed's "Cache"; see
@@ -396,7 +396,7 @@ def block_col2im(
     h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
     span, blocks = (rows - 1) * stride + kh, h_out // rows
     margin = shift_margin(kw)
-    if stride > 1 or N == 0:
+    if stride > 1:
         d = dcols[:, :, margin * N : (margin + w_out) * N].reshape(
             blocks, span, C, kw, w_out, N)
         dx = np.zeros(shape, dcols.dtype)
@@ -489,7 +489,7 @@ WINNER_VALUES = 256
 NO_WINNER = WINNER_VALUES - 1
 
 
-def max_pool_window(relu: bool = False) -> int:
+def max_pool_window(relu: bool) -> int:
     """The largest ``k`` that ``k x k`` pooling windows may have: the window's ``k*k``
     positions must each have a uint8 ``winner`` value, and with ``relu`` one value,
     :data:`NO_WINNER`, is kept for the windows the ReLU zeroed (16, or 15 with ``relu``).

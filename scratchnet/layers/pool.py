@@ -57,7 +57,7 @@ class MaxPool2D(Layer):
         self._check_input(x, "(N, C, H, W)", 4)
         self.output_shape(x.shape[1:])
         y, winner = kernels.maxpool2d_forward(x, self.kernel_size, self.stride,
-                                              relu=self.relu_after)
+                                              need_winner=True, relu=self.relu_after)
         self._cache = (winner, x.shape)                     # the seed's "Cache"
         return self._remember_output(y)
 
