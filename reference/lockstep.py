@@ -85,7 +85,7 @@ def torch_train_epoch(
     bar = tqdm(batches, desc=f"torch epoch {epoch}", disable=not progress, leave=False)
     for idx in bar:
         index = torch.from_numpy(idx)
-        xb, yb = x[index], y[index]
+        xb, yb = x.index_select(0, index), y.index_select(0, index)  # faster than x[index]
         start = time.perf_counter()
         logits = twin(xb)
         loss = F.cross_entropy(logits, yb)

@@ -307,6 +307,15 @@ def layer_grad_norms(net: Sequential) -> dict[str, float]:
     return {layer: global_grad_norm(grads) for layer, grads in by_layer.items()}
 
 
+def all_grads(net: Sequential) -> dict[str, np.ndarray]:
+    """The network's gradients, for a norm over all of them: ``{"all": net.flat_grads}``
+    while the layers' gradients are views into that one array (one pass instead of one
+    per parameter), else ``net.named_grads()``."""
+    grads, flat = net.named_grads(), net.flat_parameters()
+    in_use = flat is not None and flat.in_use(net.named_params(), grads)
+    return {"all": flat.grads} if in_use else grads
+
+
 def train_epoch(
     net: Sequential,
     optimizer: Optimizer,
@@ -365,7 +374,7 @@ def train_epoch(
         # recorded, else the global norm alone (one pass), for the divergence bound.
         norms = layer_grad_norms(net) if grad_norms else {}
         norm = (math.sqrt(sum(n * n for n in norms.values())) if grad_norms
-                else global_grad_norm(net.named_grads()))
+                else global_grad_norm(all_grads(net)))
         if not norm <= bounds.max_grad_norm:
             raise diverged(step, f"gradient norm {norm:.4g} is past the bound "
                            f"max_grad_norm={bounds.max_grad_norm:g}")
