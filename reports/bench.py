@@ -84,6 +84,7 @@ from reports.timing import (
     MATMUL_SIZE,
     PAUSE_SECONDS,
     Timing,
+    keep_freed_memory,
     matmul_peak_gflops,
     time_interleaved,
     wait_for_quiet,
@@ -126,6 +127,8 @@ BIAS_GRID = ("untied", "tied")
 TIMED_BIASES = tuple(word for word in BIASES if word != NO_BIAS)
 QUICK_GRID = {"batches": (16,), "dtypes": ("float32",), "biases": ("untied",)}  # --quick's
 QUICK_SECONDS = 0.3                # timed seconds of every row of a --quick run
+#: The "memory allocator" line of the header when ``keep_freed_memory`` took effect.
+ALLOCATOR_KEPT = "glibc malloc, keeping freed memory (no mmap'd blocks, no trimming)"
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
 BUSY_RETRIES = 2
@@ -414,7 +417,12 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
         pd.DataFrame(list(info.items()), columns=["item", "value"]).to_markdown(index=False),
         "",
-        "Thread settings are the defaults, recorded, not changed.",
+        "Thread settings are the defaults, recorded, not changed. The C allocator is told "
+        "to keep the memory that is freed (`keep_freed_memory` in `reports/timing.py`): "
+        "with glibc's defaults, PyTorch's times include page faults for memory handed back "
+        "to the kernel and taken again, as many or as few as the process's allocation "
+        "history makes them, so its time for one step moves by up to 2x between processes "
+        "and between rows.",
         "",
         "## How to read",
         "",
@@ -584,7 +592,10 @@ def run_benchmark(
                                  else (ROW_SECONDS, BIAS_SECONDS))
     say = log or (lambda _msg: None)
     out = check_outputs(out_dir)
-    info = {**description(), "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}"}
+    allocator = (ALLOCATOR_KEPT if keep_freed_memory()
+                 else "the C library's default (it has no glibc mallopt)")
+    info = {**description(), "memory allocator": allocator,
+            "load average at start (1 min)": f"{os.getloadavg()[0]:.2f}"}
 
     peaks = {d: matmul_peak_gflops(d, repeats=2 if quick else 5) for d in dtypes}
     say("matmul peak: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))

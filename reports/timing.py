@@ -18,12 +18,16 @@ running beside the benchmark slows OpenBLAS and OpenMP threads by up to 20x, so 
 timing reports how many cores others kept busy meanwhile, and :func:`wait_for_quiet`
 can wait for them to finish. Thread settings are never changed here.
 
+:func:`keep_freed_memory` makes the C allocator keep what is freed, so that neither
+framework's time includes page faults for memory it had a moment before.
+
 :func:`matmul_peak_gflops` measures what NumPy's BLAS reaches on one large matrix product,
 the yardstick for the GFLOP/s of a network.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import statistics
@@ -156,6 +160,34 @@ def time_interleaved(
     timings = {name: Timing(statistics.median(per_call[name]), per_call[name], calls[name])
                for name in names}
     return timings, background
+
+
+#: ``mallopt`` parameters of glibc's ``malloc.h``.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's ``malloc`` keep the memory that is freed, for the rest of the process;
+    whether it could (False where the C library is not glibc).
+
+    By default glibc hands large blocks back to the kernel: each block above its mmap
+    threshold is a mapping of its own, unmapped on ``free``, and the top of a heap is
+    trimmed once enough of it is free. The next allocation of that size then touches new
+    pages, and the kernel takes a page fault for every 4 KiB of them. PyTorch allocates
+    its activations and temporaries afresh at every call, so on a 2-thread step or a
+    1000-image inference pass it can spend more time in those faults than in its
+    arithmetic; how many it takes depends on the allocation history of the process, so
+    the same step's time moves between processes and between rows of one process. With
+    no mapped blocks (``M_MMAP_MAX = 0``) and no trimming, freed memory is reused and
+    both frameworks run without page faults after their first calls (scratchnet keeps
+    its temporaries in workspaces, so it takes few either way). The process's resident
+    memory stays at its peak; ``tracemalloc``'s figures do not change.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):    # no C library to load, or one without mallopt
+        return False
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def matmul_peak_gflops(dtype: str, size: int = MATMUL_SIZE, repeats: int = 5) -> float:

@@ -6,6 +6,7 @@ No timing is asserted (machines are noisy); only that the numbers exist and make
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -172,6 +173,8 @@ def test_quick_run_writes_memory_and_markdown(quick_run: Path) -> None:
                    "## How to read", "## Targets", "## Speed", "## Memory",
                    *bench.SPEED_COLUMNS]:
         assert needle in text
+    allocator = rf"\| memory allocator +\| {re.escape(bench.ALLOCATOR_KEPT)} +\|"
+    assert re.search(allocator, text)                   # glibc's malloc, as here and in CI
     assert not list(quick_run.glob("*.tmp"))             # atomic writes left no temp files
 
 
