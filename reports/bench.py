@@ -140,7 +140,7 @@ BIAS_SECONDS = 20.0                # ...and of an untied-vs-tied row. With 10 s 
 SPEED_COLUMNS = [
     "task", "dtype", "bias", "batch", "scratchnet_ms", "torch_ms", "scratchnet_img_s",
     "torch_img_s", "ratio", "ratio_iqr", "scratchnet_gflops", "torch_gflops", "peak_gflops",
-    "peak_fraction", "blocks", "background_cpu",
+    "peak_fraction", "scratchnet_faults", "torch_faults", "blocks", "background_cpu",
 ]
 BIAS_COLUMNS = [
     "dtype", "batch", "tied_ms", "untied_ms", "untied_over_tied", "ratio_iqr", "blocks",
@@ -308,6 +308,8 @@ def _row(task: str, dtype: str, bias: str, batch: int, images_per_call: int,
         "ratio": s / t, "ratio_iqr": _iqr(pairs),
         "scratchnet_gflops": flops_per_img * images_per_call / s / 1e9,
         "torch_gflops": flops_per_img * images_per_call / t / 1e9,
+        "scratchnet_faults": timings[ours].faults_per_call,
+        "torch_faults": timings["torch"].faults_per_call,
         "blocks": min(timings[ours].blocks, timings["torch"].blocks),
         "background_cpu": background,
     }
@@ -452,6 +454,11 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         f"inference and {train_flops:,} per image for a training step (table below). "
         f"`peak_gflops`: NumPy's own {MATMUL_SIZE}x{MATMUL_SIZE} matmul in that dtype on this "
         "machine; `peak_fraction` = scratchnet_gflops / peak_gflops.",
+        "- `scratchnet_faults`, `torch_faults`: page faults per step (per pass for `infer`) "
+        "while that framework's blocks ran, counted for the whole process (`getrusage`'s "
+        "minor faults): each is the kernel handing a page of memory to the allocator, time "
+        "that is neither framework's arithmetic. About 0 means the row measures no such "
+        "cost (see the allocator above).",
         "- `background_cpu`: cores other processes kept busy while this row was timed "
         "(0 on a quiet machine). Well above 0 means the row's times are suspect: OpenBLAS "
         "and OpenMP threads slow down badly when they must share the cores. (A full run "

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -56,6 +57,7 @@ class Timing:
     seconds: float
     per_block: list[float]
     calls_per_block: int
+    faults_per_call: float = 0.0   # page faults of the whole process per call, timed blocks
 
     @property
     def blocks(self) -> int:
@@ -127,7 +129,8 @@ def time_interleaved(
        after the first.
     3. Rounds: one block of each function (the order alternating between rounds), with a
        pause of ``pause_seconds`` after every block, until ``seconds`` have passed and at
-       least ``min_rounds`` rounds were done.
+       least ``min_rounds`` rounds were done. The page faults taken during each function's
+       blocks are counted too (:func:`minor_faults`).
 
     The background load is the number of cores that *other* processes kept busy on average
     while the rounds ran (from /proc/stat; 0 on a quiet machine): anything well above 0
@@ -145,21 +148,30 @@ def time_interleaved(
         time.sleep(pause_seconds)
 
     per_call: dict[str, list[float]] = {name: [] for name in names}
+    faults = dict.fromkeys(names, 0)
     ticks0, wall0 = _busy_ticks(), time.perf_counter()
     rounds = 0
     while rounds < min_rounds or time.perf_counter() - wall0 < seconds:
         for name in names if rounds % 2 == 0 else names[::-1]:
             fn, k = fns[name], calls[name]
-            t0 = time.perf_counter()
+            faults0, t0 = minor_faults(), time.perf_counter()
             for _ in range(k):
                 fn()
             per_call[name].append((time.perf_counter() - t0) / k)
+            faults[name] += minor_faults() - faults0
             time.sleep(pause_seconds)
         rounds += 1
     background = _other_cores(ticks0, _busy_ticks(), time.perf_counter() - wall0)
-    timings = {name: Timing(statistics.median(per_call[name]), per_call[name], calls[name])
+    timings = {name: Timing(statistics.median(per_call[name]), per_call[name], calls[name],
+                            faults[name] / (calls[name] * len(per_call[name])))
                for name in names}
     return timings, background
+
+
+def minor_faults() -> int:
+    """Page faults this process (all its threads) took so far that read no disk: the
+    kernel mapping memory it hands out, the cost :func:`keep_freed_memory` avoids."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 #: ``mallopt`` parameters of glibc's ``malloc.h``.

@@ -109,13 +109,15 @@ def test_quick_run_writes_the_speed_table(quick_run: Path) -> None:
                 "scratchnet_gflops", "torch_gflops", "peak_gflops", "peak_fraction", "blocks"]
     values = speed[positive].to_numpy(dtype=float)
     assert np.isfinite(values).all() and (values > 0).all()
-    assert (speed[["ratio_iqr", "background_cpu"]] >= 0).all().all()
+    assert (speed[["ratio_iqr", "background_cpu", "scratchnet_faults", "torch_faults"]]
+            >= 0).all().all()
     row = speed.iloc[0]
     assert math.isclose(row["ratio"], row["scratchnet_ms"] / row["torch_ms"])
     assert math.isclose(row["scratchnet_img_s"], 16 / (row["scratchnet_ms"] / 1e3))
     # The README path is timed in the train row's rounds: against the very same torch blocks.
     readme = speed[speed["task"] == "train_readme"].iloc[0]
     assert readme["torch_ms"] == row["torch_ms"] and readme["blocks"] > 0
+    assert readme["torch_faults"] == row["torch_faults"]
 
 
 def test_quick_run_writes_the_bias_table(quick_run: Path) -> None:
