@@ -118,14 +118,14 @@ def test_matmul_peak_is_a_positive_rate(dtype: str) -> None:
 
 
 FAULTS_OF_A_FRESH_BLOCK = """
-import resource, numpy as np
-from reports.timing import keep_freed_memory
+import numpy as np
+from reports.timing import keep_freed_memory, minor_faults
 
 def faults_of_a_fresh_block():
     np.ones(8 * 2**20).sum()          # 64 MiB allocated, touched, freed
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    before = minor_faults()
     np.ones(8 * 2**20).sum()          # the same size again
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    return minor_faults() - before
 
 print(faults_of_a_fresh_block(), keep_freed_memory(), faults_of_a_fresh_block())
 """
