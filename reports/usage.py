@@ -15,7 +15,7 @@ the user cache unless ``--out`` names another place, and refuses the committed o
 
 The options several commands share are defined here once (:func:`network_arguments`,
 :func:`data_arguments`, :func:`smoke_arguments`), their choices taken from the library's
-own constants (``VARIANTS``, ``BIAS_MODES``, ``FLOAT_DTYPES``, ``DATASETS``), so that a
+own constants (``VARIANTS``, ``BIAS_MODES``, ``FLOAT_DTYPE_NAMES``, ``DATASETS``), so that a
 command accepts exactly what the library does.
 """
 
@@ -30,11 +30,11 @@ from pathlib import Path
 import platformdirs
 
 from scratchnet.data.datasets import DATASETS
-from scratchnet.layers.base import FLOAT_DTYPES
+from scratchnet.layers.base import FLOAT_DTYPE_NAMES
 from scratchnet.layers.conv import BIAS_MODES
 from scratchnet.network import VARIANTS
 
-DTYPES = tuple(dtype.name for dtype in FLOAT_DTYPES)       # "float32", "float64"
+DTYPES = FLOAT_DTYPE_NAMES
 NO_BIAS = "none"                                            # --bias's word for bias=None
 BIASES = tuple(NO_BIAS if mode is None else mode for mode in BIAS_MODES)
 

@@ -40,12 +40,12 @@ import numpy as np
 import pandas as pd
 
 from scratchnet.atomic import write_atomically
-from scratchnet.layers.base import FLOAT_DTYPES
+from scratchnet.layers.base import FLOAT_DTYPE_NAMES
 from scratchnet.network import Sequential
 
 FORMAT = "scratchnet-checkpoint"
 VERSION = 2  # 2: meta holds "data", the fingerprints of the training and test sets
-DTYPES = tuple(dt.name for dt in FLOAT_DTYPES)  # the dtypes a network may have, by name
+DTYPES = FLOAT_DTYPE_NAMES  # the dtypes a network may have, by name
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
                 (2, 0): np.lib.format.read_array_header_2_0}
 

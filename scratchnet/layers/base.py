@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPE_NAMES = tuple(dt.name for dt in FLOAT_DTYPES)   # "float32", "float64"
 
 
 class ShapeError(ValueError):
