@@ -185,8 +185,8 @@ def render(mutants: list[Mutant], verdicts: list[Verdict], unused: list[str], *,
         f"{len(unexplained)} unexplained.",
         "",
         f"mutmut changes one thing at a time in {mutated_files()} (an operator, a number, a "
-        "string, an "
-        "argument dropped or set to None, a condition forced) and runs the tests that call the "
+        "string, an argument dropped or set to None, a condition forced) and runs the tests "
+        "that call the "
         "changed function, fastest first; a mutant is *killed* when one of them fails, *timeout* "
         "when they run 30 times longer than usual (counted as killed). The judges are the tests "
         "`[tool.mutmut]` in `pyproject.toml` selects (all but `tests/data`, which never calls "
