@@ -48,7 +48,7 @@ def test_a_students_mistake_exits_1_naming_it_and_writes_json(capsys, tmp_path) 
                                            "fd_agrees", "status"]
     data = json.loads(report.read_text())
     assert data["matches"] == {"grad input": ["pool-grad-to-all-ties"]}
-    assert data["passed"] is False and data["class"] == "StudentMaxPoolAllTies"
+    assert data["passed"] is False and data["name"] == "StudentMaxPoolAllTies"
 
 
 SOURCES = {
