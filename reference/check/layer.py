@@ -26,6 +26,7 @@ from reference.check.report import (
     verdict,
 )
 from reference.check.run import Prepared, Run, prepare, run_implementation
+from reference.check.styles import Implementation
 from reference.kinds import CHECKED_KINDS, KINDS
 
 
@@ -103,6 +104,18 @@ def check_layer(cls: type, kind: str, random_configurations: int = RANDOM_CONFIG
         raise TypeError(f"check_layer: {problem}")
     prepared = prepare(kind, random_configurations, seed)
     return judge(cls.__name__, kind, prepared, run_battery(cls, kind, prepared))
+
+
+def check_implementation(impl: Implementation,
+                         random_configurations: int = RANDOM_CONFIGURATIONS,
+                         seed: int = 0) -> LayerReport:
+    """``check_layer`` for an implementation ``styles.discover`` found (any style)."""
+    prepared = prepare(impl.kind, random_configurations, seed)
+    if impl.build is None:                               # half a pair, a missing class
+        runs = [Run(unsupported=impl.problem) for _ in prepared.configs]
+    else:
+        runs = run_battery(impl.build, impl.kind, prepared)
+    return judge(impl.name, impl.kind, prepared, runs, impl.conventions)
 
 
 def assert_layer_correct(cls: type, kind: str, **options: Any) -> LayerReport:

@@ -106,7 +106,7 @@ class LayerReport:
         lines += [*self.diagnosis, *self.notes]
         if self.unsupported:
             reasons = Counter(self.unsupported.values()).most_common()
-            lines.append(f"Not supported by this class: {len(self.unsupported)} of "
+            lines.append(f"Not supported by it: {len(self.unsupported)} of "
                          f"{self.table['configuration'].nunique()} configurations ("
                          + "; ".join(f"{n}: {why}" for why, n in reasons) + ").")
         return "\n".join(lines)

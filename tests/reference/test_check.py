@@ -182,7 +182,7 @@ def test_configurations_a_class_does_not_take_are_reported_not_checked() -> None
     assert "it takes no stride argument" in reasons
     assert any(r.startswith("its constructor raised ValueError: the homework's layer has "
                             "the seed's untied bias only") for r in reasons)
-    assert "Not supported by this class:" in report.text()
+    assert "Not supported by it:" in report.text()
     unsupported_rows = report.table["status"].str.startswith("not supported by this class")
     assert report.table.loc[unsupported_rows, "agrees"].isna().all()
     assert report.table.loc[~unsupported_rows, "agrees"].all()

@@ -134,6 +134,7 @@ BAD_BY_FLAG = {  # flags whose values are names of things: bad values and extra 
     "--out": ([NOT_A_DIR, "/etc/hostname", "/proc/x", "/dev/null"], []),
     "--only": (["nope"], []),
     "--kind": (["nope", ""], []),
+    "--declare": (["nope", "=x", "colour=red"], []),
     "--json": (["/nonexistent/report.json", "/tmp", f"{NOT_A_DIR}/report.json"], []),
 }
 #: What ``check`` needs besides the flag walked: a class to check (never checked: the walk
@@ -193,7 +194,7 @@ def test_every_flag_refuses_bad_values_in_one_line(
     monkeypatch.setenv("SCRATCHNET_DATA", str(require_real_mnist()))  # a good copy elsewhere
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for where, name in ((accuracy, "run_experiment"), (bench, "run_benchmark"),
-                        (cli, "_network"), (check_cli, "check_layer")):
+                        (cli, "_network"), (check_cli, "check_implementation")):
         monkeypatch.setattr(where, name, lambda *a, **k: pytest.fail("work started"))
     argv = [command, value] if value.startswith("--") else [command, flag, value]
     if command in ("report", "bench") and flag != "--out":
