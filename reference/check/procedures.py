@@ -79,7 +79,11 @@ class LayerProcedure:
             return
         if thorough:
             changed(grad_y, data.grad_y, "backward", run)
-        grads = getattr(layer, "grads", {})
+        try:
+            grads = getattr(layer, "grads", {})
+        except Exception as err:                   # a grads property that raises
+            run.stop(quantities[2:], "reading its grads", err)
+            return
         for q in quantities[2:]:
             key = q.removeprefix("grad ")
             if not isinstance(grads, dict) or key not in grads:

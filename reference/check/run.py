@@ -182,7 +182,11 @@ def run_layer(impl: Any, kind: str, data: Data, quantities: list[str], contiguou
     whether the calls changed the arrays they were given."""
     run = Run()
     with quiet():
-        problem = set_weights(impl, data.weights, dtype)
+        try:
+            problem = set_weights(impl, data.weights, dtype)
+        except Exception as err:                   # a params property that raises
+            run.stop(quantities, "reading its params", err)
+            return run
         if problem is not None:
             run.error, run.protocol = problem, True
             run.fail(quantities, problem)
