@@ -1,5 +1,6 @@
 """The PyTorch side: scratchnet's twin networks, the tools that compare the two, the
-catalogue of classic mistakes those tools catch (``MISTAKES``), and the check of anyone's
+catalogue of classic mistakes those tools catch (``MISTAKES``), the kinds of layer they know
+(``KINDS``, one module each in ``reference/kinds/``), and the check of anyone's
 layer against PyTorch that names them (``check_layer``, ``check_network``)."""
 
 from reference.agreement import agree, assert_agree, errors, tolerance
@@ -11,6 +12,7 @@ from reference.check import (
     check_network,
 )
 from reference.compare import compare, format_comparison
+from reference.kinds import KINDS
 from reference.mistakes import MISTAKES
 from reference.twin import (
     UntiedBiasConv2d,
@@ -23,6 +25,7 @@ from reference.twin import (
 )
 
 __all__ = [
+    "KINDS",
     "MISTAKES",
     "LayerReport",
     "NetworkReport",

@@ -29,7 +29,7 @@ def register_twin(kind_or_class: str | type, factory: TwinFactory) -> None:
 
     A class's factory comes first, then the kind's: scratchnet's layers and any protocol
     layer of a known kind get their twin from the kind's factory, which reads the layer's
-    parameter shapes and hyperparameters (see ``conv_settings``); register a class for a
+    parameter shapes and hyperparameters (see ``reference/kinds/``); register a class for a
     layer that computes something else.
     """
     if isinstance(kind_or_class, str):
@@ -62,39 +62,14 @@ def twin_function(layer: LayerProtocol, dtype: torch.dtype = torch.float64):
     return lambda xt, pt: torch.func.functional_call(module, pt, (xt,))
 
 
-def _setting(layer: Any, name: str, default: Any, kind: str) -> Any:
+def layer_setting(layer: Any, name: str, default: Any, kind: str) -> Any:
+    """``layer``'s hyperparameter ``name`` (``default`` when it has no such attribute), for
+    building its twin; a TypeError naming the attribute when neither gives one."""
     value = getattr(layer, name, default)
     if value is None:
         raise TypeError(f"to_torch: a {kind} layer needs a {name} attribute for its twin, "
                         f"{type(layer).__name__} has none")
     return value
-
-
-def conv_settings(layer: Any) -> dict[str, Any]:
-    """What a convolution computes, read from any protocol layer of kind ``"conv2d"``: its
-    ``weight: (C_out, C_in, kh, kw)`` gives the channels and kernel, the bias's shape the
-    bias mode (``(C_out,)``: ``"tied"``, ``(C_out, H_out, W_out)``: ``"untied"``, none:
-    None), and the attributes ``stride`` and ``padding`` (default 1 and 0) the rest.
-    Keys as ``Conv2D``'s arguments."""
-    out_channels, in_channels, kh, kw = layer.params["weight"].shape
-    bias = layer.params.get("bias")
-    return {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": (kh, kw),
-            "stride": _setting(layer, "stride", 1, "conv2d"),
-            "padding": _setting(layer, "padding", 0, "conv2d"),
-            "bias": None if bias is None else "tied" if bias.ndim == 1 else "untied"}
-
-
-def pool_settings(layer: Any) -> dict[str, Any]:
-    """A max-pooling's ``kernel_size`` and ``stride`` (default: the kernel size), read from
-    its attributes. Keys as ``MaxPool2D``'s arguments."""
-    kernel_size = _setting(layer, "kernel_size", None, "maxpool2d")
-    return {"kernel_size": kernel_size, "stride": getattr(layer, "stride", None) or kernel_size}
-
-
-def dense_settings(layer: Any) -> dict[str, Any]:
-    """A dense layer's sizes, from its ``weight: (out, in)``. Keys as ``Dense``'s arguments."""
-    out_features, in_features = layer.params["weight"].shape
-    return {"in_features": in_features, "out_features": out_features}
 
 
 class UntiedBiasConv2d(nn.Module):
@@ -116,29 +91,8 @@ class UntiedBiasConv2d(nn.Module):
         return y + self.bias
 
 
-def _conv_twin(layer: Any, dtype: torch.dtype) -> nn.Module:
-    s = conv_settings(layer)
-    if s["bias"] == "untied":
-        return UntiedBiasConv2d(layer.params["weight"].shape, layer.params["bias"].shape,
-                                s["stride"], s["padding"], dtype)
-    return nn.Conv2d(s["in_channels"], s["out_channels"], s["kernel_size"], s["stride"],
-                     s["padding"], bias=s["bias"] == "tied", dtype=dtype)
-
-
-def _pool_twin(layer: Any, dtype: torch.dtype) -> nn.Module:
-    s = pool_settings(layer)
-    return nn.MaxPool2d(s["kernel_size"], s["stride"])
-
-
-def _dense_twin(layer: Any, dtype: torch.dtype) -> nn.Module:
-    s = dense_settings(layer)
-    return nn.Linear(s["in_features"], s["out_features"], dtype=dtype)
-
-
-register_twin("conv2d", _conv_twin)
-register_twin("maxpool2d", _pool_twin)
-register_twin("dense", _dense_twin)
-register_twin("relu", lambda layer, dtype: nn.ReLU())
+# The kinds' twins are registered with the kinds (reference/kinds/); these two layers
+# are not checked kinds, but networks hold them.
 register_twin("identity", lambda layer, dtype: nn.Identity())
 register_twin("flatten", lambda layer, dtype: nn.Flatten())
 

@@ -16,16 +16,18 @@ are named (``diagnosis.py``)::
 ``check_network(net, x, labels)`` does the same for a whole ``Sequential``: ``compare``, and
 the diagnosis for the first layer that parts from PyTorch.
 
-By idea: ``battery.py`` the configurations and their data, ``run.py`` running PyTorch and
-an implementation in one, ``diagnosis.py`` naming the mistake and ``conditions.py`` the
-configurations it is made in, ``report.py`` the table and the verdict, ``layer.py`` and
+By idea: ``battery.py`` the configurations (each kind's, from ``reference/kinds/``) and their
+data, ``run.py`` running PyTorch and
+an implementation in one, ``diagnosis.py`` naming the mistake and the configurations it is
+made in, ``report.py`` the table and the verdict, ``layer.py`` and
 ``network.py`` the two checks.
 """
 
-from reference.check.battery import CHECKED_KINDS, RANDOM_CONFIGURATIONS
+from reference.check.battery import RANDOM_CONFIGURATIONS
 from reference.check.layer import assert_layer_correct, check_layer, protocol_problem
 from reference.check.network import NetworkReport, check_network
 from reference.check.report import LayerReport
+from reference.kinds import CHECKED_KINDS
 
 __all__ = ["CHECKED_KINDS", "RANDOM_CONFIGURATIONS", "LayerReport", "NetworkReport",
            "assert_layer_correct", "check_layer", "check_network", "protocol_problem"]

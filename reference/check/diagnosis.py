@@ -19,9 +19,8 @@ from itertools import combinations
 import numpy as np
 
 from reference.agreement import agree
-from reference.check.battery import Configuration
-from reference.check.conditions import CONDITIONS
-from reference.check.run import Run, output_quantity
+from reference.check.run import Run
+from reference.kinds import KINDS, Configuration
 from reference.mistakes import Mistake, of_kind
 
 #: Runs a catalogued mistake's variant in configuration ``i``: ``(mistake, i) -> Run``.
@@ -51,7 +50,7 @@ def where(kind: str, q: str) -> str:
     """Which part of the implementation computes ``q``, in words."""
     if q == "loss":
         return "the forward pass: the loss"
-    if q == output_quantity(kind):
+    if q == KINDS[kind].output_quantity:
         return "the forward pass"
     if q == "grad input":
         return "the backward pass: the input gradient"
@@ -63,7 +62,7 @@ def where(kind: str, q: str) -> str:
 def which_configurations(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
                          failing: list[int], checked: list[int]) -> str:
     """The configurations ``failing`` among ``checked``, in words: "in every
-    configuration", "only with stride > 1" (a condition of ``CONDITIONS``, or two, true of
+    configuration", "only with stride > 1" (a condition of the kind's, or two, true of
     exactly the failing ones, given their ``inputs``) or their count and names."""
     if len(failing) == len(checked):
         return "in every configuration"
@@ -73,7 +72,7 @@ def which_configurations(kind: str, configs: list[Configuration], inputs: list[n
         return (all(pred(configs[i], inputs[i]) for i in failing)
                 and not any(pred(configs[i], inputs[i]) for i in passing))
 
-    conditions = CONDITIONS[kind]
+    conditions = KINDS[kind].conditions
     for words, pred in conditions:
         if separates(pred):
             return f"only with {words}"

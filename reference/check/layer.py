@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from reference.check.battery import CHECKED_KINDS, RANDOM_CONFIGURATIONS
+from reference.check.battery import RANDOM_CONFIGURATIONS
 from reference.check.diagnosis import diagnose
 from reference.check.report import (
     COLUMNS,
@@ -18,6 +18,7 @@ from reference.check.report import (
     verdict,
 )
 from reference.check.run import prepare, run_implementation
+from reference.kinds import CHECKED_KINDS, KINDS
 
 
 def protocol_problem(cls: Any, kind: str) -> str | None:
@@ -26,7 +27,7 @@ def protocol_problem(cls: Any, kind: str) -> str | None:
         return f"unknown kind {kind!r}: expected one of {', '.join(CHECKED_KINDS)}"
     if not isinstance(cls, type):
         return f"{cls!r} is not a class"
-    call = "forward(logits, labels) and backward()" if kind == "softmax-ce" else \
+    call = "forward(logits, labels) and backward()" if KINDS[kind].loss else \
         "forward(x) and backward(grad_y)"
     for method in ("forward", "backward"):
         if not callable(getattr(cls, method, None)):

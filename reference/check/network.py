@@ -4,17 +4,16 @@ diagnosis of the first layer that parts from PyTorch."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reference.check.battery import CHECKED_KINDS, Data
+from reference.check.battery import Data
 from reference.check.diagnosis import Finding, same_outcome, where
 from reference.check.run import one_torch_thread, run_layer
 from reference.compare import compare_traced, format_comparison
+from reference.kinds import KINDS
 from reference.mistakes import of_kind
-from reference.twin import conv_settings, dense_settings, pool_settings
 from scratchnet import Sequential
 
 
@@ -50,26 +49,6 @@ class NetworkReport:
         return self.text()
 
 
-def layer_configuration(layer: Any, kind: str, input_shape: tuple[int, ...]
-                        ) -> tuple[tuple, dict[str, Any]]:
-    """The constructor arguments that build a scratchnet layer of ``kind`` (or a catalogued
-    variant) computing what the protocol layer ``layer`` computes on inputs of
-    ``input_shape`` (its batch axis included)."""
-    dtype = next(iter(getattr(layer, "params", {}).values()), np.zeros(0)).dtype
-    if kind == "conv2d":
-        s = conv_settings(layer)
-        return ((s["in_channels"], s["out_channels"], s["kernel_size"], s["stride"],
-                 s["padding"]),
-                {"bias": s["bias"], "input_shape": tuple(input_shape[1:]), "dtype": dtype})
-    if kind == "maxpool2d":
-        s = pool_settings(layer)
-        return (s["kernel_size"], s["stride"]), {}
-    if kind == "dense":
-        s = dense_settings(layer)
-        return (s["in_features"], s["out_features"]), {"dtype": dtype}
-    return (), {}
-
-
 def check_network(net: Sequential, x: np.ndarray, labels: np.ndarray) -> NetworkReport:
     """``reference.compare`` for a ``Sequential`` of any protocol layers, and for the first
     layer that parts from PyTorch, the catalogue's mistakes of its kind run on the very
@@ -88,12 +67,12 @@ def check_network(net: Sequential, x: np.ndarray, labels: np.ndarray) -> Network
     finding = Finding(q, where(kind, q), "on this batch",
                       f"max abs error {bad['max_abs_err']:.3g} > {bad['tolerance']:.3g}", 1, 1)
     layer_input, upstream = trace[name]
-    if kind in CHECKED_KINDS:                          # the same arrays for every variant
+    if kind in KINDS and not KINDS[kind].loss:         # the same arrays for every variant
         data = Data(layer_input, None, {k: np.array(v) for k, v in layer.params.items()},
                     upstream)
         quantities = ["output", "grad input", *(f"grad {k}" for k in data.weights)]
         theirs = run_layer(layer, kind, data, quantities, dtype=dtype)
-        args, kwargs = layer_configuration(layer, kind, layer_input.shape)
+        args, kwargs = KINDS[kind].rebuild(layer, layer_input.shape)
         for mistake in of_kind(kind):
             variant = mistake.variant(*args, **kwargs)
             if same_outcome(run_layer(variant, kind, data, quantities, dtype=dtype), theirs, q,

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from reference.agreement import errors, tolerance
-from reference.check.battery import Configuration
 from reference.check.diagnosis import Finding
 from reference.check.run import Run
+from reference.kinds import Configuration
 
 COLUMNS = ["configuration", "setting", "quantity", "shape", "max_abs_err", "tolerance",
            "agrees", "fd_err", "fd_tolerance", "fd_agrees", "status"]

@@ -21,29 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference.check.battery import (
-    SCRATCHNET,
-    Configuration,
-    Data,
-    battery,
-    draw_data,
-    draw_gradients,
-    non_contiguous,
-)
+from reference.check.battery import Data, battery, draw_data, draw_gradients, non_contiguous
 from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
+from reference.kinds import KINDS, Configuration
 from reference.mistakes import Mistake
 from reference.quantities import torch_layer_quantities, torch_loss_quantities
 from reference.twin import twin_function
-
-
-def output_quantity(kind: str) -> str:
-    """The forward pass's quantity: ``"loss"`` for a loss, else ``"output"``."""
-    return "loss" if kind == "softmax-ce" else "output"
-
-
-def input_quantity(kind: str) -> str:
-    """The gradient ``backward`` returns: ``"grad logits"`` for a loss, else ``"grad input"``."""
-    return "grad logits" if kind == "softmax-ce" else "grad input"
 
 
 @dataclass
@@ -130,16 +113,17 @@ def reference_run(kind: str, config: Configuration,
                   rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
     """``config``'s data, drawn from ``rng``, and PyTorch's quantities on it (their keys, in
     order, are the quantities a layer of ``kind`` is checked in)."""
-    if kind == "softmax-ce":
+    input_quantity = KINDS[kind].input_quantity
+    if KINDS[kind].loss:
         data = draw_data(kind, config, rng, {})
-        draw_gradients(data, None, input_quantity(kind), rng)
+        draw_gradients(data, None, input_quantity, rng)
         return data, torch_loss_quantities(data.x, data.labels)
-    scratchnet_layer = SCRATCHNET[kind](*config.args, **config.options)
+    scratchnet_layer = KINDS[kind].scratchnet(*config.args, **config.options)
     shapes = {key: p.shape for key, p in scratchnet_layer.params.items()}
     data = draw_data(kind, config, rng, shapes)
     twin = twin_function(scratchnet_layer)
     output = torch_layer_quantities(twin, data.x, data.weights, None)["output"]
-    draw_gradients(data, output.shape, input_quantity(kind), rng)
+    draw_gradients(data, output.shape, input_quantity, rng)
     return data, torch_layer_quantities(twin, data.x, data.weights, data.grad_y)
 
 
@@ -160,10 +144,9 @@ class Prepared:
         """``mistake``'s variant run in configuration ``i`` (no finite differences)."""
         if (mistake.id, i) not in self._variant_runs:
             config = self.configs[i]
-            extra = {"input_shape": config.shape[1:]} if self.kind == "conv2d" else None
             self._variant_runs[mistake.id, i] = run_implementation(
                 mistake.variant, self.kind, config, self.datas[i], list(self.references[i]),
-                finite_differences=False, extra_options=extra)   # an untied bias needs it
+                finite_differences=False, extra_options=KINDS[self.kind].variant_options(config))
         return self._variant_runs[mistake.id, i]
 
 
@@ -230,7 +213,7 @@ def run_layer(impl: Any, kind: str, data: Data, quantities: list[str], contiguou
         problem = set_weights(impl, data.weights, dtype)
         if problem is not None:
             run.fail(quantities, problem)
-        elif kind == "softmax-ce":
+        elif KINDS[kind].loss:
             _run_loss(impl, data, quantities, run, finite_differences)
         else:
             _run_layer(impl, data, quantities, run, contiguous, finite_differences)

@@ -17,8 +17,9 @@ import pytest
 
 from reference import MISTAKES, assert_layer_correct, check_layer, check_network
 from reference.check import CHECKED_KINDS
-from reference.check.battery import NAMED, battery
+from reference.check.battery import battery
 from reference.check.report import COLUMNS
+from reference.kinds import KINDS
 from reference.mistakes import PLAIN, Mistake, substitute
 from scratchnet import (
     Conv2D,
@@ -90,10 +91,10 @@ def test_the_battery_has_the_configurations_the_issue_asks_for() -> None:
     assert {c.settings["bias"] for c in conv} == {"tied", "untied", None}
     assert {c.shape[2] % 2 for c in conv} == {0, 1}                   # odd and even sizes
     assert any(not c.contiguous for c in conv)
-    pool_draws = {c.draw for c in NAMED["maxpool2d"]}
+    pool_draws = {c.draw for c in KINDS["maxpool2d"].named}
     assert {"ties", "zero background"} <= pool_draws
-    assert "exact zeros" in {c.draw for c in NAMED["relu"]}
-    assert {"sure and wrong", "equal", "shifted"} <= {c.draw for c in NAMED["softmax-ce"]}
+    assert "exact zeros" in {c.draw for c in KINDS["relu"].named}
+    assert {"sure and wrong", "equal", "shifted"} <= {c.draw for c in KINDS["softmax-ce"].named}
     assert battery("conv2d", 3, seed=1)[-3:] != battery("conv2d", 3, seed=2)[-3:]
 
 

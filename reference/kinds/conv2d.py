@@ -1,0 +1,120 @@
+"""The convolution, eqs. (1)-(4): its twin, its battery and its conditions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from reference.kinds.kind import (
+    BATCH,
+    NON_CONTIGUOUS,
+    Configuration,
+    Draw,
+    Kind,
+    negate,
+    setting,
+    square_weight,
+)
+from reference.twin import UntiedBiasConv2d, layer_setting
+from scratchnet import Conv2D
+
+
+def configuration(name: str, n: int, c_in: int, c_out: int, k: int, stride: int,
+                  padding: int, h: int, w: int, bias: str | None,
+                  contiguous: bool = True) -> Configuration:
+    """A convolution of ``c_in -> c_out`` channels, a ``k x k`` kernel, ``stride``,
+    ``padding`` and a ``"tied"``, ``"untied"`` or no (None) bias, on ``(n, c_in, h, w)``.
+
+    Its options hold only what differs from scratchnet's defaults (stride 1, padding 0,
+    tied bias), so a class without those arguments is checked wherever it can be."""
+    options: dict[str, Any] = {}
+    if stride != 1:
+        options["stride"] = stride
+    if padding != 0:
+        options["padding"] = padding
+    if bias != "tied":                               # scratchnet's (and PyTorch's) default
+        options["bias"] = bias
+    if bias == "untied":                             # its size depends on the input's
+        options["input_shape"] = (c_in, h, w)
+    settings = {"in_channels": c_in, "out_channels": c_out, "kernel": k, "stride": stride,
+                "padding": padding, "bias": bias}
+    return Configuration(name, (c_in, c_out, k), options, (n, c_in, h, w),
+                         contiguous=contiguous, settings=settings)
+
+
+NAMED = (
+    configuration("the plainest", 1, 2, 3, 3, 1, 0, 6, 6, "tied"),
+    configuration("batch > 1", 4, 2, 3, 3, 1, 0, 6, 6, "tied"),
+    configuration("stride > 1", 2, 2, 3, 3, 2, 0, 8, 7, "tied"),       # 8: a row left over
+    configuration("padding > 0", 2, 2, 3, 3, 1, 1, 6, 5, "tied"),
+    configuration("untied bias", 1, 2, 3, 3, 1, 0, 6, 6, "untied"),
+    configuration("untied bias, batch > 1", 3, 1, 2, 3, 1, 0, 7, 6, "untied"),
+    configuration("no bias, even kernel", 2, 3, 2, 2, 1, 0, 5, 5, None),
+    configuration("as many channels in as out", 2, 3, 3, 3, 1, 0, 5, 6, "tied"),
+    configuration("1x1 kernel", 2, 3, 2, 1, 1, 0, 4, 5, "tied"),
+    configuration("kernel as large as the input", 2, 2, 3, 5, 1, 0, 5, 5, "tied"),
+    configuration("non-contiguous input", 3, 2, 3, 3, 1, 0, 6, 6, "tied", contiguous=False),
+    configuration("stride, padding and untied bias", 3, 3, 2, 4, 3, 2, 9, 6, "untied"),
+)
+
+
+def random_configuration(name: str, r: Draw) -> Configuration:
+    k = r(1, 4)
+    padding = r(0, min(2, k - 1))                  # PyTorch needs padding < kernel
+    low = max(1, k - 2 * padding)
+    bias = ["tied", "untied", None][r(0, 2)]
+    return configuration(name, r(1, 4), r(1, 3), r(1, 3), k, r(1, 3), padding,
+                         r(low, low + 6), r(low, low + 6), bias, contiguous=bool(r(0, 3)))
+
+
+CONDITIONS = (
+    *BATCH,
+    ("stride > 1", setting("stride", lambda s: s > 1)),
+    ("stride 1", setting("stride", lambda s: s == 1)),
+    ("padding > 0", setting("padding", lambda p: p > 0)),
+    ("no padding", setting("padding", lambda p: p == 0)),
+    ("an untied bias", setting("bias", lambda b: b == "untied")),
+    ("a tied bias", setting("bias", lambda b: b == "tied")),
+    ("no bias", setting("bias", lambda b: b is None)),
+    ("a bias", setting("bias", lambda b: b is not None)),
+    ("as many channels in as out", square_weight),
+    ("more or fewer channels out than in", negate(square_weight)),
+    ("a kernel larger than 1x1", setting("kernel", lambda k: k > 1)),
+    NON_CONTIGUOUS,
+)
+
+
+def settings(layer: Any) -> dict[str, Any]:
+    """What a convolution computes, read from any protocol layer of kind ``"conv2d"``: its
+    ``weight: (C_out, C_in, kh, kw)`` gives the channels and kernel, the bias's shape the
+    bias mode (``(C_out,)``: ``"tied"``, ``(C_out, H_out, W_out)``: ``"untied"``, none:
+    None), and the attributes ``stride`` and ``padding`` (default 1 and 0) the rest.
+    Keys as ``Conv2D``'s arguments."""
+    out_channels, in_channels, kh, kw = layer.params["weight"].shape
+    bias = layer.params.get("bias")
+    return {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": (kh, kw),
+            "stride": layer_setting(layer, "stride", 1, "conv2d"),
+            "padding": layer_setting(layer, "padding", 0, "conv2d"),
+            "bias": None if bias is None else "tied" if bias.ndim == 1 else "untied"}
+
+
+def twin(layer: Any, dtype: torch.dtype) -> nn.Module:
+    s = settings(layer)
+    if s["bias"] == "untied":
+        return UntiedBiasConv2d(layer.params["weight"].shape, layer.params["bias"].shape,
+                                s["stride"], s["padding"], dtype)
+    return nn.Conv2d(s["in_channels"], s["out_channels"], s["kernel_size"], s["stride"],
+                     s["padding"], bias=s["bias"] == "tied", dtype=dtype)
+
+
+def rebuild(layer: Any, input_shape: tuple[int, ...]) -> tuple[tuple, dict[str, Any]]:
+    s = settings(layer)
+    dtype = layer.params["weight"].dtype
+    return ((s["in_channels"], s["out_channels"], s["kernel_size"], s["stride"], s["padding"]),
+            {"bias": s["bias"], "input_shape": tuple(input_shape[1:]), "dtype": dtype})
+
+
+KIND = Kind("conv2d", Conv2D, NAMED, random_configuration, CONDITIONS, twin, rebuild,
+            variant_options=lambda config: {"input_shape": config.shape[1:]})
