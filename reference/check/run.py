@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from reference.check.battery import Data, battery, draw_data, draw_gradients, non_contiguous
+from reference.check.guard import ProtocolError, as_array, quiet, raised, user_location
 from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
 from reference.kinds import KINDS, Configuration
 from reference.mistakes import Mistake
@@ -31,18 +31,31 @@ from reference.twin import twin_function
 
 @dataclass
 class Run:
-    """What one implementation gave in one configuration.
+    """What one implementation gave in one configuration: plain data (arrays, strings,
+    numbers), so that it can come back from a process that ran the user's code.
 
     Attributes:
         unsupported: why the class cannot be built in this configuration (None if it can).
         values: quantity -> the array it computed.
-        failures: quantity -> what happened instead of a value (an exception, a missing or
-            misshapen parameter).
+        failures: quantity -> what happened instead of a value (an exception, a result of
+            the wrong form, a missing or misshapen parameter), in words.
         skipped: quantity -> why it was not compared (its output's shape differs from
-            PyTorch's, so there is no common upstream gradient).
+            PyTorch's, so there is no common upstream gradient; or backward gave no input
+            gradient).
         fd: gradient quantity -> ``(error, tolerance)`` of the gradient against central
             finite differences of the implementation's own forward pass, along a random
             direction (missing where the function has no derivative: ties, exact zeros).
+        error: what stopped the run, in words: an exception in the user's code
+            (``"forward raised ValueError: ..."``) or a protocol problem (``"forward
+            returned a tuple of 2: ..."``); None when it ran through.
+        error_where: ``"layers.py, line 31"``: where in the user's code it was raised.
+        protocol: True when ``error`` is a protocol problem, not an exception.
+        no_input_grad: ``backward`` returned None: the layer gives no input gradient (as a
+            network's first layer may), and it is not compared.
+        warnings: what the calls did that breaks a network without changing their results
+            (they wrote into their input or the upstream gradient).
+        unstable: the quantities that differed between two identical runs (the layer reads
+            memory it does not own, or state left from an earlier call).
     """
 
     unsupported: str | None = None
@@ -50,25 +63,27 @@ class Run:
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     fd: dict[str, tuple[float, float]] = field(default_factory=dict)
+    error: str | None = None
+    error_where: str | None = None
+    protocol: bool = False
+    no_input_grad: bool = False
+    warnings: list[str] = field(default_factory=list)
+    unstable: list[str] = field(default_factory=list)
 
     def fail(self, quantities: list[str], why: str) -> None:
+        """Record ``why`` for each of ``quantities`` not computed yet."""
         for q in quantities:
             if q not in self.values and q not in self.failures:
                 self.failures[q] = why
 
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """No floating-point warnings from the code under check (its results show them)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        yield
-
-
-def raised(what: str, err: BaseException) -> str:
-    """``"<what> raised <Type>: <first line of the message>"``."""
-    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"{what} raised {type(err).__name__}" + (f": {message[:200]}" if message else "")
+    def stop(self, quantities: list[str], what: str, err: BaseException) -> None:
+        """``err`` stopped the run in ``what`` (``"forward"``, ``"backward"``): it becomes
+        the run's error and the reason for each of ``quantities`` not computed."""
+        if isinstance(err, ProtocolError):
+            self.error, self.protocol = str(err), True
+        else:
+            self.error, self.error_where = raised(what, err), user_location(err)
+        self.fail(quantities, self.error)
 
 
 def missing_keywords(cls: type, names: list[str]) -> list[str]:
@@ -146,7 +161,8 @@ class Prepared:
             config = self.configs[i]
             self._variant_runs[mistake.id, i] = run_implementation(
                 mistake.variant, self.kind, config, self.datas[i], list(self.references[i]),
-                finite_differences=False, extra_options=KINDS[self.kind].variant_options(config))
+                finite_differences=False, extra_options=KINDS[self.kind].variant_options(config),
+                thorough=False)
         return self._variant_runs[mistake.id, i]
 
 
@@ -178,79 +194,127 @@ def prepare(kind: str, random_configurations: int, seed: int) -> Prepared:
     return Prepared(kind, configs, datas, references)
 
 
-def run_implementation(cls: type, kind: str, config: Configuration, data: Data,
+def run_implementation(build: Callable[..., Any], kind: str, config: Configuration, data: Data,
                        quantities: list[str], finite_differences: bool = True,
-                       extra_options: dict[str, Any] | None = None) -> Run:
-    """Build ``cls`` in ``config`` (with ``extra_options`` too), set ``data.weights``, run it
-    forward on ``data.x`` and backward on ``data.grad_y``, and record ``quantities``.
+                       extra_options: dict[str, Any] | None = None,
+                       thorough: bool = True) -> Run:
+    """Build a layer with ``build`` (a class, or a style's builder) in ``config`` (with
+    ``extra_options`` too), set ``data.weights``, run it forward on ``data.x`` and
+    backward on ``data.grad_y``, and record ``quantities``.
 
-    A keyword argument of the configuration that the constructor does not take makes the
+    A keyword argument of the configuration that ``build`` does not take makes the
     configuration unsupported, as does a constructor that raises; ``dtype=np.float64`` is
-    passed when the constructor names a ``dtype`` argument.
+    passed when it names a ``dtype`` argument. ``thorough`` (for anyone's code, not the
+    catalogue's variants) also checks that the calls leave their input and upstream
+    gradient as they were, and runs a second layer built the same way on the same data:
+    results that differ between the two are reported as unstable.
     """
     options = {**config.options, **(extra_options or {})}
-    missing = missing_keywords(cls, list(options))
+    missing = missing_keywords(build, list(options))
     if missing:
         return Run(unsupported=f"it takes no {' or '.join(missing)} argument")
-    if "dtype" in _named_parameters(cls):
+    if "dtype" in _named_parameters(build):
         options["dtype"] = np.float64
-    with quiet():
+
+    def built() -> Any:
+        with quiet():
+            return build(*config.args, **options)
+
+    try:
+        impl = built()
+    except Exception as err:
+        return Run(unsupported=raised("its constructor", err))
+    run = run_layer(impl, kind, data, quantities, config.contiguous,
+                    finite_differences and config.differentiable, thorough=thorough)
+    if thorough and run.error is None:
         try:
-            impl = cls(*config.args, **options)
+            again = run_layer(built(), kind, data, quantities, config.contiguous)
         except Exception as err:
-            return Run(unsupported=raised("its constructor", err))
-    return run_layer(impl, kind, data, quantities, config.contiguous,
-                     finite_differences and config.differentiable)
+            again = Run(error=raised("its constructor", err))
+        run.unstable = [q for q, value in run.values.items()
+                        if not _identical(value, again.values.get(q))]
+    return run
 
 
 def run_layer(impl: Any, kind: str, data: Data, quantities: list[str], contiguous: bool = True,
-              finite_differences: bool = False, dtype: np.dtype | type = np.float64) -> Run:
+              finite_differences: bool = False, dtype: np.dtype | type = np.float64,
+              thorough: bool = False) -> Run:
     """Set ``data.weights`` (of ``dtype``) into the built implementation ``impl``, run it on
     ``data`` (the input as a non-contiguous view unless ``contiguous``) and record
-    ``quantities``, with finite differences of its gradients if asked."""
+    ``quantities``, with finite differences of its gradients if asked, and (``thorough``)
+    whether the calls changed the arrays they were given."""
     run = Run()
     with quiet():
         problem = set_weights(impl, data.weights, dtype)
         if problem is not None:
+            run.error, run.protocol = problem, True
             run.fail(quantities, problem)
         elif KINDS[kind].loss:
-            _run_loss(impl, data, quantities, run, finite_differences)
+            _run_loss(impl, data, quantities, run, finite_differences, thorough)
         else:
-            _run_layer(impl, data, quantities, run, contiguous, finite_differences)
+            _run_layer(impl, data, quantities, run, contiguous, finite_differences, thorough)
     return run
 
 
-def _named_parameters(cls: type) -> set[str]:
+def _identical(ours: np.ndarray, again: np.ndarray | None) -> bool:
+    """Whether two runs' arrays are the same, bit for bit (NaNs in the same places too)."""
+    return (again is not None and ours.shape == again.shape
+            and bool(np.array_equal(ours, again, equal_nan=ours.dtype.kind == "f")))
+
+
+def _named_parameters(build: Callable[..., Any]) -> set[str]:
     try:
-        return set(inspect.signature(cls).parameters)
+        return set(inspect.signature(build).parameters)
     except (TypeError, ValueError):
         return set()
 
 
+def _changed(given: np.ndarray, original: np.ndarray, what: str, run: Run) -> None:
+    """Warn when a call changed ``given``, a copy of ``original`` it was handed."""
+    if not np.array_equal(given, original, equal_nan=True):
+        run.warnings.append(f"{what} changes the array it is given in place: in a network "
+                            f"that array is another layer's (its output or its gradient), "
+                            f"which the change corrupts")
+
+
 def _run_layer(layer: Any, data: Data, quantities: list[str], run: Run, contiguous: bool,
-               finite_differences: bool) -> None:
+               finite_differences: bool, thorough: bool) -> None:
+    x = data.x.copy() if contiguous else non_contiguous(data.x)
     try:
-        x = data.x.copy() if contiguous else non_contiguous(data.x)
-        run.values["output"] = np.array(layer.forward(x))
+        run.values["output"] = as_array(layer.forward(x), "forward", "the output array")
     except Exception as err:
-        run.fail(quantities, raised("forward", err))
+        run.stop(quantities, "forward", err)
         return
+    if thorough:
+        _changed(x, data.x, "forward", run)
     if run.values["output"].shape != data.grad_y.shape:
         for q in quantities[1:]:
             run.skipped[q] = "not compared: the output's shape differs from PyTorch's"
         return
+    grad_y = data.grad_y.copy()
     try:
-        run.values["grad input"] = np.array(layer.backward(data.grad_y.copy()))
+        grad_x = layer.backward(grad_y)
+        if grad_x is None:
+            run.no_input_grad = True
+            run.skipped["grad input"] = ("not compared: backward returned None (no input "
+                                         "gradient, as a network's first layer may)")
+        else:
+            run.values["grad input"] = as_array(grad_x, "backward", "the input's gradient")
     except Exception as err:
-        run.fail(quantities[1:], raised("backward", err))
+        run.stop(quantities[1:], "backward", err)
         return
+    if thorough:
+        _changed(grad_y, data.grad_y, "backward", run)
     grads = getattr(layer, "grads", {})
     for q in quantities[2:]:
         key = q.removeprefix("grad ")
         if not isinstance(grads, dict) or key not in grads:
             run.failures[q] = f"grads has no '{key}' after backward"
-        else:
-            run.values[q] = np.array(grads[key])
+            continue
+        try:
+            run.values[q] = as_array(grads[key], f"grads['{key}']", "an array")
+        except ProtocolError as err:
+            run.failures[q] = str(err)
     if finite_differences:
         def f() -> float:
             return float(np.sum(data.grad_y * layer.forward(x.copy())))
@@ -262,17 +326,24 @@ def _run_layer(layer: Any, data: Data, quantities: list[str], run: Run, contiguo
 
 
 def _run_loss(loss: Any, data: Data, quantities: list[str], run: Run,
-              finite_differences: bool) -> None:
+              finite_differences: bool, thorough: bool) -> None:
     loss_q, grad_q = quantities
+    logits = data.x.copy()
     try:
-        run.values[loss_q] = np.float64(loss.forward(data.x.copy(), data.labels.copy()))
+        value = as_array(loss.forward(logits, data.labels.copy()), "forward", "the loss")
+        if value.size != 1:
+            raise ProtocolError(f"forward returned an array of shape {value.shape}: it must "
+                                  f"return the loss, one number (the batch's mean)")
+        run.values[loss_q] = np.float64(value.reshape(()))
     except Exception as err:
-        run.fail(quantities, raised("forward", err))
+        run.stop(quantities, "forward", err)
         return
+    if thorough:
+        _changed(logits, data.x, "forward", run)
     try:
-        run.values[grad_q] = np.array(loss.backward())
+        run.values[grad_q] = as_array(loss.backward(), "backward", "the logits' gradient")
     except Exception as err:
-        run.fail([grad_q], raised("backward", err))
+        run.stop([grad_q], "backward", err)
         return
     if finite_differences:
         x = data.x.copy()
