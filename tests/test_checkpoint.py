@@ -33,6 +33,8 @@ from tests.synthetic_data import block_images
 ADAM = TrainConfig(epochs=4, batch_size=20, optimizer="adam", lr=0.01, seed=3)
 SGD_MOMENTUM = TrainConfig(epochs=4, batch_size=20, lr=0.05, momentum=0.9,
                            weight_decay=1e-4, clip_norm=1.0, seed=3)
+RMSPROP = TrainConfig(epochs=4, batch_size=20, optimizer="rmsprop", lr=1e-3, momentum=0.5,
+                      weight_decay=1e-4, seed=3)
 
 
 def trained_state(config: TrainConfig, dtype: type = np.float64):
@@ -54,7 +56,8 @@ def leftovers(directory: Path, keep: str) -> list[str]:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("config", [ADAM, SGD_MOMENTUM], ids=["adam", "sgd"])
+@pytest.mark.parametrize("config", [ADAM, SGD_MOMENTUM, RMSPROP],
+                         ids=["adam", "sgd", "rmsprop"])
 def test_round_trip_is_exact(tmp_path: Path, config: TrainConfig, dtype: type) -> None:
     net, optimizer, history = trained_state(config, dtype)
     path = tmp_path / "run.npz"
@@ -376,7 +379,8 @@ def test_zip_error_is_what_a_truncated_npz_raises(saved: Path) -> None:
 # ----------------------------------------------------------------------------- resume
 
 
-@pytest.mark.parametrize("config", [SGD_MOMENTUM, ADAM], ids=["sgd-momentum", "adam"])
+@pytest.mark.parametrize("config", [SGD_MOMENTUM, ADAM, RMSPROP],
+                         ids=["sgd-momentum", "adam", "rmsprop"])
 def test_resume_equals_the_uninterrupted_run(tmp_path: Path, config: TrainConfig) -> None:
     """Stop after 2 of 4 epochs, resume into a differently initialized net: bitwise equal.
 
@@ -454,6 +458,9 @@ MISMATCHES = [  # (what changes, config fields, dtype, train/test data changes, 
     ("optimizer", {"optimizer": "adam"}, np.float64, {},
      r"optimizer \(checkpoint 'sgd', this run 'adam'\)"),
     ("momentum", {"momentum": 0.5}, np.float64, {}, r"momentum \(checkpoint 0\.0, this run 0\.5"),
+    ("rmsprop", {"optimizer": "rmsprop", "momentum": 0.5}, np.float64, {},
+     r"optimizer \(checkpoint 'sgd', this run 'rmsprop'\); momentum \(checkpoint 0\.0, this "
+     r"run 0\.5\) "),
     ("weight decay", {"weight_decay": 1e-3}, np.float64, {}, r"weight_decay \(checkpoint 0\.0"),
     ("clip norm", {"clip_norm": 1.0}, np.float64, {},
      r"clip_norm \(checkpoint None, this run 1\.0\)"),

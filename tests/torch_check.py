@@ -113,11 +113,14 @@ def assert_all_agree(pairs: Pairs, dtype: np.dtype | type, what: str) -> None:
 def optimizer_and_torch(
     make: Callable[[Sequential], object],
     make_torch: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer],
-    net: Sequential, steps: int = 3, seed: int = 0,
+    net: Sequential, steps: int = 3, seed: int = 0, state: bool = False,
 ) -> Pairs:
     """``parameters after step t`` (all of them, flat) for ``t = 1..steps`` of the optimizer
     ``make(net)`` and of ``make_torch`` on the twin's parameters, given the same random
-    gradients; ``net`` keeps its flat arrays, so the optimizer takes its flat path."""
+    gradients; ``net`` keeps its flat arrays, so the optimizer takes its flat path (unless
+    ``make`` hides them). With ``state``, also ``<buffer> after step t`` for every buffer of
+    the optimizer's ``state_dict()`` (``momentum_buffer``, ``exp_avg``, ``square_avg``, ...;
+    torch names them alike), all parameters' flat in the same order."""
     twin = to_torch(net)
     tparams = dict(twin.named_parameters())
     opt, topt = make(net), make_torch(list(tparams.values()))
@@ -129,9 +132,17 @@ def optimizer_and_torch(
             tparams[key].grad = torch.from_numpy(g.copy())
         opt.step()
         topt.step()
+        names = list(net.named_params())
         ours = np.concatenate([p.ravel() for p in net.named_params().values()])
-        theirs = torch.cat([tparams[key].detach().ravel() for key in net.named_params()])
+        theirs = torch.cat([tparams[key].detach().ravel() for key in names])
         pairs[f"parameters after step {t}"] = (ours, theirs.numpy())
+        if not state:
+            continue
+        buffers = opt.state_dict()
+        for buffer in dict.fromkeys(key.split(".", 1)[0] for key in buffers if key != "step"):
+            pairs[f"{buffer} after step {t}"] = (
+                np.concatenate([buffers[f"{buffer}.{key}"].ravel() for key in names]),
+                torch.cat([topt.state[tparams[key]][buffer].ravel() for key in names]).numpy())
     return pairs
 
 

@@ -135,7 +135,7 @@ class Finding:
             equation = f" (eq. {mistake.equation})" if mistake.equation else ""
             lines.append(f"  {kind} {self.quantity} matches `{mistake.id}`{equation}: "
                          f"{mistake.sentence}")
-        if not self.matches:
+        if not self.matches and self.error is None:
             lines.append(f"  It matches none of the {len(of_kind(kind))} catalogued {kind} "
                          f"mistakes.")
             for mistake, k in self.partly:

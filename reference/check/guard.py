@@ -37,6 +37,12 @@ class ProtocolError(Exception):
     with what was expected."""
 
 
+class NotSupportedError(Exception):
+    """An implementation cannot be built in a configuration by its own declaration (no
+    bias where the configuration has one, one input channel where it has two): the
+    configuration is reported as not supported by it, with this message."""
+
+
 @contextmanager
 def quiet() -> Iterator[None]:
     """No floating-point warnings from the code under check (its results show them)."""

@@ -21,7 +21,14 @@ import numpy as np
 import torch
 
 from reference.check.battery import Data, battery, draw_data, draw_gradients, non_contiguous
-from reference.check.guard import ProtocolError, as_array, quiet, raised, user_location
+from reference.check.guard import (
+    NotSupportedError,
+    ProtocolError,
+    as_array,
+    quiet,
+    raised,
+    user_location,
+)
 from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
 from reference.kinds import KINDS, Configuration
 from reference.mistakes import Mistake
@@ -222,6 +229,8 @@ def run_implementation(build: Callable[..., Any], kind: str, config: Configurati
 
     try:
         impl = built()
+    except NotSupportedError as err:
+        return Run(unsupported=str(err))
     except Exception as err:
         return Run(unsupported=raised("its constructor", err))
     run = run_layer(impl, kind, data, quantities, config.contiguous,

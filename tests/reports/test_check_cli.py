@@ -49,7 +49,7 @@ def test_a_students_mistake_exits_1_naming_it_and_writes_json(capsys, tmp_path) 
                                            "fd_agrees", "status"]
     data = json.loads(report.read_text())
     assert data["matches"] == {"grad input": ["pool-grad-to-all-ties"]}
-    assert data["passed"] is False and data["class"] == "StudentMaxPoolAllTies"
+    assert data["passed"] is False and data["name"] == "StudentMaxPoolAllTies"
 
 
 SOURCES = {
@@ -57,6 +57,8 @@ SOURCES = {
     "syntax.py": "class Broken(\n    pass\n",
     "nobackward.py": "class Half:\n    def forward(self, x):\n        return x\n",
     "function.py": "def relu(x):\n    return x\n",
+    "imports.py": "import helper\n",
+    "helper.py": "import numpy as np\nx = undefined\n",
 }
 
 
@@ -71,7 +73,10 @@ SOURCES = {
     ("function.py:relu", "relu", "{dir}/function.py: 'relu' is a function, not a class"),
     ("nobackward.py:Half", "conv3d", "--kind: unknown kind 'conv3d': expected one of conv2d, "
                                      "maxpool2d, dense, relu, softmax-ce"),
-    ("nobackward.py", "relu", "expected PATH.py:CLASS, got '{dir}/nobackward.py'"),
+    ("nobackward.py", "relu", "{dir}/nobackward.py: no implementation found (no class with a "
+                              "kind attribute, no CS231n function pair"),
+    ("imports.py", "relu", "cannot import {dir}/imports.py: in helper.py, line 2: NameError: "
+                           "name 'undefined' is not defined"),
 ])
 def test_a_usage_error_is_one_line_and_exit_2(capsys, tmp_path, target: str, kind: str,
                                               message: str) -> None:
