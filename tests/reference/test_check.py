@@ -316,5 +316,5 @@ def test_check_network_in_float32_names_the_mistake_within_float32s_tolerance() 
     net.layers["fc2"] = substitute(net.layers["fc2"], mistake.variant)
     x, labels = digit_batch(4)
     report = check_network(net, x.astype(np.float32), labels)
-    assert report.first_divergence == "fc2 grad bias"
+    assert report.first_divergence == f"fc2 {mistake.quantity}"   # grad weight
     assert report.matches == [mistake.id], report.text()
