@@ -12,7 +12,7 @@ from hypothesis import given, settings
 
 from scratchnet.layers import AvgPool2D, ShapeError
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
-from tests.strategies import AvgPoolCase, DTYPES, avgpool_cases, dtypes, random_input, seeds
+from tests.strategies import DTYPES, AvgPoolCase, avgpool_cases, dtypes, random_input, seeds
 from tests.torch_check import assert_layer_matches_torch
 
 rng = np.random.default_rng(0)
