@@ -50,11 +50,13 @@ class LayerProtocol(Protocol):
       the gradients of its ``forward``'s batch, summed over the batch (not averaged: the
       loss averages).
     * optional ``kind``: ``"conv2d"``, ``"maxpool2d"``, ``"dense"``, ``"relu"``,
-      ``"identity"`` or ``"flatten"``; a network's PyTorch twin is built from it and from
-      the parameters' shapes (``reference.register_twin``), with the hyperparameters the
-      shapes do not show read from attributes named as scratchnet's: ``stride`` and
-      ``padding`` for a convolution (default 1 and 0), ``kernel_size`` and ``stride`` for
-      a pooling (``stride`` defaults to ``kernel_size``).
+      ``"identity"`` or ``"flatten"`` (and, without a twin yet: ``"dropout"``,
+      ``"batchnorm1d"``, ``"batchnorm2d"``, ``"layernorm"``, ``"avgpool2d"``,
+      ``"sigmoid"``, ``"tanh"``, ``"leaky-relu"``); a network's PyTorch twin is built
+      from it and from the parameters' shapes (``reference.register_twin``), with the
+      hyperparameters the shapes do not show read from attributes named as scratchnet's:
+      ``stride`` and ``padding`` for a convolution (default 1 and 0), ``kernel_size`` and
+      ``stride`` for a pooling (``stride`` defaults to ``kernel_size``).
     * optional ``infer(x)``: ``forward`` when no ``backward`` follows (``Sequential.infer``
       uses ``forward`` when it is missing).
     * optional ``training``: True (the default) in training mode, False in eval mode, as
