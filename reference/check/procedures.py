@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from reference.check.battery import Data, draw_data, draw_gradients, non_contiguous
-from reference.check.guard import ProtocolError, as_array
 from reference.check.record import Run
 from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
+from reference.guard import ProtocolError, as_array
 from reference.kinds import Configuration, Kind
 from reference.quantities import torch_layer_quantities, torch_loss_quantities
 from reference.twin import twin_function

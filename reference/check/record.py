@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.check.guard import ProtocolError, raised, user_location
+from reference.guard import ProtocolError, raised, user_location
 
 
 @dataclass

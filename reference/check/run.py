@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from reference.check.battery import Data, battery
-from reference.check.guard import (
+from reference.check.procedures import procedure_of
+from reference.check.record import Run
+from reference.guard import (
     NotSupportedError,
     quiet,
     raised,
 )
-from reference.check.procedures import procedure_of
-from reference.check.record import Run
 from reference.kinds import KINDS, Configuration
 from reference.mistakes import Mistake
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from reference.guard import unpack
 from reference.kinds.kind import (
     BATCH,
     NON_CONTIGUOUS,
     Configuration,
     Draw,
+    FunctionStyle,
     Kind,
     negate,
     setting,
@@ -147,5 +150,35 @@ def rebuild(layer: Any, input_shape: tuple[int, ...]) -> tuple[tuple, dict[str, 
             {"bias": s["bias"], "input_shape": tuple(input_shape[1:]), "dtype": dtype})
 
 
+def cs231n_layer(forward: Callable, backward: Callable, names: tuple[str, str]) -> type:
+    class FunctionConv2D:
+        """``forward(x, w, b, conv_param) -> (out, cache)``, ``backward(dout, cache) ->
+        (dx, dw, db)``; ``w: (F, C, HH, WW)`` and ``b: (F,)`` as PyTorch's."""
+
+        def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                     stride: int = 1, padding: int = 0) -> None:
+            self.params = {"weight": np.zeros((out_channels, in_channels, kernel_size,
+                                               kernel_size)),
+                           "bias": np.zeros(out_channels)}
+            self.grads: dict[str, Any] = {}
+            self.conv_param = {"stride": stride, "pad": padding}
+
+        def forward(self, x: np.ndarray) -> Any:
+            out, self.cache = unpack(forward(x, self.params["weight"], self.params["bias"],
+                                             dict(self.conv_param)), ("out", "cache"), names[0])
+            return out
+
+        def backward(self, dout: np.ndarray) -> Any:
+            dx, dw, db = unpack(backward(dout, self.cache), ("dx", "dw", "db"), names[1])
+            self.grads = {"weight": dw, "bias": db}
+            return dx
+
+    return FunctionConv2D
+
+
+FUNCTIONS = FunctionStyle(
+    (("conv_forward_naive", "conv_backward_naive"), ("conv_forward_fast", "conv_backward_fast")),
+    cs231n_layer, ("conv_param {'stride', 'pad'}", "a tied bias b (F,) only"))
+
 KIND = Kind("conv2d", Conv2D, NAMED, random_configuration, CONDITIONS, twin, rebuild,
-            variant_options=lambda config: {"input_shape": config.shape[1:]})
+            variant_options=lambda config: {"input_shape": config.shape[1:]}, functions=FUNCTIONS)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from reference.guard import unpack
 from reference.kinds.kind import (
     BATCH,
     NON_CONTIGUOUS,
     Configuration,
     Draw,
+    FunctionStyle,
     Kind,
     negate,
     square_weight,
@@ -63,4 +67,33 @@ def rebuild(layer: Any, input_shape: tuple[int, ...]) -> tuple[tuple, dict[str, 
     return (s["in_features"], s["out_features"]), {"dtype": layer.params["weight"].dtype}
 
 
-KIND = Kind("dense", Dense, NAMED, random_configuration, CONDITIONS, twin, rebuild)
+def cs231n_layer(forward: Callable, backward: Callable, names: tuple[str, str]) -> type:
+    class FunctionDense:
+        """``forward(x, w, b) -> (out, cache)`` with ``w: (D, M)``, PyTorch's weight
+        transposed; ``backward(dout, cache) -> (dx, dw, db)``."""
+
+        def __init__(self, in_features: int, out_features: int) -> None:
+            self.params = {"weight": np.zeros((out_features, in_features)),
+                           "bias": np.zeros(out_features)}
+            self.grads: dict[str, Any] = {}
+
+        def forward(self, x: np.ndarray) -> Any:
+            out, self.cache = unpack(forward(x, self.params["weight"].T.copy(),
+                                             self.params["bias"]), ("out", "cache"), names[0])
+            return out
+
+        def backward(self, dout: np.ndarray) -> Any:
+            dx, dw, db = unpack(backward(dout, self.cache), ("dx", "dw", "db"), names[1])
+            self.grads = {"weight": dw.T if isinstance(dw, np.ndarray) else dw, "bias": db}
+            return dx
+
+    return FunctionDense
+
+
+FUNCTIONS = FunctionStyle(
+    (("affine_forward", "affine_backward"),), cs231n_layer,
+    ("w is (D, M), PyTorch's weight transposed: it is given weight.T and its dw is compared "
+     "transposed",))
+
+KIND = Kind("dense", Dense, NAMED, random_configuration, CONDITIONS, twin, rebuild,
+            functions=FUNCTIONS)

@@ -72,6 +72,24 @@ class Configuration:
         return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class FunctionStyle:
+    """A kind's layer as CS231n hands it out: two functions, ``forward(x, ...) -> (out,
+    cache)`` and ``backward(dout, cache) -> grads``, found in a file by their names.
+
+    Attributes:
+        pairs: the ``(forward, backward)`` names it is found by (``backward`` None when
+            one function does both, as ``softmax_loss``).
+        adapter: ``adapter(forward, backward, names) -> class``: the protocol class that
+            calls the pair in its own conventions.
+        conventions: where the style differs from PyTorch's, as the check assumes it.
+    """
+
+    pairs: tuple[tuple[str, str | None], ...]
+    adapter: Callable[[Callable, Callable | None, tuple[str, str | None]], type]
+    conventions: tuple[str, ...] = ()
+
+
 #: A property of a configuration and its input: ``predicate(configuration, input)``.
 Predicate = Callable[[Configuration, np.ndarray], bool]
 
@@ -106,6 +124,7 @@ class Kind:
         variant_options: what a catalogued variant needs beyond a configuration's
             options (a convolution's ``input_shape``, for an untied bias).
         loss: True for a loss: ``forward(logits, labels) -> float``, ``backward()``.
+        functions: its CS231n function pairs and how to call them, if it has any.
         procedure: how its check runs (``reference.check.procedures``): PyTorch's
             quantities on a configuration and an implementation's on the same data; None
             for the plain layer's or loss's.
@@ -121,6 +140,7 @@ class Kind:
         lambda layer, input_shape: ((), {}))
     variant_options: Callable[[Configuration], dict[str, Any]] = lambda config: {}
     loss: bool = False
+    functions: FunctionStyle | None = None
     procedure: Any = None
 
     @property

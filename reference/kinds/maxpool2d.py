@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from reference.guard import unpack
 from reference.kinds.kind import (
     NON_CONTIGUOUS,
     Configuration,
     Draw,
+    FunctionStyle,
     Kind,
     batch_above_one,
     negate,
@@ -108,4 +111,31 @@ def rebuild(layer: Any, input_shape: tuple[int, ...]) -> tuple[tuple, dict[str, 
     return (s["kernel_size"], s["stride"]), {}
 
 
-KIND = Kind("maxpool2d", MaxPool2D, NAMED, random_configuration, CONDITIONS, twin, rebuild)
+def cs231n_layer(forward: Callable, backward: Callable, names: tuple[str, str]) -> type:
+    class FunctionMaxPool2D:
+        """``forward(x, pool_param) -> (out, cache)``, ``backward(dout, cache) -> dx``."""
+
+        def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+            self.params: dict[str, Any] = {}
+            self.grads: dict[str, Any] = {}
+            self.pool_param = {"pool_height": kernel_size, "pool_width": kernel_size,
+                               "stride": kernel_size if stride is None else stride}
+
+        def forward(self, x: np.ndarray) -> Any:
+            out, self.cache = unpack(forward(x, dict(self.pool_param)), ("out", "cache"),
+                                     names[0])
+            return out
+
+        def backward(self, dout: np.ndarray) -> Any:
+            return backward(dout, self.cache)
+
+    return FunctionMaxPool2D
+
+
+FUNCTIONS = FunctionStyle(
+    (("max_pool_forward_naive", "max_pool_backward_naive"),
+     ("max_pool_forward_fast", "max_pool_backward_fast")),
+    cs231n_layer, ("pool_param {'pool_height', 'pool_width', 'stride'}",))
+
+KIND = Kind("maxpool2d", MaxPool2D, NAMED, random_configuration, CONDITIONS, twin, rebuild,
+            functions=FUNCTIONS)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from torch import nn
 
-from reference.kinds.kind import NON_CONTIGUOUS, Configuration, Draw, Kind, negate
+from reference.guard import unpack
+from reference.kinds.kind import NON_CONTIGUOUS, Configuration, Draw, FunctionStyle, Kind, negate
 from scratchnet import ReLU
 
 
@@ -41,5 +45,25 @@ CONDITIONS = (
     NON_CONTIGUOUS,
 )
 
+def cs231n_layer(forward: Callable, backward: Callable, names: tuple[str, str]) -> type:
+    class FunctionReLU:
+        """``forward(x) -> (out, cache)``, ``backward(dout, cache) -> dx``."""
+
+        def __init__(self) -> None:
+            self.params: dict[str, Any] = {}
+            self.grads: dict[str, Any] = {}
+
+        def forward(self, x: np.ndarray) -> Any:
+            out, self.cache = unpack(forward(x), ("out", "cache"), names[0])
+            return out
+
+        def backward(self, dout: np.ndarray) -> Any:
+            return backward(dout, self.cache)
+
+    return FunctionReLU
+
+
+FUNCTIONS = FunctionStyle((("relu_forward", "relu_backward"),), cs231n_layer)
+
 KIND = Kind("relu", ReLU, NAMED, random_configuration, CONDITIONS,
-            twin=lambda layer, dtype: nn.ReLU())
+            twin=lambda layer, dtype: nn.ReLU(), functions=FUNCTIONS)

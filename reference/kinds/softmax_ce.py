@@ -3,9 +3,13 @@ side is ``F.cross_entropy``, averaged over the batch)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from reference.kinds.kind import BATCH, Configuration, Draw, Kind, negate
+from reference.guard import unpack
+from reference.kinds.kind import BATCH, Configuration, Draw, FunctionStyle, Kind, negate
 from scratchnet import SoftmaxCrossEntropy
 
 
@@ -40,5 +44,22 @@ CONDITIONS = (
      lambda c, x: bool((np.ptp(x, axis=1) > 745).any())),   # exp(-746) is 0
 )
 
+def cs231n_layer(forward: Callable, backward: None, names: tuple[str, None]) -> type:
+    class FunctionSoftmaxLoss:
+        """``softmax_loss(x, y) -> (loss, dx)``: the loss and its gradient in one call."""
+
+        def forward(self, logits: np.ndarray, labels: np.ndarray) -> Any:
+            loss, self.dx = unpack(forward(logits, labels), ("loss", "dx"), names[0])
+            return loss
+
+        def backward(self) -> Any:
+            return self.dx
+
+    return FunctionSoftmaxLoss
+
+
+FUNCTIONS = FunctionStyle((("softmax_loss", None),), cs231n_layer,
+                          ("softmax_loss(x, y) returns (loss, dx) in one call",))
+
 KIND = Kind("softmax-ce", SoftmaxCrossEntropy, NAMED, random_configuration, CONDITIONS,
-            loss=True)
+            loss=True, functions=FUNCTIONS)

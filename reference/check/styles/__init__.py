@@ -20,9 +20,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from reference.check.guard import raised, user_location
 from reference.check.styles.declared import KEYS, DeclarationError, declare
 from reference.check.styles.functions import CS231N
+from reference.guard import raised, user_location
 from reference.kinds import KINDS
 
 

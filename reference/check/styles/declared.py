@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from reference.check.guard import NotSupportedError, ProtocolError
+from reference.guard import NotSupportedError, ProtocolError
 from reference.kinds import KINDS
 
 KEYS = ("args", "weight", "bias", "grad_weight", "grad_bias", "grads", "weight_layout",

@@ -24,8 +24,8 @@ import numpy as np
 #: Files that are not the user's: the checker's own, scratchnet's, and every installed or
 #: standard-library module (numpy's, torch's, ...).
 _NOT_USERS = tuple(str(Path(p).resolve()) for p in {
-    Path(__file__).resolve().parents[1],                   # reference/
-    Path(__file__).resolve().parents[2] / "scratchnet",
+    Path(__file__).resolve().parent,                       # reference/
+    Path(__file__).resolve().parents[1] / "scratchnet",
     sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
     sysconfig.get_paths()["platlib"], sys.prefix, sys.base_prefix,
 })
@@ -84,6 +84,15 @@ def describe_value(value: Any) -> str:
     if isinstance(value, tuple | list):
         return f"a {type(value).__name__} of {len(value)}"
     return f"a {type(value).__name__}"
+
+
+def unpack(result: Any, names: tuple[str, ...], function: str) -> tuple:
+    """``result`` as the tuple ``names`` says it is (CS231n's ``(out, cache)``), or a
+    ProtocolError naming what ``function`` returned instead."""
+    if not isinstance(result, tuple | list) or len(result) != len(names):
+        raise ProtocolError(f"{function} returned {describe_value(result)}: it must return "
+                            f"({', '.join(names)})")
+    return tuple(result)
 
 
 def as_array(value: Any, what: str, expected: str) -> np.ndarray:
