@@ -21,7 +21,7 @@ from reference.check import (
 )
 from reference.check.styles import DeclarationError, ImportFailedError
 from reference.check.styles.declared import KEYS, declare
-from reference.check.styles.functions import CS231N
+from reference.kinds import KINDS
 from reports.usage import UsageError, non_negative_int
 from scratchnet.atomic import write_atomically
 
@@ -117,7 +117,9 @@ def function_pair(module, path: Path, name: str, kind: str | None) -> Implementa
     for fn in (forward, backward):
         if not callable(getattr(module, fn, None)):
             raise UsageError(f"{path} has no function {fn!r}")
-    style = CS231N[kind]
+    style = KINDS[kind].functions
+    if style is None:
+        raise UsageError(f"--kind: a {kind} has no function style: check a class")
     build = style.adapter(getattr(module, forward), getattr(module, backward),
                           (forward, backward))
     return Implementation(f"{forward} / {backward}", kind, "functions", build,

@@ -4,7 +4,8 @@ runs, and ``discover``, which finds every implementation in a file.
 * **class**: a class following the protocol (``scratchnet.layers.base.LayerProtocol``)
   with a ``kind`` attribute;
 * **functions**: CS231n's ``conv_forward_naive`` / ``conv_backward_naive`` pairs, found by
-  their names (``functions.py``);
+  their names (each kind's ``Kind.functions``: the names, and the small class that calls
+  them in their own conventions);
 * **declared class**: a class of its own making, checked through a few declared facts
   (``declared.py``: where its weights and gradients are, their layout, ...).
 """
@@ -21,7 +22,6 @@ from types import ModuleType
 from typing import Any
 
 from reference.check.styles.declared import KEYS, DeclarationError, declare
-from reference.check.styles.functions import CS231N
 from reference.guard import raised, user_location
 from reference.kinds import KINDS
 
@@ -95,7 +95,7 @@ def discover(module: ModuleType,
         if inspect.isclass(obj) and getattr(obj, "kind", None) in KINDS and name not in (
                 declarations or {}):
             found.append((_line(obj), Implementation(name, obj.kind, "class", obj)))
-    for kind, style in CS231N.items():
+    for kind, style in ((k.name, k.functions) for k in KINDS.values() if k.functions):
         for forward, backward in style.pairs:
             if forward not in own and (backward is None or backward not in own):
                 continue
