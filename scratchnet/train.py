@@ -290,7 +290,9 @@ def check_data(net: Sequential, x: Any, y: Any, what: str = "x") -> None:
     if len(y) != len(x):
         fail(f"{len(x)} images but {len(y)} labels")
     try:
-        num_classes = net.forward(x[:1]).shape[1]  # the layers check the image shape
+        # The layers check the image shape; infer runs them in eval mode, so that no
+        # training-mode batch norm counts this example in its running statistics.
+        num_classes = net.infer(x[:1]).shape[1]
     except ShapeError as err:
         fail(str(err))
     if y.min() < 0 or y.max() >= num_classes:
@@ -438,7 +440,7 @@ def resume_differences(checkpoint: Checkpoint, net: Sequential, config: TrainCon
 
     Raises:
         CheckpointError: the checkpoint's config is not a valid ``TrainConfig``, or its
-            network's parameters do not fit ``net`` at all (no flag can continue that).
+            network's parameters or buffers do not fit ``net`` at all (no flag can continue that).
     """
     where = checkpoint.path
     try:
@@ -448,8 +450,11 @@ def resume_differences(checkpoint: Checkpoint, net: Sequential, config: TrainCon
                               f"({str(err).splitlines()[0]})") from None
     ours = describe_network(net)
     theirs = checkpoint.network
-    for key in dict.fromkeys([*theirs["params"], *ours["params"]]):
-        shapes = [_shape(network["params"].get(key)) for network in (theirs, ours)]
+    shapes_of = {name: {**network["params"], **{k: b["shape"] for k, b in
+                                                  network.get("buffers", {}).items()}}
+                 for name, network in (("theirs", theirs), ("ours", ours))}
+    for key in dict.fromkeys([*shapes_of["theirs"], *shapes_of["ours"]]):
+        shapes = [_shape(shapes_of[name].get(key)) for name in ("theirs", "ours")]
         if shapes[0] != shapes[1]:
             raise CheckpointError(f"{where}: checkpoint was made for a different network: "
                                   f"its {key} is {shapes[0]}, this network's {shapes[1]}")
@@ -582,6 +587,7 @@ def _restore(saved: Checkpoint, net: Sequential, optimizer: Optimizer, config: T
         raise CheckpointError(f"{saved.path}: checkpoint is at epoch {saved.epoch}, past "
                               f"this run's epochs={config.epochs}")
     net.load_params(saved.params)  # converted to the net's dtype when forced
+    net.load_buffers(saved.buffers)
     try:
         optimizer.load_state_dict(saved.optimizer_state)
     except ValueError as err:

@@ -1,10 +1,13 @@
 """The one comparison helper every test against PyTorch goes through.
 
-``assert_layer_matches_torch(layer, x, torch_fn)`` runs ``layer`` forward on ``x`` and
+``assert_layer_matches_torch(layer, x, torch_fn)`` runs ``layer`` (in its mode: set
+``layer.eval()`` first to compare eval mode) forward on ``x`` and
 backward on a random upstream gradient, runs ``torch_fn`` (a ``torch.nn.functional``
 expression of the same layer) on the same input and weights with the same upstream
 gradient, and asserts that the output, the input gradient and every parameter gradient
-agree under the project's one rule, :mod:`reference.agreement`.
+agree under the project's one rule, :mod:`reference.agreement`. ``torch_fn`` may read the
+layer after its forward: a dropout's ``torch_fn`` applies the mask the layer drew,
+``x * torch.from_numpy(layer.mask) / (1 - p)``.
 
 The ``*_and_torch`` functions compute the same pairs without asserting, as an ordered
 dict ``quantity -> (ours, torch's)`` (for a layer, a loss, an optimizer, gradient
@@ -76,7 +79,11 @@ def assert_layer_matches_torch(
         assert grad.shape == layer.params[key].shape, f"{key} grad shape"
         assert grad.dtype == layer.params[key].dtype, f"{key} grad dtype"
         check(grad, pairs[f"grad {key}"][1], dtype, f"{layer!r} {key} gradient")
-    # The forward pass for inference (skips what backward needs) gives the same output.
+    # The forward pass for inference (skips what backward needs) gives the same output, in
+    # the layer's mode. A layer that draws at random (dropout) is handed the mask its forward
+    # drew (``use_mask``); a training-mode batch norm updates its running statistics again.
+    if getattr(layer, "mask", None) is not None and hasattr(layer, "use_mask"):
+        layer.use_mask(layer.mask)
     check(layer.infer(x), y_torch, dtype, f"{layer!r} infer output")
 
 

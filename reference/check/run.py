@@ -20,77 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference.check.battery import Data, battery, draw_data, draw_gradients, non_contiguous
+from reference.check.battery import Data, battery
 from reference.check.guard import (
     NotSupportedError,
-    ProtocolError,
-    as_array,
     quiet,
     raised,
-    user_location,
 )
-from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
+from reference.check.procedures import procedure_of
+from reference.check.record import Run
 from reference.kinds import KINDS, Configuration
 from reference.mistakes import Mistake
-from reference.quantities import torch_layer_quantities, torch_loss_quantities
-from reference.twin import twin_function
-
-
-@dataclass
-class Run:
-    """What one implementation gave in one configuration: plain data (arrays, strings,
-    numbers), so that it can come back from a process that ran the user's code.
-
-    Attributes:
-        unsupported: why the class cannot be built in this configuration (None if it can).
-        values: quantity -> the array it computed.
-        failures: quantity -> what happened instead of a value (an exception, a result of
-            the wrong form, a missing or misshapen parameter), in words.
-        skipped: quantity -> why it was not compared (its output's shape differs from
-            PyTorch's, so there is no common upstream gradient; or backward gave no input
-            gradient).
-        fd: gradient quantity -> ``(error, tolerance)`` of the gradient against central
-            finite differences of the implementation's own forward pass, along a random
-            direction (missing where the function has no derivative: ties, exact zeros).
-        error: what stopped the run, in words: an exception in the user's code
-            (``"forward raised ValueError: ..."``) or a protocol problem (``"forward
-            returned a tuple of 2: ..."``); None when it ran through.
-        error_where: ``"layers.py, line 31"``: where in the user's code it was raised.
-        protocol: True when ``error`` is a protocol problem, not an exception.
-        no_input_grad: ``backward`` returned None: the layer gives no input gradient (as a
-            network's first layer may), and it is not compared.
-        warnings: what the calls did that breaks a network without changing their results
-            (they wrote into their input or the upstream gradient).
-        unstable: the quantities that differed between two identical runs (the layer reads
-            memory it does not own, or state left from an earlier call).
-    """
-
-    unsupported: str | None = None
-    values: dict[str, np.ndarray] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    fd: dict[str, tuple[float, float]] = field(default_factory=dict)
-    error: str | None = None
-    error_where: str | None = None
-    protocol: bool = False
-    no_input_grad: bool = False
-    warnings: list[str] = field(default_factory=list)
-    unstable: list[str] = field(default_factory=list)
-
-    def fail(self, quantities: list[str], why: str) -> None:
-        """Record ``why`` for each of ``quantities`` not computed yet."""
-        for q in quantities:
-            if q not in self.values and q not in self.failures:
-                self.failures[q] = why
-
-    def stop(self, quantities: list[str], what: str, err: BaseException) -> None:
-        """``err`` stopped the run in ``what`` (``"forward"``, ``"backward"``): it becomes
-        the run's error and the reason for each of ``quantities`` not computed."""
-        if isinstance(err, ProtocolError):
-            self.error, self.protocol = str(err), True
-        else:
-            self.error, self.error_where = raised(what, err), user_location(err)
-        self.fail(quantities, self.error)
 
 
 def missing_keywords(cls: type, names: list[str]) -> list[str]:
@@ -129,24 +68,6 @@ def set_weights(layer: Any, weights: dict[str, np.ndarray],
                     f"the class a dtype argument, or make its arrays {np.dtype(dtype)})")
         p[...] = value
     return None
-
-
-def reference_run(kind: str, config: Configuration,
-                  rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
-    """``config``'s data, drawn from ``rng``, and PyTorch's quantities on it (their keys, in
-    order, are the quantities a layer of ``kind`` is checked in)."""
-    input_quantity = KINDS[kind].input_quantity
-    if KINDS[kind].loss:
-        data = draw_data(kind, config, rng, {})
-        draw_gradients(data, None, input_quantity, rng)
-        return data, torch_loss_quantities(data.x, data.labels)
-    scratchnet_layer = KINDS[kind].scratchnet(*config.args, **config.options)
-    shapes = {key: p.shape for key, p in scratchnet_layer.params.items()}
-    data = draw_data(kind, config, rng, shapes)
-    twin = twin_function(scratchnet_layer)
-    output = torch_layer_quantities(twin, data.x, data.weights, None)["output"]
-    draw_gradients(data, output.shape, input_quantity, rng)
-    return data, torch_layer_quantities(twin, data.x, data.weights, data.grad_y)
 
 
 @dataclass
@@ -245,6 +166,13 @@ def run_implementation(build: Callable[..., Any], kind: str, config: Configurati
     return run
 
 
+def reference_run(kind: str, config: Configuration,
+                  rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
+    """``config``'s data, drawn from ``rng``, and PyTorch's quantities on it (their keys, in
+    order, are the quantities a layer of ``kind`` is checked in)."""
+    return procedure_of(KINDS[kind]).reference(KINDS[kind], config, rng)
+
+
 def run_layer(impl: Any, kind: str, data: Data, quantities: list[str], contiguous: bool = True,
               finite_differences: bool = False, dtype: np.dtype | type = np.float64,
               thorough: bool = False) -> Run:
@@ -254,14 +182,17 @@ def run_layer(impl: Any, kind: str, data: Data, quantities: list[str], contiguou
     whether the calls changed the arrays they were given."""
     run = Run()
     with quiet():
-        problem = set_weights(impl, data.weights, dtype)
+        try:
+            problem = set_weights(impl, data.weights, dtype)
+        except Exception as err:                   # a params property that raises
+            run.stop(quantities, "reading its params", err)
+            return run
         if problem is not None:
             run.error, run.protocol = problem, True
             run.fail(quantities, problem)
-        elif KINDS[kind].loss:
-            _run_loss(impl, data, quantities, run, finite_differences, thorough)
         else:
-            _run_layer(impl, data, quantities, run, contiguous, finite_differences, thorough)
+            procedure_of(KINDS[kind]).run(impl, data, quantities, run, contiguous,
+                                          finite_differences, thorough)
     return run
 
 
@@ -278,109 +209,3 @@ def _named_parameters(build: Callable[..., Any]) -> set[str]:
         return set()
 
 
-def _changed(given: np.ndarray, original: np.ndarray, what: str, run: Run) -> None:
-    """Warn when a call changed ``given``, a copy of ``original`` it was handed."""
-    if not np.array_equal(given, original, equal_nan=True):
-        run.warnings.append(f"{what} changes the array it is given in place: in a network "
-                            f"that array is another layer's (its output or its gradient), "
-                            f"which the change corrupts")
-
-
-def _run_layer(layer: Any, data: Data, quantities: list[str], run: Run, contiguous: bool,
-               finite_differences: bool, thorough: bool) -> None:
-    x = data.x.copy() if contiguous else non_contiguous(data.x)
-    try:
-        run.values["output"] = as_array(layer.forward(x), "forward", "the output array")
-    except Exception as err:
-        run.stop(quantities, "forward", err)
-        return
-    if thorough:
-        _changed(x, data.x, "forward", run)
-    if run.values["output"].shape != data.grad_y.shape:
-        for q in quantities[1:]:
-            run.skipped[q] = "not compared: the output's shape differs from PyTorch's"
-        return
-    grad_y = data.grad_y.copy()
-    try:
-        grad_x = layer.backward(grad_y)
-        if grad_x is None:
-            run.no_input_grad = True
-            run.skipped["grad input"] = ("not compared: backward returned None (no input "
-                                         "gradient, as a network's first layer may)")
-        else:
-            run.values["grad input"] = as_array(grad_x, "backward", "the input's gradient")
-    except Exception as err:
-        run.stop(quantities[1:], "backward", err)
-        return
-    if thorough:
-        _changed(grad_y, data.grad_y, "backward", run)
-    grads = getattr(layer, "grads", {})
-    for q in quantities[2:]:
-        key = q.removeprefix("grad ")
-        if not isinstance(grads, dict) or key not in grads:
-            run.failures[q] = f"grads has no '{key}' after backward"
-            continue
-        try:
-            run.values[q] = as_array(grads[key], f"grads['{key}']", "an array")
-        except ProtocolError as err:
-            run.failures[q] = str(err)
-    if finite_differences:
-        def f() -> float:
-            return float(np.sum(data.grad_y * layer.forward(x.copy())))
-
-        x = data.x.copy()
-        arrays = {"grad input": x} | {q: layer.params[q.removeprefix("grad ")]
-                                      for q in quantities[2:]}
-        _finite_differences(f, arrays, data, run)
-
-
-def _run_loss(loss: Any, data: Data, quantities: list[str], run: Run,
-              finite_differences: bool, thorough: bool) -> None:
-    loss_q, grad_q = quantities
-    logits = data.x.copy()
-    try:
-        value = as_array(loss.forward(logits, data.labels.copy()), "forward", "the loss")
-        if value.size != 1:
-            raise ProtocolError(f"forward returned an array of shape {value.shape}: it must "
-                                  f"return the loss, one number (the batch's mean)")
-        run.values[loss_q] = np.float64(value.reshape(()))
-    except Exception as err:
-        run.stop(quantities, "forward", err)
-        return
-    if thorough:
-        _changed(logits, data.x, "forward", run)
-    try:
-        run.values[grad_q] = as_array(loss.backward(), "backward", "the logits' gradient")
-    except Exception as err:
-        run.stop([grad_q], "backward", err)
-        return
-    if finite_differences:
-        x = data.x.copy()
-        _finite_differences(lambda: float(loss.forward(x.copy(), data.labels.copy())),
-                            {grad_q: x}, data, run)
-
-
-def _finite_differences(f: Callable[[], float], arrays: dict[str, np.ndarray], data: Data,
-                        run: Run) -> None:
-    """For each ``quantity -> array`` whose gradient ``run`` holds: the error of that
-    gradient along ``data.directions[quantity]`` against central differences of ``f``,
-    perturbing ``array`` in place.
-
-    The step is ``STEP * sqrt(max(1, max|array|))``: perturbing an entry of size ``a``
-    rounds the step by about ``eps * a``, an error of ``eps * a / h`` in the difference,
-    while truncation grows like ``h^2``. On the battery's logits of 800 (where a softmax
-    without its max shift overflows) a step of ``STEP * 800`` was truncated to 0.7 of the
-    tolerance; with the square root, scratchnet's and the plain layers stay within 0.1 of
-    it in every configuration (the battery with 40 random configurations per kind).
-    """
-    for q, array in arrays.items():
-        grad = run.values.get(q)
-        if grad is None or grad.shape != array.shape or array.dtype != np.float64:
-            continue
-        direction = data.directions[q]
-        step = STEP * np.sqrt(max(1.0, float(np.max(np.abs(array), initial=0.0))))
-        try:
-            numeric = directional_derivative(f, array, direction, step)
-        except Exception:
-            continue                      # the failure shows in the quantities themselves
-        run.fd[q] = (fd_error(np.sum(grad * direction), numeric), fd_tolerance(numeric))
