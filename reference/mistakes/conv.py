@@ -259,7 +259,7 @@ MISTAKES = [
         "conv-bias-grad-averaged", "conv2d",
         "The weight and bias gradients are divided by the batch size: a convention, right "
         "only when the loss's gradient is not averaged already, and PyTorch's mean loss's "
-        "is, so here they are N times too small (declare the convention `grads averaged` "
+        "is, so here they are N times too small (declare the convention `grads_averaged=true` "
         "and the check multiplies them back).",
         "(2)", BiasGradAveraged, "grad weight", "batch > 1", in_network="conv2"),
     Mistake(

@@ -69,7 +69,7 @@ MISTAKES = [
         "dense-bias-grad-averaged", "dense",
         "The weight and bias gradients are divided by the batch size: a convention, right "
         "only when the loss's gradient is not averaged already, and PyTorch's mean loss's "
-        "is, so here they are N times too small (declare the convention `grads averaged` "
+        "is, so here they are N times too small (declare the convention `grads_averaged=true` "
         "and the check multiplies them back).",
         "(8)", BiasGradAveraged, "grad weight", "batch > 1", in_network="fc2"),
     Mistake(
