@@ -18,39 +18,39 @@ configuration, weights and upstream gradient, and see whose numbers theirs match
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from types import MappingProxyType
 
 from reference.mistakes import conv, dense, loss, optim, pool, relu
-from reference.mistakes.conv import PlainConv2D
-from reference.mistakes.dense import PlainDense
-from reference.mistakes.entry import CONDITIONS, KINDS, QUANTITIES, Mistake
-from reference.mistakes.loss import PlainSoftmaxCrossEntropy
-from reference.mistakes.optim import PlainAdam, PlainSGD
-from reference.mistakes.pool import PlainMaxPool2D
-from reference.mistakes.relu import PlainReLU
+from reference.mistakes.entry import Catalogue, Mistake
 from reference.mistakes.swap import configuration, substitute
 from reference.mistakes.table import document
 
+#: Every kind's catalogue, registered once, in the catalogue's order.
+CATALOGUES: tuple[Catalogue, ...] = (conv.CATALOGUE, pool.CATALOGUE, dense.CATALOGUE,
+                                     relu.CATALOGUE, loss.CATALOGUE, *optim.CATALOGUES)
 
-def _registry(entries: Iterable[Mistake]) -> MappingProxyType:
-    """The entries by id, in ``KINDS`` order (the modules' order within a kind)."""
+
+def _registry(catalogues: tuple[Catalogue, ...]) -> MappingProxyType:
+    """Every catalogue's entries by id, in the catalogues' order."""
     registry: dict[str, Mistake] = {}
-    for mistake in sorted(entries, key=lambda m: KINDS.index(m.kind)):
+    for mistake in (m for c in catalogues for m in c.mistakes):
         if mistake.id in registry:
             raise ValueError(f"two mistakes have the id {mistake.id!r}")
         registry[mistake.id] = mistake
     return MappingProxyType(registry)
 
 
-MISTAKES = _registry([*conv.MISTAKES, *pool.MISTAKES, *dense.MISTAKES, *relu.MISTAKES,
-                      *loss.MISTAKES, *optim.MISTAKES])
+MISTAKES = _registry(CATALOGUES)
 
-#: The correct plain implementation each kind's variants derive from (clip: none, its
-#: variants are whole functions like ``scratchnet.optim.clip_grad_norm``).
-PLAIN = {"conv2d": PlainConv2D, "maxpool2d": PlainMaxPool2D, "dense": PlainDense,
-         "relu": PlainReLU, "softmax-ce": PlainSoftmaxCrossEntropy, "sgd": PlainSGD,
-         "adam": PlainAdam}
+#: The kinds mistakes are catalogued for, in order.
+KINDS = tuple(c.kind for c in CATALOGUES)
+#: Per kind, the inputs a mistake may need before it shows (``Catalogue.shows_on``).
+CONDITIONS = {c.kind: c.shows_on for c in CATALOGUES}
+#: Per kind, what its check compares with PyTorch (``Catalogue.quantities``).
+QUANTITIES = {c.kind: c.quantities for c in CATALOGUES}
+#: The correct plain implementation each kind's variants derive from (not for kinds whose
+#: variants are whole functions, like gradient clipping's).
+PLAIN = {c.kind: c.plain for c in CATALOGUES if c.plain is not None}
 
 
 def of_kind(kind: str) -> list[Mistake]:
@@ -62,8 +62,8 @@ def of_kind(kind: str) -> list[Mistake]:
 
 def markdown() -> str:
     """The catalogue as the Markdown page ``reference/MISTAKES.md``."""
-    return document(MISTAKES)
+    return document(CATALOGUES)
 
 
-__all__ = ["CONDITIONS", "KINDS", "MISTAKES", "PLAIN", "QUANTITIES", "Mistake",
-           "configuration", "markdown", "of_kind", "substitute"]
+__all__ = ["CATALOGUES", "CONDITIONS", "KINDS", "MISTAKES", "PLAIN", "QUANTITIES", "Catalogue",
+           "Mistake", "configuration", "markdown", "of_kind", "substitute"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.mistakes.entry import Mistake
+from reference.mistakes.entry import Catalogue, Mistake
 from scratchnet import naive
 from scratchnet.layers import Conv2D
 
@@ -240,7 +240,12 @@ class SamePaddingIgnoresStride(PlainConv2D):
         return self.add_bias(correlate(self.pad(x), self.params["weight"]))   # stride 1
 
 
-MISTAKES = [
+CATALOGUE = Catalogue(
+    "conv2d", PlainConv2D, "layer check",
+    shows_on=("batch > 1", "stride > 1", "padding > 0", "untied bias", "non-square input",
+         "sizes the stride does not divide", "stride > 1 with padding > 0"),
+    quantities=("output", "grad input", "grad weight", "grad bias"),
+    mistakes=(
     Mistake(
         "conv-kernel-flipped-forward", "conv2d",
         "The forward pass convolves (rotates the kernel by 180 degrees) instead of "
@@ -319,4 +324,4 @@ MISTAKES = [
         "padding: padded and strided, the output has every position instead of every "
         "stride-th.",
         "(1)", SamePaddingIgnoresStride, "output", "stride > 1 with padding > 0"),
-]
+))

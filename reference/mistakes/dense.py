@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.mistakes.entry import Mistake
+from reference.mistakes.entry import Catalogue, Mistake
 from scratchnet import naive
 from scratchnet.layers import Dense
 
@@ -55,7 +55,11 @@ class InputGradUntransposed(PlainDense):
         return grad_y @ self.params["weight"].T          # W G in the seed's columns
 
 
-MISTAKES = [
+CATALOGUE = Catalogue(
+    "dense", PlainDense, "layer check",
+    shows_on=("batch > 1",),
+    quantities=("output", "grad input", "grad weight", "grad bias"),
+    mistakes=(
     Mistake(
         "dense-weight-grad-transposed", "dense",
         "The weight gradient is X^T G instead of G X^T, its transpose: eq. (8) with the "
@@ -77,4 +81,4 @@ MISTAKES = [
         "The input gradient multiplies by W instead of W^T: eq. (10) without its transpose "
         "(it fits only a square layer, as the seed's fc1 is).",
         "(10)", InputGradUntransposed, "grad input", in_network="fc1"),
-]
+))

@@ -1,40 +1,12 @@
-"""One catalogued mistake: what it is, which equation it breaks, and a class that makes it."""
+"""One catalogued mistake (``Mistake``: what it is, which equation it breaks, and a class
+that makes it) and one kind's catalogue of them (``Catalogue``: the mistakes and the words
+they are described in)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-#: The kinds of implementation a mistake can be made in, in the catalogue's order.
-KINDS = ("conv2d", "maxpool2d", "dense", "relu", "softmax-ce", "sgd", "adam", "clip")
-
-#: The inputs a mistake may need before it shows, per kind. A mistake that needs none shows
-#: on the plainest input of its kind (one example, stride 1, no padding, no ties, ...).
-CONDITIONS: dict[str, tuple[str, ...]] = {
-    "conv2d": ("batch > 1", "stride > 1", "padding > 0", "untied bias", "non-square input",
-               "sizes the stride does not divide", "stride > 1 with padding > 0"),
-    "maxpool2d": ("ties", "overlapping windows", "odd size", "non-square input"),
-    "dense": ("batch > 1",),
-    "relu": ("exact zeros",),
-    "softmax-ce": ("batch > 1", "large logits"),
-    "sgd": ("momentum", "momentum and weight decay", "dampening"),
-    "adam": ("weight decay",),
-    "clip": ("norm below max_norm",),
-}
-
-#: What a kind's check compares with PyTorch, in the order it compares them; a mistake names
-#: the first of them it gets wrong (optimizers: the parameters after each step, "...step t").
-QUANTITIES: dict[str, tuple[str, ...]] = {
-    "conv2d": ("output", "grad input", "grad weight", "grad bias"),
-    "maxpool2d": ("output", "grad input"),
-    "dense": ("output", "grad input", "grad weight", "grad bias"),
-    "relu": ("output", "grad input"),
-    "softmax-ce": ("loss", "grad logits"),
-    "sgd": ("parameters after step",),
-    "adam": ("parameters after step",),
-    "clip": ("clipped gradients", "norm"),
-}
 
 _ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)+")
 
@@ -45,16 +17,16 @@ class Mistake:
 
     Attributes:
         id: stable kebab-case name, e.g. ``"conv-kernel-not-flipped-input-grad"``.
-        kind: one of ``KINDS``.
+        kind: the kind it is made in (its catalogue's).
         sentence: the mistake in one sentence a student understands.
         equation: the seed report's equation it breaks, e.g. ``"(4)"``; None when the seed
             has none (the optimizers).
         variant: the faulty implementation, used exactly as scratchnet's of that kind: a
             class taking the same constructor arguments (a subclass of it), or for
             ``clip`` a function like ``scratchnet.optim.clip_grad_norm``.
-        quantity: the first quantity of ``QUANTITIES[kind]`` that the variant gets wrong.
-        shows_on: the condition of ``CONDITIONS[kind]`` an input needs for the mistake to
-            show; None when any input shows it.
+        quantity: the first of its catalogue's ``quantities`` that the variant gets wrong.
+        shows_on: the condition of its catalogue's ``shows_on`` an input needs for the
+            mistake to show; None when any input shows it.
         in_network: the layer of ``seed_network("full")`` whose replacement by the variant
             makes ``reference.compare`` report ``f"{in_network} {quantity}"`` as the first
             divergence; None when the seed network's inputs cannot show it (no stride, no
@@ -77,12 +49,6 @@ class Mistake:
 
         if not _ID.fullmatch(self.id):
             fail("the id must be kebab-case (lowercase words joined by '-')")
-        if self.kind not in KINDS:
-            fail(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.shows_on is not None and self.shows_on not in CONDITIONS[self.kind]:
-            fail(f"shows_on must be one of {CONDITIONS[self.kind]} or None, got {self.shows_on!r}")
-        if self.quantity.rstrip(" 0123456789") not in QUANTITIES[self.kind]:
-            fail(f"quantity must be one of {QUANTITIES[self.kind]}, got {self.quantity!r}")
         if self.equation is not None and not re.fullmatch(r"\(\d+\)", self.equation):
             fail(f"equation must look like '(4)', got {self.equation!r}")
 
@@ -90,3 +56,41 @@ class Mistake:
         """``"<id>: <sentence>"`` with the equation, e.g. for a diagnosis."""
         where = f" (eq. {self.equation})" if self.equation else ""
         return f"{self.id}{where}: {self.sentence}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """One kind's catalogued mistakes, registered once in ``reference.mistakes``.
+
+    Attributes:
+        kind: the kind (``"conv2d"``, ``"sgd"``, ...).
+        plain: the correct plain implementation its variants derive from (None when they
+            are whole functions, as gradient clipping's).
+        check: the check that catches them, in words (``reference/MISTAKES.md``).
+        shows_on: the inputs a mistake may need before it shows. A mistake that needs
+            none shows on the plainest input of its kind (one example, stride 1, no
+            padding, no ties, ...).
+        quantities: what the kind's check compares with PyTorch, in the order it compares
+            them; a mistake names the first it gets wrong (optimizers: the parameters
+            after each step, ``"... step t"``).
+        mistakes: its entries, in the order the catalogue lists them.
+    """
+
+    kind: str
+    plain: Any
+    check: str
+    shows_on: tuple[str, ...]
+    quantities: tuple[str, ...]
+    mistakes: tuple[Mistake, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for m in self.mistakes:
+            def fail(message: str, m: Mistake = m) -> None:
+                raise ValueError(f"mistake {m.id!r}: {message}")
+
+            if m.kind != self.kind:
+                fail(f"it is in the {self.kind} catalogue, but its kind is {m.kind!r}")
+            if m.shows_on is not None and m.shows_on not in self.shows_on:
+                fail(f"shows_on must be one of {self.shows_on} or None, got {m.shows_on!r}")
+            if m.quantity.rstrip(" 0123456789") not in self.quantities:
+                fail(f"quantity must be one of {self.quantities}, got {m.quantity!r}")

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from reference.mistakes.entry import Mistake
+from reference.mistakes.entry import Catalogue, Mistake
 from scratchnet import SoftmaxCrossEntropy, naive
 
 
@@ -73,7 +73,11 @@ class SoftmaxNoMaxShift(PlainSoftmaxCrossEntropy):
         return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))   # exp overflows
 
 
-MISTAKES = [
+CATALOGUE = Catalogue(
+    "softmax-ce", PlainSoftmaxCrossEntropy, "loss check",
+    shows_on=("batch > 1", "large logits"),
+    quantities=("loss", "grad logits"),
+    mistakes=(
     Mistake(
         "ce-missing-minus", "softmax-ce",
         "The loss is the seed's (16) as printed, without its minus sign: negative, and "
@@ -105,4 +109,4 @@ MISTAKES = [
         "seed's (18) missing): exp overflows at large logits and the loss is NaN or "
         "infinite.",
         "(18)", SoftmaxNoMaxShift, "loss", "large logits"),
-]
+))

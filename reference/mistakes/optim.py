@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from reference.mistakes.entry import Mistake
+from reference.mistakes.entry import Catalogue, Mistake
 from scratchnet.optim import SGD, Adam, global_grad_norm
 
 
@@ -128,7 +128,7 @@ def clip_always_rescales(grads: Mapping[str, np.ndarray], max_norm: float) -> fl
     return total
 
 
-MISTAKES = [
+_MISTAKES = [
     Mistake(
         "sgd-momentum-after-step", "sgd",
         "The parameter moves by the old velocity, and only then is the velocity updated "
@@ -171,3 +171,18 @@ MISTAKES = [
         "which normalises them instead of clipping.",
         None, clip_always_rescales, "clipped gradients", "norm below max_norm"),
 ]
+
+
+def _of(kind: str) -> tuple[Mistake, ...]:
+    return tuple(m for m in _MISTAKES if m.kind == kind)
+
+
+CATALOGUES = (
+    Catalogue("sgd", PlainSGD, "optimizer check",
+              ("momentum", "momentum and weight decay", "dampening"),
+              ("parameters after step",), _of("sgd")),
+    Catalogue("adam", PlainAdam, "optimizer check", ("weight decay",),
+              ("parameters after step",), _of("adam")),
+    Catalogue("clip", None, "clipping check", ("norm below max_norm",),
+              ("clipped gradients", "norm"), _of("clip")),
+)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from reference.mistakes.entry import Mistake
+from reference.mistakes.entry import Catalogue, Mistake
 from scratchnet.layers import Layer, MaxPool2D
 
 
@@ -113,7 +113,11 @@ class OddSizeOffByOne(PlainMaxPool2D):
         return math.ceil((n - self.kernel_size) / self.stride) + 1   # keeps a partial window
 
 
-MISTAKES = [
+CATALOGUE = Catalogue(
+    "maxpool2d", PlainMaxPool2D, "layer check",
+    shows_on=("ties", "overlapping windows", "odd size", "non-square input"),
+    quantities=("output", "grad input"),
+    mistakes=(
     Mistake(
         "pool-grad-to-all-ties", "maxpool2d",
         "The gradient goes to every element equal to the window's maximum, as the seed's "
@@ -147,4 +151,4 @@ MISTAKES = [
         "The forward pass asserts that the windows fit the input exactly; PyTorch drops the "
         "rows and columns left over, and this raises AssertionError on them.",
         "(5)", AssertWindowsFit, "output", "odd size"),
-]
+))

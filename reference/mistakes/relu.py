@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.mistakes.entry import Mistake
+from reference.mistakes.entry import Catalogue, Mistake
 from scratchnet import naive
 from scratchnet.layers import ReLU
 
@@ -30,7 +30,11 @@ class GradFromOutputSign(PlainReLU):
         return grad_y * (grad_y > 0)
 
 
-MISTAKES = [
+CATALOGUE = Catalogue(
+    "relu", PlainReLU, "layer check",
+    shows_on=("exact zeros",),
+    quantities=("output", "grad input"),
+    mistakes=(
     Mistake(
         "relu-grad-one-at-zero", "relu",
         "The ReLU's derivative is 1 at exactly 0, where PyTorch's is 0 (the seed's (12) "
@@ -41,4 +45,4 @@ MISTAKES = [
         "The backward pass masks the upstream gradient by its own sign instead of by the "
         "sign of the layer's input.",
         "(12)", GradFromOutputSign, "grad input", in_network="relu3"),
-]
+))

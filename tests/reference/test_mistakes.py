@@ -20,7 +20,17 @@ import pytest
 import torch
 
 from reference import MISTAKES, compare, format_comparison, twin_function
-from reference.mistakes import CONDITIONS, KINDS, PLAIN, Mistake, markdown, of_kind, substitute
+from reference.mistakes import (
+    CATALOGUES,
+    CONDITIONS,
+    KINDS,
+    PLAIN,
+    Catalogue,
+    Mistake,
+    markdown,
+    of_kind,
+    substitute,
+)
 from scratchnet import Conv2D, Dense, MaxPool2D, ReLU, SoftmaxCrossEntropy, seed_network
 from scratchnet.layers import Layer
 from scratchnet.optim import SGD, Adam, clip_grad_norm
@@ -194,16 +204,20 @@ def test_the_catalogue_holds_the_issues_ids_and_more() -> None:
 
 @pytest.mark.parametrize("field, value, message", [
     ("id", "Conv_Bad", "kebab-case"),
-    ("kind", "conv3d", "kind must be one of"),
+    ("kind", "conv3d", "it is in the conv2d catalogue, but its kind is 'conv3d'"),
     ("shows_on", "ties", "shows_on must be one of"),
     ("quantity", "grad kernel", "quantity must be one of"),
     ("equation", "eq. 4", "equation must look like"),
 ])
 def test_an_entry_says_what_is_wrong_with_it(field: str, value: str, message: str) -> None:
+    """An entry is checked when it is made (its id and equation) and when its kind's
+    catalogue takes it (its kind, conditions and quantity are the catalogue's words)."""
     fields = {"id": "conv-x", "kind": "conv2d", "sentence": "s", "equation": "(4)",
               "variant": Conv2D, "quantity": "grad input"} | {field: value}
+    conv = CATALOGUES[0]
     with pytest.raises(ValueError, match=message):
-        Mistake(**fields)
+        Catalogue(conv.kind, conv.plain, conv.check, conv.shows_on, conv.quantities,
+                  (Mistake(**fields),))
 
 
 # ---- every mistake is caught, where the catalogue says --------------------------------
