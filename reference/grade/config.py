@@ -22,10 +22,11 @@ Without a file, every checked kind is expected, for 1 point each.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from reference.check.battery import RANDOM_CONFIGURATIONS, battery
 from reference.grade.isolation import Limits
@@ -58,7 +59,7 @@ class GradingConfig:
         default_factory=lambda: {kind: KindConfig() for kind in CHECKED_KINDS})
     seed: int = 0
     random_configurations: int = RANDOM_CONFIGURATIONS
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def max_score(self) -> float:

@@ -110,7 +110,7 @@ def sandbox_probe(scratch: Path) -> str | None:
         try:
             sandbox.enter(root, empty, [], 0)
             os.write(write, b"ok")
-        except BaseException as err:                      # noqa: BLE001 - reported
+        except BaseException as err:  # reported
             os.write(write, str(err).encode()[:500])
         os._exit(0)
     os.close(write)
@@ -295,7 +295,7 @@ class Isolator:
                 _kill_uid(sandbox.SANDBOX_UID + slot)               # to end them all
             os.write(control_w, json.dumps({"status": wait_status}).encode() + b"\n")
             status = 0
-        except BaseException as error:                    # noqa: BLE001 - reported
+        except BaseException as error:  # reported
             with contextlib.suppress(OSError):
                 os.write(control_w, json.dumps(
                     {"error": f"{type(error).__name__}: {error}"}).encode() + b"\n")
@@ -331,7 +331,7 @@ class Isolator:
                     view = view[os.write(result_w, view):]
 
             self.task(where, send)
-        except BaseException as error:                     # noqa: BLE001 - reported
+        except BaseException as error:  # reported
             if os.getpid() == me:
                 with contextlib.suppress(BaseException):
                     os.write(result_w, wire.frame({"type": "crash", "error":
