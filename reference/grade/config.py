@@ -22,11 +22,15 @@ Without a file, every checked kind is expected, for 1 point each.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:                                                      # the same parser, from PyPI
+    import tomli as tomllib
 
 from reference.check.battery import RANDOM_CONFIGURATIONS, battery
 from reference.grade.isolation import Limits

@@ -311,6 +311,8 @@ class Isolator:
             for fd, target in ((null, 0), (out, 1), (err, 2)):
                 os.dup2(fd, target)
                 os.close(fd)
+            sys.stdout = open(1, "w", buffering=1, errors="replace", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", buffering=1, errors="replace", closefd=False)  # noqa: SIM115
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_DFL)
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full file: an error, not death
