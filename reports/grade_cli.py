@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import os
+import tempfile
 from pathlib import Path
 
-from reference.grade import GradingConfig, grade, grade_gradescope, load_config
+from reference.grade import ConfigError, GradingConfig, grade, grade_gradescope, load_config
 from reports.usage import UsageError, positive_int, progress_argument
 
 GRADESCOPE_SUBMISSION = Path("/autograder/submission")
@@ -55,7 +55,24 @@ def _config(args: argparse.Namespace) -> GradingConfig:
         return GradingConfig()
     if not args.config.is_file():
         raise UsageError(f"--config {args.config}: no such file")
-    return load_config(args.config)
+    try:
+        return load_config(args.config)
+    except (ConfigError, OSError) as err:
+        raise UsageError(f"--config {err}") from None
+
+
+def _writable_folder(flag: str, folder: Path) -> None:
+    """Make ``folder`` and write a file in it, or UsageError naming ``flag``: before any
+    work starts, as every output path of the command is checked."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder}: is a file, expected a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UsageError(f"{flag} {folder}: cannot write there "
+                         f"({err.strerror or type(err).__name__})") from None
 
 
 def run(args: argparse.Namespace) -> None:
@@ -66,10 +83,10 @@ def run(args: argparse.Namespace) -> None:
                              "SUBMISSIONS_DIR and --out")
         if not args.submission.is_dir():
             raise UsageError(f"--submission {args.submission}: no such folder")
-        if args.results.is_dir() or not args.results.parent.is_dir():
-            raise UsageError(f"--results {args.results}: cannot write there ("
-                             f"{'a folder' if args.results.is_dir() else 'no such folder'})")
+        if args.results.is_dir():
+            raise UsageError(f"--results {args.results}: is a folder, expected a file")
         config = _config(args)
+        _writable_folder("--results", args.results.parent)
         submission = grade_gradescope(args.submission, args.results, config,
                                       not args.no_sandbox)
         print(f"{submission.score:g} of {submission.max_score:g} points; "
@@ -83,16 +100,13 @@ def run(args: argparse.Namespace) -> None:
     if out.is_relative_to(args.submissions.resolve()):
         raise UsageError(f"--out {args.out}: inside SUBMISSIONS_DIR, where it would be "
                          "graded as a submission; choose a folder outside it")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {args.out}: is a file, expected a folder")
-    if not os.access(out if out.exists() else out.parent, os.W_OK):
-        raise UsageError(f"--out {args.out}: cannot write there")
     from reference.grade.grade import submissions_in
 
     if not submissions_in(args.submissions):
         raise UsageError(f"SUBMISSIONS_DIR {args.submissions}: holds no submission (a "
                          "sub-folder or a .py file)")
     config = _config(args)
+    _writable_folder("--out", args.out)
     result = grade(args.submissions, args.out, config, args.jobs, not args.no_progress,
                    not args.no_sandbox)
     counts: dict[str, int] = {}

@@ -62,7 +62,7 @@ def write_histogram(result: ClassGrade, path: Path) -> None:
 
 
 def _cell(k: KindGrade) -> str:
-    summary = f"{k.verdict} {k.points:g}/{k.max_points:g}"
+    summary = f"{k.verdict} {k.points:.3g}/{k.max_points:g}"
     if k.mistakes:
         summary += " · " + ", ".join(k.mistakes)
     details = k.teacher if not k.implementation else f"{k.implementation}\n\n{k.teacher}"
@@ -88,7 +88,7 @@ def render(result: ClassGrade, histogram: str | None) -> str:
             name = (f"<details><summary>{name}</summary><pre>{html.escape(extra)}</pre>"
                     "</details>")
         rows.append(f"<tr><td>{name}</td>{''.join(_cell(k) for k in s.kinds)}"
-                    f'<td class="score">{s.score:g}/{s.max_score:g}</td></tr>')
+                    f'<td class="score">{s.score:.4g}/{s.max_score:g}</td></tr>')
     summary = ", ".join(f"{n} {v}" for v, n in verdicts.most_common())
     image = (f'<p><img src="{html.escape(histogram)}" alt="named mistakes across the class">'
              "</p>") if histogram else ""

@@ -87,7 +87,7 @@ def test_each_hostile_submission_gets_its_verdict_and_reason(graded, name, verdi
 
 
 def test_hostile_submissions_change_no_other_grade_nor_the_outputs(graded):
-    result, table, out = graded
+    result, _, out = graded
     assert row(graded, "writes.py", "relu")["verdict"] == "passed"   # its writes went nowhere
     assert "hacked" not in (out / "grades.csv").read_text()
     assert "hacked" not in (out / "index.html").read_text()
