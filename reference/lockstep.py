@@ -57,12 +57,19 @@ FRAMEWORKS = ("scratchnet", "torch")
 EVAL_BATCH = 250
 
 
+#: PyTorch's twin of each of ``scratchnet.train.OPTIMIZERS``, with the same hyperparameters.
+TORCH_OPTIMIZERS = {
+    "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum,
+                                             weight_decay=c.weight_decay),
+    "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
+    "rmsprop": lambda params, c: torch.optim.RMSprop(params, lr=c.lr, momentum=c.momentum,
+                                                     weight_decay=c.weight_decay),
+}
+
+
 def make_torch_optimizer(twin: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """``torch.optim.SGD`` or ``Adam`` with the hyperparameters ``make_optimizer`` uses."""
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(twin.parameters(), lr=config.lr, momentum=config.momentum,
-                               weight_decay=config.weight_decay)
-    return torch.optim.Adam(twin.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    """The ``torch.optim`` twin of the optimizer ``make_optimizer`` makes for ``config``."""
+    return TORCH_OPTIMIZERS[config.optimizer](twin.parameters(), config)
 
 
 def torch_train_epoch(

@@ -1,38 +1,65 @@
-"""``scratchnet check PATH.py:CLASS --kind KIND``: check anyone's layer class against PyTorch
-(``reference.check_layer``) and name its mistake; ``DESCRIPTION`` says what it does."""
+"""``scratchnet check FILE.py[:NAME] [--kind KIND] [--declare KEY=VALUE ...]``: check
+anyone's layers against PyTorch (``reference.check``) and name their mistakes;
+``DESCRIPTION`` says what it does."""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
 import sys
-import traceback
 from pathlib import Path
 
-from reference.check import CHECKED_KINDS, RANDOM_CONFIGURATIONS, check_layer, protocol_problem
+from reference.check import (
+    CHECKED_KINDS,
+    RANDOM_CONFIGURATIONS,
+    Implementation,
+    LayerReport,
+    check_implementation,
+    discover,
+    load,
+    protocol_problem,
+)
+from reference.check.styles import DeclarationError, ImportFailedError
+from reference.check.styles.declared import KEYS, declare
+from reference.check.styles.functions import CS231N
 from reports.usage import UsageError, non_negative_int
 from scratchnet.atomic import write_atomically
 
 DESCRIPTION = """\
-Import PATH.py (which runs its code, as "python PATH.py" would: that is how the class is
-found, so check only code you trust), check CLASS as a layer of KIND against PyTorch in
-every configuration of the kind's battery, and print the verdict and the diagnosis, naming
-the catalogued mistakes that reproduce the class's numbers. Exit status 0 when everything
-agrees, 1 when something disagrees, 2 for a usage error (no such file or class, a file that
-fails to import, a class without forward or backward, an unknown kind), which is one line
-on stderr."""
+Import FILE.py (which runs its code, as "python FILE.py" would: check only code you
+trust; `scratchnet grade` runs it apart) and check every layer implementation in it against
+PyTorch in every configuration of its kind's battery: classes with a `kind` attribute and
+CS231n-style function pairs found by their names (conv_forward_naive / conv_backward_naive,
+max_pool_*, affine_*, relu_*, softmax_loss). FILE.py:NAME checks one class (--kind needed
+unless it has a `kind` attribute); FILE.py:FORWARD,BACKWARD a function pair of other names in
+the CS231n conventions of --kind. --declare KEY=VALUE (repeatable) says how a class of its
+own making keeps its state (keys: args, weight, bias, grad_weight, grad_bias, grads,
+weight_layout, bias_layout, input, output, grads_averaged, learning_rate; see the README).
+Prints one line per implementation, then the diagnoses naming the catalogued mistakes.
+Exit status 0 when everything agrees, 1 when something is wrong, 3 when nothing is wrong but
+something did not run (an exception, a result of the wrong form), 2 for a usage error (no
+such file or name, a file that fails to import, an unknown kind), which is one line on
+stderr."""
+
+#: Exit status when nothing is wrong but some implementation did not run.
+DID_NOT_RUN = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``check`` subcommand's arguments."""
-    parser.add_argument("target", metavar="PATH.py:CLASS",
-                        help="the file and the class in it to check; the file is imported, "
+    parser.add_argument("target", metavar="FILE.py[:NAME]",
+                        help="the file (every implementation in it), or one class or "
+                             "FORWARD,BACKWARD function pair in it; the file is imported, "
                              "which runs its code")
-    parser.add_argument("--kind", required=True, metavar="KIND",
-                        help=f"what the class is: one of {', '.join(CHECKED_KINDS)}")
+    parser.add_argument("--kind", metavar="KIND",
+                        help=f"what NAME is: one of {', '.join(CHECKED_KINDS)}")
+    parser.add_argument("--declare", action="append", default=[], metavar="KEY=VALUE",
+                        help="how the class NAME keeps its state (repeatable): "
+                             + ", ".join(KEYS))
     parser.add_argument("--json", metavar="PATH",
-                        help="also write the whole report (every row, verdict, diagnosis, "
-                             "matched mistake ids) as JSON here, for a grader")
+                        help="also write every report (rows, status, verdict, diagnosis, "
+                             "matched mistake ids), one entry per implementation, as JSON "
+                             "here, for a grader")
     parser.add_argument("--random", type=non_negative_int, default=RANDOM_CONFIGURATIONS,
                         metavar="N",
                         help="random configurations after the named ones (default "
@@ -43,70 +70,108 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also print every row: configuration, quantity, errors, status")
 
 
-def _where_in(path: Path, err: BaseException) -> str:
-    """``", line N"`` of the innermost frame of ``err``'s traceback in ``path``, if any."""
-    if isinstance(err, SyntaxError) and err.lineno is not None:
-        return f", line {err.lineno}"
-    frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if Path(f.filename).resolve() == path.resolve()]
-    return f", line {frames[-1].lineno}" if frames else ""
+def declaration(pairs: list[str]) -> dict[str, str]:
+    """``["weight=W", "grads_averaged=true"]`` -> ``{"weight": "W", ...}``."""
+    declared = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise UsageError(f"--declare: expected KEY=VALUE, got {pair!r}")
+        declared[key.strip()] = value.strip()
+    return declared
 
 
-def load_class(target: str) -> type:
-    """The class ``CLASS`` of ``PATH.py:CLASS``, importing the file (its directory first on
-    ``sys.path``, so it may import the modules beside it)."""
-    path_text, colon, name = target.rpartition(":")
-    if not colon or not path_text or not name:
-        raise UsageError(f"expected PATH.py:CLASS, got {target!r}")
+def implementations(args: argparse.Namespace) -> list[Implementation]:
+    """What the target names: every implementation of the file, one class, or one pair."""
+    if args.kind is not None and args.kind not in CHECKED_KINDS:
+        raise UsageError(f"--kind: unknown kind {args.kind!r}: expected one of "
+                         f"{', '.join(CHECKED_KINDS)}")
+    path_text, colon, name = args.target.partition(":") if args.target.count(":") == 1 \
+        else (args.target, "", "")
     path = Path(path_text)
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    module_name = f"scratchnet_check_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"cannot import {path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    sys.path.insert(0, str(path.resolve().parent))
+    if args.declare and not name:
+        raise UsageError("--declare: name the class it describes, as FILE.py:NAME")
     try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as err:
-        text = err.msg if isinstance(err, SyntaxError) else str(err)   # msg: no "(file, line)"
-        message = text.strip().splitlines()[0] if text.strip() else ""
-        raise UsageError(f"cannot import {path}{_where_in(path, err)}: "
-                         f"{type(err).__name__}" + (f": {message}" if message else "")) from None
-    finally:
-        sys.path.remove(str(path.resolve().parent))
-    if not hasattr(module, name):
+        module = load(path)
+    except ImportFailedError as err:
+        raise UsageError(str(err)) from None
+    if not colon:
+        found = discover(module)
+        if not found:
+            raise UsageError(f"{path}: no implementation found (no class with a kind "
+                             f"attribute, no CS231n function pair such as "
+                             f"conv_forward_naive / conv_backward_naive); name one as "
+                             f"FILE.py:NAME --kind KIND")
+        return found
+    if "," in name:
+        return [function_pair(module, path, name, args.kind)]
+    return [one_class(module, path, name, args)]
+
+
+def function_pair(module, path: Path, name: str, kind: str | None) -> Implementation:
+    forward, _, backward = (n.strip() for n in name.partition(","))
+    if kind is None:
+        raise UsageError("--kind: a FORWARD,BACKWARD pair needs its kind")
+    for fn in (forward, backward):
+        if not callable(getattr(module, fn, None)):
+            raise UsageError(f"{path} has no function {fn!r}")
+    style = CS231N[kind]
+    build = style.adapter(getattr(module, forward), getattr(module, backward),
+                          (forward, backward))
+    return Implementation(f"{forward} / {backward}", kind, "functions", build,
+                          style.conventions)
+
+
+def one_class(module, path: Path, name: str, args: argparse.Namespace) -> Implementation:
+    cls = getattr(module, name, None)
+    if cls is None:
         classes = sorted(k for k, v in vars(module).items()
-                         if isinstance(v, type) and v.__module__ == module_name)
+                         if isinstance(v, type) and v.__module__ == module.__name__)
         known = f" (it defines {', '.join(classes)})" if classes else ""
         raise UsageError(f"{path} has no class {name!r}{known}")
-    cls = getattr(module, name)
     if not isinstance(cls, type):
         raise UsageError(f"{path}: {name!r} is a {type(cls).__name__}, not a class")
-    return cls
+    kind = args.kind or getattr(cls, "kind", None)
+    if kind not in CHECKED_KINDS:
+        raise UsageError(f"--kind: say what {name} is, one of {', '.join(CHECKED_KINDS)}")
+    if args.declare:
+        try:
+            built = declare(cls, kind, **declaration(args.declare))
+        except DeclarationError as err:
+            raise UsageError(f"--declare: {err}") from None
+        return Implementation(name, kind, "declared class", built, tuple(built.conventions))
+    problem = protocol_problem(cls, kind)
+    if problem is not None:
+        raise UsageError(problem)
+    return Implementation(name, kind, "class", cls)
 
 
 def run(args: argparse.Namespace) -> None:
-    """``scratchnet check``: print the report; exit 1 unless everything agrees."""
-    if args.kind not in CHECKED_KINDS:
-        raise UsageError(f"--kind: unknown kind {args.kind!r}: expected one of "
-                         f"{', '.join(CHECKED_KINDS)}")
+    """``scratchnet check``: print the reports; exit 1 if any is wrong, 3 if none is but
+    some did not run."""
     if args.json is not None:             # checked before any work: the file must be writable
         out = Path(args.json)
         if out.is_dir() or not out.parent.is_dir():
             raise UsageError(f"--json: cannot write {out}: "
                              f"{'it is a directory' if out.is_dir() else 'no such directory'}")
-    cls = load_class(args.target)
-    problem = protocol_problem(cls, args.kind)
-    if problem is not None:
-        raise UsageError(problem)
-    report = check_layer(cls, args.kind, random_configurations=args.random, seed=args.seed)
-    if args.table:
-        print(report.table.drop(columns=["setting"]).to_string(index=False), end="\n\n")
-    print(report.text())
+    reports: list[LayerReport] = [check_implementation(impl, args.random, args.seed)
+                                  for impl in implementations(args)]
+    if len(reports) > 1:
+        for report in reports:
+            print(f"{report.status.upper():>11}  {report.name} ({report.kind})")
+        print()
+    for report in reports:
+        if args.table:
+            print(report.table.drop(columns=["setting"]).to_string(index=False), end="\n\n")
+        print(report.text(), end="\n\n" if len(reports) > 1 else "\n")
     if args.json is not None:
-        write_atomically(args.json, lambda f: f.write(report.to_json().encode()))
-    if not report.passed:
+        entries = [json.loads(report.to_json()) for report in reports]
+        write_atomically(args.json, lambda f: f.write(
+            (json.dumps(entries if len(entries) > 1 else entries[0], indent=2) + "\n").encode()))
+    statuses = {report.status for report in reports}
+    if "wrong" in statuses:
         sys.exit(1)
+    if "did not run" in statuses:
+        sys.exit(DID_NOT_RUN)

@@ -47,9 +47,16 @@ from reports.usage import (
 from scratchnet.checkpoint import CheckpointError
 from scratchnet.data import DataDirError, DataError
 from scratchnet.layers import ShapeError
-from scratchnet.train import OPTIMIZERS, Bounds, OutputError, ResumeMismatchError, TrainConfig
+from scratchnet.train import (
+    OPTIMIZERS,
+    OPTIONS,
+    Bounds,
+    OutputError,
+    ResumeMismatchError,
+    TrainConfig,
+)
 
-SGD_MOMENTUM = 0.9  # --momentum's default with --optimizer sgd (Adam has its own betas)
+SGD_MOMENTUM = 0.9  # --momentum's default with --optimizer sgd (0 with rmsprop, as torch's)
 MAX_COMPARE_BATCH = 10_000  # the size of the test set
 
 
@@ -130,9 +137,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     from scratchnet.data import as_float
     from scratchnet.train import TrainConfig, check_outputs, train
 
-    if args.momentum is not None and args.optimizer != "sgd":
-        raise UsageError(f"--momentum: is for --optimizer sgd; {args.optimizer} has its own "
-                         "betas (leave --momentum out)")
+    for option in OPTIONS:  # those the optimizer chosen does not take
+        if getattr(args, option) is not None and option not in OPTIMIZERS[args.optimizer].options:
+            takers = " or ".join(name for name, kind in OPTIMIZERS.items()
+                                 if option in kind.options)
+            raise UsageError(f"--{option}: is for --optimizer {takers}, not {args.optimizer} "
+                             f"(leave --{option} out)")
     if args.resume and args.checkpoint is None:
         raise UsageError("--resume: needs --checkpoint FILE, the checkpoint to continue")
     if args.force_resume and not args.resume:
@@ -192,10 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     bounds, config = Bounds(), TrainConfig()
     p.add_argument("--epochs", type=positive_int, default=config.epochs)
     p.add_argument("--batch-size", type=positive_int, default=config.batch_size)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=config.optimizer)
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=config.optimizer)
     p.add_argument("--lr", type=positive_float, default=config.lr)
     p.add_argument("--momentum", type=fraction, default=None,
-                   help=f"SGD momentum in [0, 1) (default {SGD_MOMENTUM}; only with sgd)")
+                   help=f"momentum in [0, 1) (default {SGD_MOMENTUM} with sgd, 0 with rmsprop; "
+                        "not with adam)")
     p.add_argument("--weight-decay", type=non_negative_float, default=config.weight_decay)
     p.add_argument("--clip-norm", type=positive_float, default=config.clip_norm,
                    help="clip the global gradient norm to this before each step")

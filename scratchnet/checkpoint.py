@@ -3,12 +3,17 @@
 A checkpoint holds everything needed to continue a run exactly where it stopped::
 
     param.<key>      every network parameter        e.g. param.conv1.weight
+    buffer.<key>     every layer buffer             e.g. buffer.bn1.running_mean
     optim.<key>      every optimizer state array    e.g. optim.step, optim.exp_avg.fc1.bias
     history.<col>    every history column           e.g. history.train_loss
     epoch            0-d int64: the last completed epoch
     meta             0-d unicode array: a JSON object with the config, a description of
                      the network and of the data it was trained on, and the lists of keys
                      above (so a missing one is named)
+
+The meta's network description names each buffer's dtype and shape (a running statistic
+is in the network's dtype, a batch counter int64). A version-2 checkpoint, written before
+layers had buffers, reads as one without any.
 
 Every entry is a plain numeric or unicode array. Loading reads the zip archive entry by
 entry with ``numpy.lib.format`` and looks at each entry's header before its data: an entry
@@ -26,13 +31,13 @@ leaves the previous checkpoint intact, never a half-written one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import os
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,7 +49,9 @@ from scratchnet.layers.base import FLOAT_DTYPE_NAMES
 from scratchnet.network import Sequential
 
 FORMAT = "scratchnet-checkpoint"
-VERSION = 2  # 2: meta holds "data", the fingerprints of the training and test sets
+VERSION = 3  # 2: meta holds "data", the fingerprints of the training and test sets;
+#              3: buffer.<key> entries, and network "buffers" (dtype, shape) in meta
+READABLE_VERSIONS = (2, 3)  # a version 2 checkpoint has no buffers
 DTYPES = FLOAT_DTYPE_NAMES  # the dtypes a network may have, by name
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
                 (2, 0): np.lib.format.read_array_header_2_0}
@@ -54,7 +61,7 @@ class CheckpointError(ValueError):
     """A file given as a checkpoint is not a whole, valid scratchnet checkpoint."""
 
 
-@dataclass
+@dataclasses.dataclass
 class Checkpoint:
     """What :func:`load_checkpoint` read from a checkpoint file.
 
@@ -62,6 +69,8 @@ class Checkpoint:
         path: the file it was read from.
         epoch: the last completed epoch.
         params: ``named_params()``-style dict of the network's weights.
+        buffers: ``named_buffers()``-style dict of its layers' buffers (empty for a
+            network without, and for a version 2 checkpoint).
         optimizer_state: the optimizer's ``state_dict()``.
         history: one row per completed epoch (as ``train`` returns it).
         config: the ``TrainConfig`` fields, as a dict (``TrainConfig(**config)`` rebuilds it).
@@ -78,10 +87,12 @@ class Checkpoint:
     config: dict[str, Any]
     network: dict[str, Any]
     data: dict[str, dict[str, Any]]
+    buffers: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def describe_network(net: Sequential) -> dict[str, Any]:
-    """A JSON-ready description of ``net``: dtype, layers (their repr) and param shapes.
+    """A JSON-ready description of ``net``: dtype, layers (their repr), param shapes and
+    buffers (``{"dtype": name, "shape": [...]}`` each).
 
     Two networks with equal descriptions can load each other's weights and train alike.
     """
@@ -89,6 +100,8 @@ def describe_network(net: Sequential) -> dict[str, Any]:
         "dtype": str(net.dtype),
         "layers": {name: repr(layer) for name, layer in net.layers.items()},
         "params": {key: list(p.shape) for key, p in net.named_params().items()},
+        "buffers": {key: {"dtype": b.dtype.name, "shape": list(b.shape)}
+                    for key, b in net.named_buffers().items()},
     }
 
 
@@ -124,7 +137,7 @@ def save_checkpoint(
 
     Args:
         path: the checkpoint file; its directory must exist.
-        net: the network; its parameters are saved.
+        net: the network; its parameters and buffers are saved.
         optimizer: anything with ``state_dict() -> dict[str, np.ndarray]``.
         history: the history so far, one row per epoch (numeric columns).
         config: the run's ``TrainConfig`` (anything with ``to_dict()``).
@@ -134,6 +147,7 @@ def save_checkpoint(
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     arrays.update({f"param.{k}": v for k, v in net.named_params().items()})
+    arrays.update({f"buffer.{k}": v for k, v in net.named_buffers().items()})
     optim_state = optimizer.state_dict()
     arrays.update({f"optim.{k}": np.asarray(v) for k, v in optim_state.items()})
     arrays.update({f"history.{c}": history[c].to_numpy() for c in history.columns})
@@ -186,6 +200,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         return value
 
     expected = {"meta", "epoch", *(f"param.{k}" for k in network["params"]),
+                *(f"buffer.{k}" for k in network["buffers"]),
                 *(f"optim.{k}" for k in meta["optimizer_keys"]),
                 *(f"history.{c}" for c in meta["history_columns"])}
     unexpected = sorted(set(entries) - expected)
@@ -205,6 +220,13 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             raise fail(f"entry 'param.{key}' is {value.dtype} {value.shape}, its network "
                        f"says {dtype} {tuple(shape)}")
         params[key] = value
+    buffers = {}
+    for key, spec in network["buffers"].items():
+        value = entry(f"buffer.{key}", "iuf")
+        if value.dtype.name != spec["dtype"] or value.shape != tuple(spec["shape"]):
+            raise fail(f"entry 'buffer.{key}' is {value.dtype} {value.shape}, its network "
+                       f"says {spec['dtype']} {tuple(spec['shape'])}")
+        buffers[key] = value
     optimizer_state = {key: entry(f"optim.{key}", "iuf") for key in meta["optimizer_keys"]}
 
     columns = {}
@@ -219,7 +241,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise fail(f"its history's epochs are not 1..{epoch}")
     return Checkpoint(path=path, epoch=epoch, params=params, optimizer_state=optimizer_state,
                       history=history, config=meta["config"], network=network,
-                      data=meta["data"])
+                      data=meta["data"], buffers=buffers)
 
 
 def _read_entries(path: Path, fail) -> dict[str, np.ndarray]:
@@ -283,9 +305,9 @@ def _read_meta(entries: Mapping[str, np.ndarray], fail) -> dict[str, Any]:
         raise fail(f"checkpoint 'meta' is not valid JSON: {err}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise fail(f"not a scratchnet checkpoint (no format {FORMAT!r})")
-    if meta.get("version") != VERSION:
-        raise fail(f"checkpoint version {meta.get('version')!r}, this code reads version "
-                   f"{VERSION}")
+    if meta.get("version") not in READABLE_VERSIONS:
+        raise fail(f"checkpoint version {meta.get('version')!r}, this code reads versions "
+                   f"{' and '.join(map(str, READABLE_VERSIONS))}")
 
     def field(name: str, ok: bool, expected: str) -> None:
         if not ok:
@@ -303,6 +325,14 @@ def _read_meta(entries: Mapping[str, np.ndarray], fail) -> dict[str, Any]:
               isinstance(s, list) and all(isinstance(n, int) and n >= 0 for n in s)
               for s in network["params"].values()),
           f"an object with dtype ({' or '.join(DTYPES)}), layers and params (shapes)")
+    if meta["version"] == 2 and isinstance(network, dict):
+        network.setdefault("buffers", {})    # written before layers had buffers
+    field("network", isinstance(network, dict) and isinstance(network.get("buffers"), dict)
+          and all(isinstance(b, dict) and b.get("dtype") in (*DTYPES, "int64")
+                  and isinstance(b.get("shape"), list)
+                  and all(isinstance(n, int) and n >= 0 for n in b["shape"])
+                  for b in network["buffers"].values()),
+          'an object whose buffers are {"dtype": float32, float64 or int64, "shape": [...]}')
     field("data", isinstance(meta.get("data"), dict) and all(
         isinstance(d, dict) for d in meta["data"].values()), "an object of fingerprints")
     field("optimizer_keys", is_str_list(meta.get("optimizer_keys")), "a list of names")

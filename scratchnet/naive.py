@@ -10,6 +10,10 @@ product of one of the seed's column equations, or an element-wise operation. The
 are written for float64 arrays (the arrays they build are float64) and keep nothing between
 calls: a backward function is given what it needs (the input, the weights).
 
+After the seed's equations come the layers courses assign next (dropout, batch norm, layer
+norm, average pooling, sigmoid, tanh, leaky ReLU): the seed has no equations for them, so
+each function there quotes the formula as PyTorch's documentation states it.
+
 The layers (``scratchnet/layers/``) compute the same numbers with the fast routines of
 ``scratchnet/kernels.py``; ``tests/test_naive.py`` checks that the two agree, quantity by
 quantity, and that these functions agree with PyTorch. The conventions are the layers':
@@ -350,3 +354,342 @@ def cross_entropy_grad(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         ``(N, K)``, the gradient of the loss with respect to the logits.
     """
     return (probs - one_hot(labels, probs.shape[1])) / len(labels)
+
+
+# =========================================================================================
+# The layers courses assign next. The seed has no equations for these; each function quotes
+# the formula as PyTorch's documentation states it (torch.nn.<Layer>), and its derivative.
+# =========================================================================================
+
+# --------------------------------------------------------------------------------- dropout
+# torch.nn.Dropout: "During training, randomly zeroes some of the elements of the input
+# tensor with probability p ... Furthermore, the outputs are scaled by a factor of 1/(1-p)
+# during training. This means that during evaluation the module simply computes an identity
+# function." With the keep mask m (1 where kept):  y = m * x / (1 - p),  dy/dx = m / (1 - p).
+
+
+def dropout_forward(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
+    """Training-mode dropout, ``y = m x / (1 - p)``, element by element (``y = 0 * x`` when
+    ``p = 1``: everything dropped, nothing divided by zero).
+
+    Args:
+        x: any shape; keep: the mask ``m``, booleans of ``x``'s shape (True: kept).
+
+    Returns:
+        ``y``, ``x``'s shape.
+    """
+    y = np.zeros(x.shape)
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    for i in np.ndindex(x.shape):
+        y[i] = x[i] * (scale if keep[i] else 0.0)
+    return y
+
+
+def dropout_backward(grad_y: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
+    """``dE/dx = m dE/dy / (1 - p)``: the gradient goes back through the kept values only,
+    scaled as they were. ``grad_y``, ``keep``: one shape -> ``dE/dx`` of that shape."""
+    return dropout_forward(grad_y, keep, p)
+
+
+# ------------------------------------------------------------------------------ batch norm
+# torch.nn.BatchNorm1d / BatchNorm2d:  y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta.
+# "The mean and standard-deviation are calculated per-dimension over the mini-batches"
+# (BatchNorm2d: "over the (N, H, W) slices", one per channel C). "The variance is calculated
+# via the biased estimator, equivalent to torch.var(input, unbiased=False). However, the
+# value stored in the moving average of the standard-deviation is calculated via the
+# unbiased estimator." Running statistics: x_new = (1 - momentum) * x_hat + momentum * x_t,
+# "where x_hat is the estimated statistic and x_t is the new observed value"; in eval mode
+# the running statistics take the place of E[x] and Var[x].
+# Its gradients, with x_hat = (x - E[x]) / sqrt(Var[x] + eps) and M values per channel,
+# g = dE/dy * gamma:
+#   dE/dx     = (g - (1/M) sum g - x_hat (1/M) sum g x_hat) / sqrt(Var[x] + eps)  (training)
+#   dE/dx     = g / sqrt(running_var + eps)                                       (eval)
+#   dE/dgamma = sum dE/dy x_hat,   dE/dbeta = sum dE/dy     (sums over the M values)
+
+
+def channel_values(a: np.ndarray, c: int) -> np.ndarray:
+    """The values of channel ``c`` of ``a: (N, C, ...)``, one flat array of ``M``."""
+    return a[:, c].ravel()
+
+
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                      eps: float) -> np.ndarray:
+    """Training mode: ``y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta``, ``E`` and
+    the biased ``Var`` over each channel's values in the batch.
+
+    Args:
+        x: ``(N, C)`` or ``(N, C, H, W)`` (any ``(N, C, ...)``); gamma, beta: ``(C,)``.
+
+    Returns:
+        ``y``, ``x``'s shape.
+    """
+    y = np.zeros(x.shape)
+    for c in range(x.shape[1]):
+        values = channel_values(x, c)
+        mean = np.sum(values) / values.size
+        var = np.sum((values - mean) ** 2) / values.size
+        y[:, c] = (x[:, c] - mean) / np.sqrt(var + eps) * gamma[c] + beta[c]
+    return y
+
+
+def batchnorm_running_stats(x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray,
+                            momentum: float) -> tuple[np.ndarray, np.ndarray]:
+    """The running statistics after one training batch:
+    ``x_new = (1 - momentum) * x_hat + momentum * x_t``, with the batch's mean and its
+    *unbiased* variance (``sum (x - E[x])^2 / (M - 1)``) as ``x_t``.
+
+    Args:
+        x: ``(N, C, ...)``; running_mean, running_var: ``(C,)``, before the batch.
+
+    Returns:
+        ``(running_mean, running_var)`` after it, ``(C,)`` each.
+    """
+    new_mean, new_var = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for c in range(x.shape[1]):
+        values = channel_values(x, c)
+        mean = np.sum(values) / values.size
+        unbiased = np.sum((values - mean) ** 2) / (values.size - 1)
+        new_mean[c] = (1 - momentum) * running_mean[c] + momentum * mean
+        new_var[c] = (1 - momentum) * running_var[c] + momentum * unbiased
+    return new_mean, new_var
+
+
+def batchnorm_input_grad(x: np.ndarray, gamma: np.ndarray, grad_y: np.ndarray,
+                         eps: float) -> np.ndarray:
+    """Training mode: ``dE/dx = (g - (1/M) sum g - x_hat (1/M) sum g x_hat) /
+    sqrt(Var[x] + eps)``, ``g = dE/dy * gamma``, per channel: the mean and the variance
+    depend on every ``x`` of the channel, and their terms carry that.
+
+    Args:
+        x: ``(N, C, ...)``, the layer's input; gamma: ``(C,)``; grad_y: ``x``'s shape.
+
+    Returns:
+        ``(N, C, ...)``.
+    """
+    grad = np.zeros(x.shape)
+    for c in range(x.shape[1]):
+        values = channel_values(x, c)
+        M = values.size
+        mean = np.sum(values) / M
+        std = np.sqrt(np.sum((values - mean) ** 2) / M + eps)
+        x_hat = (x[:, c] - mean) / std
+        g = grad_y[:, c] * gamma[c]
+        grad[:, c] = (g - np.sum(g) / M - x_hat * np.sum(g * x_hat) / M) / std
+    return grad
+
+
+def batchnorm_eval_forward(x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray,
+                           gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+    """Eval mode: ``y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta``, per
+    channel. ``x: (N, C, ...)``, the others ``(C,)`` -> ``y``, ``x``'s shape."""
+    y = np.zeros(x.shape)
+    for c in range(x.shape[1]):
+        y[:, c] = (x[:, c] - running_mean[c]) / np.sqrt(running_var[c] + eps) * gamma[c] + beta[c]
+    return y
+
+
+def batchnorm_eval_input_grad(running_var: np.ndarray, gamma: np.ndarray, grad_y: np.ndarray,
+                              eps: float) -> np.ndarray:
+    """Eval mode: ``dE/dx = dE/dy * gamma / sqrt(running_var + eps)``, per channel (an
+    affine map). ``grad_y: (N, C, ...)``, the others ``(C,)`` -> ``(N, C, ...)``."""
+    grad = np.zeros(grad_y.shape)
+    for c in range(grad_y.shape[1]):
+        grad[:, c] = grad_y[:, c] * gamma[c] / np.sqrt(running_var[c] + eps)
+    return grad
+
+
+def batchnorm_weight_grad(x_hat: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """``dE/dgamma = sum dE/dy x_hat`` over each channel's values, in either mode (``x_hat``
+    normalised with the statistics the forward pass used). ``(N, C, ...)`` -> ``(C,)``."""
+    return np.array([np.sum(channel_values(grad_y * x_hat, c)) for c in range(x_hat.shape[1])])
+
+
+def batchnorm_bias_grad(grad_y: np.ndarray) -> np.ndarray:
+    """``dE/dbeta = sum dE/dy`` over each channel's values: ``(N, C, ...)`` -> ``(C,)``."""
+    return np.array([np.sum(channel_values(grad_y, c)) for c in range(grad_y.shape[1])])
+
+
+# ------------------------------------------------------------------------------ layer norm
+# torch.nn.LayerNorm:  y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta.  "The mean and
+# standard-deviation are calculated over the last D dimensions, where D is the dimension of
+# normalized_shape ... The variance is calculated via the biased estimator"; gamma and beta
+# have the shape normalized_shape and apply element by element. Its gradients are batch
+# norm's with the roles of the axes swapped: the M values of one example (its trailing
+# axes) share a mean and variance, and gamma's and beta's sums run over the examples:
+#   dE/dx     = (g - (1/M) sum g - x_hat (1/M) sum g x_hat) / sqrt(Var[x] + eps)
+#   dE/dgamma = sum_examples dE/dy x_hat,   dE/dbeta = sum_examples dE/dy
+
+
+def rows(a: np.ndarray, normalized_shape: tuple[int, ...]) -> np.ndarray:
+    """``a: (N, ..., *normalized_shape)`` as ``(R, M)``: one row per example (per leading
+    index), the ``M`` values normalised together in it."""
+    return a.reshape(-1, int(np.prod(normalized_shape)))
+
+
+def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                      eps: float) -> np.ndarray:
+    """``y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta``, ``E`` and the biased ``Var``
+    over each example's trailing axes (those of ``gamma``).
+
+    Args:
+        x: ``(N, ..., *normalized_shape)``; gamma, beta: ``normalized_shape``.
+
+    Returns:
+        ``y``, ``x``'s shape.
+    """
+    xs = rows(x, gamma.shape)
+    y = np.zeros(xs.shape)
+    for r in range(xs.shape[0]):
+        mean = np.sum(xs[r]) / xs.shape[1]
+        var = np.sum((xs[r] - mean) ** 2) / xs.shape[1]
+        y[r] = (xs[r] - mean) / np.sqrt(var + eps) * gamma.ravel() + beta.ravel()
+    return y.reshape(x.shape)
+
+
+def layernorm_x_hat(x: np.ndarray, normalized_shape: tuple[int, ...], eps: float) -> np.ndarray:
+    """``x_hat = (x - E[x]) / sqrt(Var[x] + eps)`` per example: ``layernorm_forward``
+    with ``gamma = 1``, ``beta = 0``. ``x`` -> ``x_hat``, ``x``'s shape."""
+    return layernorm_forward(x, np.ones(normalized_shape), np.zeros(normalized_shape), eps)
+
+
+def layernorm_input_grad(x: np.ndarray, gamma: np.ndarray, grad_y: np.ndarray,
+                         eps: float) -> np.ndarray:
+    """``dE/dx = (g - (1/M) sum g - x_hat (1/M) sum g x_hat) / sqrt(Var[x] + eps)``, ``g =
+    dE/dy * gamma``, per example.
+
+    Args:
+        x: ``(N, ..., *normalized_shape)``, the layer's input; gamma: ``normalized_shape``;
+            grad_y: ``x``'s shape.
+
+    Returns:
+        ``x``'s shape.
+    """
+    xs, gs = rows(x, gamma.shape), rows(grad_y, gamma.shape)
+    grad = np.zeros(xs.shape)
+    M = xs.shape[1]
+    for r in range(xs.shape[0]):
+        mean = np.sum(xs[r]) / M
+        std = np.sqrt(np.sum((xs[r] - mean) ** 2) / M + eps)
+        x_hat = (xs[r] - mean) / std
+        g = gs[r] * gamma.ravel()
+        grad[r] = (g - np.sum(g) / M - x_hat * np.sum(g * x_hat) / M) / std
+    return grad.reshape(x.shape)
+
+
+def layernorm_weight_grad(x_hat: np.ndarray, grad_y: np.ndarray,
+                          normalized_shape: tuple[int, ...]) -> np.ndarray:
+    """``dE/dgamma = sum_examples dE/dy x_hat``: ``(N, ..., *normalized_shape)`` ->
+    ``normalized_shape``."""
+    grad = np.zeros(int(np.prod(normalized_shape)))
+    for g, h in zip(rows(grad_y, normalized_shape), rows(x_hat, normalized_shape), strict=True):
+        grad += g * h
+    return grad.reshape(normalized_shape)
+
+
+def layernorm_bias_grad(grad_y: np.ndarray, normalized_shape: tuple[int, ...]) -> np.ndarray:
+    """``dE/dbeta = sum_examples dE/dy``: ``(N, ..., *normalized_shape)`` ->
+    ``normalized_shape``."""
+    return rows(grad_y, normalized_shape).sum(axis=0).reshape(normalized_shape)
+
+
+# ------------------------------------------------------------------------- average pooling
+# torch.nn.AvgPool2d:  out(N_i, C_j, h, w) = 1/(kH * kW) sum_{m=0}^{kH-1} sum_{n=0}^{kW-1}
+#     input(N_i, C_j, stride[0] * h + m, stride[1] * w + n)
+# "If padding is non-zero, then the input is implicitly zero-padded on both sides";
+# count_include_pad=True (the default) counts those zeros in the average, so the divisor is
+# kH * kW for every window. Its gradient: dE/dinput = sum over the windows holding an element
+# of dE/dout / (kH * kW).
+
+
+def avgpool_forward(x: np.ndarray, kernel_size: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int]) -> np.ndarray:
+    """Each output is the mean of its ``kh x kw`` window of the zero-padded input (the
+    padding's zeros counted).
+
+    Args:
+        x: ``(N, C, H, W)``; kernel_size, stride, padding: ``(rows, columns)`` pairs.
+
+    Returns:
+        ``(N, C, (H + 2 p_h - kh) // s_h + 1, (W + 2 p_w - kw) // s_w + 1)``.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    N, C, Hp, Wp = xp.shape
+    y = np.zeros((N, C, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1))
+    for n, c, h, w in np.ndindex(y.shape):
+        y[n, c, h, w] = np.sum(xp[n, c, h * sh : h * sh + kh, w * sw : w * sw + kw]) / (kh * kw)
+    return y
+
+
+def avgpool_backward(grad_y: np.ndarray, x_shape: tuple[int, ...], kernel_size: tuple[int, int],
+                     stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Each output's gradient, divided by ``kh * kw``, goes to every element of its window;
+    overlapping windows add up, and the padding's share is dropped.
+
+    Args:
+        grad_y: ``(N, C, H_out, W_out)``; x_shape: ``(N, C, H, W)``; the rest as
+            ``avgpool_forward``.
+
+    Returns:
+        ``(N, C, H, W)``.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    N, C, H, W = x_shape
+    grad = np.zeros((N, C, H + 2 * ph, W + 2 * pw))
+    for n, c, h, w in np.ndindex(grad_y.shape):
+        grad[n, c, h * sh : h * sh + kh, w * sw : w * sw + kw] += grad_y[n, c, h, w] / (kh * kw)
+    return grad[:, :, ph : ph + H, pw : pw + W]
+
+
+# ------------------------------------------------------------------------- more activations
+# torch.nn.Sigmoid:    Sigmoid(x) = sigma(x) = 1 / (1 + exp(-x));   d sigma/dx = sigma (1 - sigma)
+# torch.nn.Tanh:       Tanh(x) = tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x));
+#                      d tanh/dx = 1 - tanh^2
+# torch.nn.LeakyReLU:  LeakyReLU(x) = max(0, x) + negative_slope * min(0, x);
+#                      dy/dx = 1 for x > 0, negative_slope for x <= 0 (PyTorch's at 0)
+# Both derivatives of sigmoid and tanh are written with the output y: the backward pass
+# needs only what the forward pass gave.
+
+
+def sigmoid_forward(x: np.ndarray) -> np.ndarray:
+    """``y = 1 / (1 + exp(-x))``, element by element; for ``x < 0`` as ``exp(x) / (1 +
+    exp(x))``, the same fraction, so that no ``exp`` of a large argument overflows. Any
+    shape -> the same shape."""
+    y = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        if x[i] >= 0:
+            y[i] = 1.0 / (1.0 + np.exp(-x[i]))
+        else:
+            y[i] = np.exp(x[i]) / (1.0 + np.exp(x[i]))   # also a NaN's branch: NaN
+    return y
+
+
+def sigmoid_backward(y: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """``dE/dx = dE/dy * y (1 - y)``, from the output ``y``; one shape for all."""
+    return grad_y * y * (1.0 - y)
+
+
+def tanh_forward(x: np.ndarray) -> np.ndarray:
+    """``y = tanh(x)``, element by element (``np.tanh``, which saturates at +-1 without
+    overflowing, as the quoted fraction of ``exp`` would). Any shape -> the same shape."""
+    return np.tanh(x)
+
+
+def tanh_backward(y: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    """``dE/dx = dE/dy * (1 - y^2)``, from the output ``y``; one shape for all."""
+    return grad_y * (1.0 - y * y)
+
+
+def leaky_relu_forward(x: np.ndarray, negative_slope: float) -> np.ndarray:
+    """``y = max(0, x) + negative_slope * min(0, x)``, element by element (a NaN stays
+    NaN). Any shape -> the same shape."""
+    y = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        y[i] = x[i] if x[i] > 0 else negative_slope * x[i]
+    return y
+
+
+def leaky_relu_backward(x: np.ndarray, grad_y: np.ndarray, negative_slope: float) -> np.ndarray:
+    """``dE/dx = dE/dy`` where ``x > 0``, ``negative_slope * dE/dy`` elsewhere (at 0 and at
+    a NaN too, as PyTorch), from the input ``x``; one shape for all."""
+    return np.where(x > 0, grad_y, negative_slope * grad_y)

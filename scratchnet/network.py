@@ -20,7 +20,9 @@ INFER_CHUNK = 128
 # Short names for auto-naming layers by kind (conv1, relu1, pool1, ..., fc1), as the seed's
 # tables do; a layer of no known kind is named after its class.
 _PREFIX = {"conv2d": "conv", "maxpool2d": "pool", "dense": "fc", "relu": "relu",
-           "identity": "identity", "flatten": "flatten"}
+           "identity": "identity", "flatten": "flatten", "dropout": "dropout",
+           "batchnorm1d": "bn", "batchnorm2d": "bn", "layernorm": "ln", "avgpool2d": "avgpool",
+           "sigmoid": "sigmoid", "tanh": "tanh", "leaky-relu": "leakyrelu"}
 
 
 def infer_chunk(dtype: np.dtype) -> int:
@@ -105,10 +107,22 @@ class Sequential:
     (``flat_parameters()`` hands both to an optimizer; see ``scratchnet.flat``).
     ``net.layers`` (a :class:`LayerDict`) holds the layers as given; a layer put in its
     place there is the one that runs.
+
+    **Modes**, as PyTorch's: ``train()`` and ``eval()`` set ``training`` on the network
+    and on every layer that has it (scratchnet's all have; dropout and batch norm compute
+    otherwise in eval mode). ``forward`` runs each layer in its mode, as calling a PyTorch
+    model does. ``infer`` and ``predict`` are inference: they always run the layers in
+    eval mode (and put each layer's mode back afterwards), whatever the network's mode, as
+    PyTorch after ``model.eval()``: the running statistics, no dropout, nothing updated.
+    That is what evaluating means, and it is also what lets ``infer`` work in chunks: only
+    in eval mode is each example's output its own, independent of the batch it is in.
+    ``named_buffers()`` gives the layers' buffers (a batch norm's running statistics) keyed
+    as PyTorch's ``state_dict()``, e.g. ``"bn1.running_mean"``.
     """
 
     def __init__(self, *layers: LayerProtocol | tuple[str, LayerProtocol]) -> None:
         counts: dict[str, int] = {}
+        self.training = True
         self.layers = LayerDict(self._layers_changed)
         for position, item in enumerate(layers, 1):
             name, layer = item if isinstance(item, tuple) else (None, item)
@@ -181,6 +195,31 @@ class Sequential:
             grad = layer.backward(grad)
         return grad
 
+    def train(self, mode: bool = True) -> Sequential:
+        """Set training mode (``mode=True``) or eval mode (False) on the network and every
+        layer that has a ``training`` attribute, as PyTorch's ``Module.train``; returns the
+        network."""
+        self.training = bool(mode)
+        for layer in self.layers.values():
+            if hasattr(layer, "training"):
+                layer.training = self.training
+        return self
+
+    def eval(self) -> Sequential:
+        """Set eval mode: ``train(False)``."""
+        return self.train(False)
+
+    def named_buffers(self) -> dict[str, np.ndarray]:
+        """Every layer's ``buffers`` (the arrays kept beside the parameters, e.g. a batch
+        norm's ``running_mean``), keyed ``"<layer>.<buffer>"`` as PyTorch's
+        ``state_dict()``, in layer order; the arrays are the live ones."""
+        return {f"{n}.{k}": v for n, layer in self.layers.items()
+                for k, v in getattr(layer, "buffers", {}).items()}
+
+    def load_buffers(self, buffers: dict[str, np.ndarray]) -> None:
+        """Copy ``buffers`` (keys as ``named_buffers()``) into the layers' buffers."""
+        _load("load_buffers", self.named_buffers(), buffers)
+
     def named_params(self) -> dict[str, np.ndarray]:
         return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.params.items()}
 
@@ -189,17 +228,7 @@ class Sequential:
 
     def load_params(self, params: dict[str, np.ndarray]) -> None:
         """Copy ``params`` (keys as ``named_params()``) into the network's weights."""
-        own = self.named_params()
-        if set(own) != set(params):
-            missing, extra = sorted(set(own) - set(params)), sorted(set(params) - set(own))
-            raise ValueError(f"load_params: keys differ: missing {missing}, unexpected {extra}")
-        for key, value in params.items():
-            value = np.asarray(value)
-            if value.shape != own[key].shape:
-                raise ValueError(
-                    f"load_params: {key} has shape {value.shape}, expected {own[key].shape}"
-                )
-            own[key][...] = value
+        _load("load_params", self.named_params(), params)
 
     def num_params(self) -> int:
         return sum(v.size for v in self.named_params().values())
@@ -207,18 +236,28 @@ class Sequential:
     def infer(self, x: np.ndarray) -> np.ndarray:
         """``x: (N, C, H, W)`` -> ``logits: (N, K)``, when no backward will follow.
 
-        The same numbers as ``forward`` (each image's logits do not depend on the others),
-        computed ``infer_chunk(x.dtype)`` images at a time through each layer's ``infer``,
-        which skips what only the backward pass needs. Chunks keep a pass's arrays close
-        to the CPU's caches (``reports/speed/history.md`` has the chunk sizes measured).
+        The numbers of ``forward`` in eval mode (each image's logits then do not depend
+        on the others), whatever the network's mode: every layer runs in eval mode for the
+        pass and gets its own mode back after it (see the class docstring). Computed
+        ``infer_chunk(x.dtype)`` images at a time through each layer's ``infer``, which
+        skips what only the backward pass needs. Chunks keep a pass's arrays close to the
+        CPU's caches (``reports/speed/history.md`` has the chunk sizes measured).
         """
-        chunk = infer_chunk(x.dtype)
-        chunks = []
-        for i in range(0, max(len(x), 1), chunk):         # an empty batch: one empty pass
-            h = x[i : i + chunk]
-            for layer in self.run_order:
-                h = layer.infer(h) if hasattr(layer, "infer") else layer.forward(h)
-            chunks.append(h)
+        modes = [(layer, layer.training) for layer in self.run_order
+                 if hasattr(layer, "training")]
+        try:
+            for layer, _ in modes:
+                layer.training = False
+            chunk = infer_chunk(x.dtype)
+            chunks = []
+            for i in range(0, max(len(x), 1), chunk):         # an empty batch: one empty pass
+                h = x[i : i + chunk]
+                for layer in self.run_order:
+                    h = layer.infer(h) if hasattr(layer, "infer") else layer.forward(h)
+                chunks.append(h)
+        finally:
+            for layer, mode in modes:
+                layer.training = mode
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -245,6 +284,18 @@ class Sequential:
             })
             shape = out
         return pd.DataFrame(rows).set_index("layer")
+
+
+def _load(who: str, own: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:
+    """Copy ``values`` into the arrays ``own`` (same keys, same shapes), in place."""
+    if set(own) != set(values):
+        missing, extra = sorted(set(own) - set(values)), sorted(set(values) - set(own))
+        raise ValueError(f"{who}: keys differ: missing {missing}, unexpected {extra}")
+    for key, value in values.items():
+        value = np.asarray(value)
+        if value.shape != own[key].shape:
+            raise ValueError(f"{who}: {key} has shape {value.shape}, expected {own[key].shape}")
+        own[key][...] = value
 
 
 def run_order(layers: list[LayerProtocol]) -> list[LayerProtocol]:

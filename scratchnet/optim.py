@@ -1,4 +1,4 @@
-"""Optimizers (SGD, Adam) and global-norm gradient clipping, in NumPy.
+"""Optimizers (SGD, Adam, RMSprop) and global-norm gradient clipping, in NumPy.
 
 Each optimizer mirrors the algorithm documented for ``torch.optim`` and does the same
 floating-point operations in the same order as torch's default CPU implementation
@@ -20,7 +20,7 @@ few per parameter::
         clip_grad_norm(net.named_grads(), max_norm=5.0)  # optional
         opt.step()
 
-The optimizer state (step count, momentum or moment buffers) is a flat dict of numeric
+The optimizer state (step count, momentum, moment or average buffers) is a flat dict of numeric
 arrays, so ``np.savez(path, **opt.state_dict())`` saves it and
 ``opt.load_state_dict(np.load(path, allow_pickle=False))`` restores it exactly.
 Hyperparameters are constructor arguments and are not part of the state; ``lr`` is a
@@ -67,6 +67,11 @@ def _check_non_negative(name: str, value: float) -> None:
 def _check_positive(name: str, value: float) -> None:
     if not value > 0.0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
@@ -192,16 +197,20 @@ class Optimizer:
 class SGD(Optimizer):
     r"""Stochastic gradient descent with optional momentum, as ``torch.optim.SGD``.
 
-    For every parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...``::
+    torch.optim.SGD's documented algorithm, for every parameter ``theta`` with gradient
+    ``g``, at step ``t = 1, 2, ...`` (lr ``gamma``, weight decay ``lambda``, momentum
+    ``mu``, dampening ``tau``)::
 
-        g <- g + weight_decay * p                     (if weight_decay != 0)
-        b <- g                                        (t = 1)
-        b <- momentum * b + (1 - dampening) * g       (t > 1)      (if momentum != 0)
-        g <- g + momentum * b   if nesterov   else   g <- b        (if momentum != 0)
-        p <- p - lr * g
+        if lambda != 0:  g_t <- g_t + lambda theta_{t-1}
+        if mu != 0:
+            if t > 1:    b_t <- mu b_{t-1} + (1 - tau) g_t
+            else:        b_t <- g_t
+            if nesterov: g_t <- g_t + mu b_t
+            else:        g_t <- b_t
+        theta_t <- theta_{t-1} - gamma g_t
 
-    Note the first step sets the buffer to ``g`` itself, not ``(1 - dampening) * g``;
-    this mirrors torch.optim.SGD's documented algorithm.
+    Note the first step sets the buffer to ``g`` itself, not ``(1 - dampening) * g``.
+    Each line is one whole-array NumPy operation, in torch's order.
 
     Args:
         net: object with ``named_params()`` and ``named_grads()``.
@@ -256,19 +265,26 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    r"""Adam, as ``torch.optim.Adam`` (``amsgrad=False``, L2 weight decay).
+    r"""Adam, as ``torch.optim.Adam`` (L2 weight decay; optionally AMSGrad).
 
-    For every parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...``, with the
-    moments ``m`` and ``v`` starting at zero::
+    torch.optim.Adam's documented algorithm, for every parameter ``theta`` with gradient
+    ``g``, at step ``t = 1, 2, ...``, with ``m_0 = v_0 = v_0^max = 0`` (lr ``gamma``,
+    betas ``beta1, beta2``, weight decay ``lambda``)::
 
-        g <- g + weight_decay * p                     (if weight_decay != 0)
-        m <- beta1 * m + (1 - beta1) * g              (as torch: m.lerp(g, 1 - beta1))
-        v <- beta2 * v + (1 - beta2) * g * g
-        p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+        if lambda != 0:  g_t <- g_t + lambda theta_{t-1}
+        m_t <- beta1 m_{t-1} + (1 - beta1) g_t           (as torch: m.lerp(g, 1 - beta1))
+        v_t <- beta2 v_{t-1} + (1 - beta2) g_t^2
+        m^_t <- m_t / (1 - beta1^t)
+        if amsgrad:
+            v_t^max <- max(v_{t-1}^max, v_t)
+            v^_t <- v_t^max / (1 - beta2^t)
+        else:
+            v^_t <- v_t / (1 - beta2^t)
+        theta_t <- theta_{t-1} - gamma m^_t / (sqrt(v^_t) + eps)
 
-    This mirrors torch.optim.Adam's documented algorithm, and the last line is evaluated
-    in torch's order (step size and bias corrections as Python floats) so float64
-    results agree with torch to rounding.
+    The last line is evaluated in torch's order, ``theta - (gamma / (1 - beta1^t)) * m /
+    (sqrt(v) / sqrt(1 - beta2^t) + eps)``, with the step size and the bias corrections as
+    Python floats, so float64 results agree with torch to rounding.
 
     Args:
         net: object with ``named_params()`` and ``named_grads()``.
@@ -276,9 +292,9 @@ class Adam(Optimizer):
         betas: decay rates ``(beta1, beta2)`` of the moment averages, each in [0, 1).
         eps: added to the denominator for stability, > 0.
         weight_decay: L2 penalty coefficient (added to the gradient), >= 0.
+        amsgrad: divide by the running maximum of ``v`` (the buffer ``max_exp_avg_sq``)
+            instead of ``v`` itself.
     """
-
-    buffer_names = ("exp_avg", "exp_avg_sq")
 
     def __init__(
         self,
@@ -287,6 +303,7 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
@@ -294,9 +311,12 @@ class Adam(Optimizer):
         _check_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
         _check_positive("eps", eps)
         _check_non_negative("weight_decay", weight_decay)
+        _check_bool("amsgrad", amsgrad)
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = eps
         self.weight_decay = weight_decay
+        self.amsgrad = amsgrad
+        self.buffer_names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
         super().__init__(net, lr)
 
     def step(self) -> None:
@@ -308,15 +328,104 @@ class Adam(Optimizer):
         bias_correction2 = 1 - beta2**t
         step_size = self.lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
-        for p, g, (m, v) in items:
+        for p, g, (m, v, *v_max) in items:
             if self.weight_decay != 0.0:
                 g = g + self.weight_decay * p
             _lerp_(m, g, 1 - beta1)
             v *= beta2
             v += (1 - beta2) * g * g
+            if self.amsgrad:
+                np.maximum(v_max[0], v, out=v_max[0])
+                v = v_max[0]
             denom = np.sqrt(v) / bias_correction2_sqrt + self.eps
             p -= step_size * m / denom
         self.steps = t
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, as ``torch.optim.RMSprop``.
+
+    torch.optim.RMSprop's documented algorithm, for every parameter ``theta`` with
+    gradient ``g``, at step ``t = 1, 2, ...``, with ``v_0 = b_0 = g^ave_0 = 0`` (lr
+    ``gamma``, smoothing constant ``alpha``, weight decay ``lambda``, momentum ``mu``)::
+
+        if lambda != 0:  g_t <- g_t + lambda theta_{t-1}
+        v_t <- alpha v_{t-1} + (1 - alpha) g_t^2        (square_avg)
+        v~_t <- v_t
+        if centered:
+            g^ave_t <- g^ave_{t-1} alpha + (1 - alpha) g_t   (grad_avg; as torch, a lerp)
+            v~_t <- v~_t - (g^ave_t)^2
+        if mu > 0:
+            b_t <- mu b_{t-1} + g_t / (sqrt(v~_t) + eps)   (momentum_buffer)
+            theta_t <- theta_{t-1} - gamma b_t
+        else:
+            theta_t <- theta_{t-1} - gamma g_t / (sqrt(v~_t) + eps)
+
+    ``eps`` is added after the square root, and there is no bias correction: the first
+    steps divide by ``sqrt(1 - alpha) |g|``, i.e. they are ``1 / sqrt(1 - alpha)`` times
+    larger than later ones (10x at ``alpha = 0.99``). Each line is one whole-array NumPy
+    operation, in torch's order.
+
+    Args:
+        net: object with ``named_params()`` and ``named_grads()``.
+        lr: learning rate, >= 0.
+        alpha: smoothing constant of the square average, in [0, 1).
+        eps: added to the denominator (after the square root) for stability, > 0.
+        weight_decay: L2 penalty coefficient (added to the gradient), >= 0.
+        momentum: momentum factor in [0, 1).
+        centered: divide by the estimated variance of the gradient (the square average
+            minus the square of the gradient's average) instead of its second moment.
+    """
+
+    def __init__(
+        self,
+        net: HasParams,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        _check_range("alpha", alpha, 0.0, 1.0, high_open=True)
+        _check_positive("eps", eps)
+        _check_non_negative("weight_decay", weight_decay)
+        _check_range("momentum", momentum, 0.0, 1.0, high_open=True)
+        _check_bool("centered", centered)
+        self.alpha = float(alpha)
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.centered = centered
+        self.buffer_names = (("square_avg",) + (("momentum_buffer",) if momentum > 0 else ())
+                             + (("grad_avg",) if centered else ()))
+        super().__init__(net, lr)
+
+    def step(self) -> None:
+        """Update every parameter in place with one RMSprop step."""
+        alpha = self.alpha
+        for p, g, buffers in self._params_and_grads():
+            state = dict(zip(self.buffer_names, buffers, strict=True))
+            if self.weight_decay != 0.0:
+                g = g + self.weight_decay * p
+            square_avg = state["square_avg"]
+            square_avg *= alpha
+            square_avg += (1 - alpha) * g * g
+            if self.centered:
+                grad_avg = state["grad_avg"]
+                _lerp_(grad_avg, g, 1 - alpha)
+                avg = np.sqrt(square_avg - grad_avg * grad_avg)
+            else:
+                avg = np.sqrt(square_avg)
+            avg += self.eps
+            if self.momentum > 0:
+                buf = state["momentum_buffer"]
+                buf *= self.momentum
+                buf += g / avg
+                p -= self.lr * buf
+            else:
+                p -= self.lr * g / avg
+        self.steps += 1
 
 
 def global_grad_norm(grads: Mapping[str, np.ndarray]) -> float:

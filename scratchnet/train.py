@@ -32,6 +32,7 @@ import dataclasses
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,7 @@ from scratchnet.checkpoint import (
 from scratchnet.layers.base import ShapeError
 from scratchnet.losses import SoftmaxCrossEntropy
 from scratchnet.network import Sequential
-from scratchnet.optim import SGD, Adam, Optimizer, clip_grad_norm, global_grad_norm
-
-OPTIMIZERS = ("sgd", "adam")
+from scratchnet.optim import SGD, Adam, Optimizer, RMSprop, clip_grad_norm, global_grad_norm
 
 # Config fields that only say where to stop; every other field changes the trajectory,
 # so a checkpoint can be resumed only under the same values of those.
@@ -68,9 +67,11 @@ class TrainConfig:
     Attributes:
         epochs: number of passes over the training set, >= 1.
         batch_size: examples per step, >= 1 (the last batch of an epoch may be smaller).
-        optimizer: ``"sgd"`` or ``"adam"``.
+        optimizer: a name in ``OPTIMIZERS``: ``"sgd"``, ``"adam"`` or ``"rmsprop"``.
         lr: learning rate, > 0.
-        momentum: SGD momentum in [0, 1); must be 0 with Adam (Adam has its own betas).
+        momentum: momentum in [0, 1), for ``"sgd"`` and ``"rmsprop"``; must be 0 with
+            ``"adam"`` (Adam has its own betas). The optimizers' other hyperparameters
+            keep their defaults (RMSprop's ``alpha`` 0.99, Adam's betas).
         weight_decay: L2 penalty added to the gradient, >= 0.
         clip_norm: clip the global gradient norm to this (> 0) before each step; None: no.
         seed: seeds the shuffle of every epoch, >= 0.
@@ -101,12 +102,17 @@ class TrainConfig:
 
         check("epochs", is_int(self.epochs) and self.epochs >= 1, "an integer >= 1")
         check("batch_size", is_int(self.batch_size) and self.batch_size >= 1, "an integer >= 1")
-        check("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}")
+        check("optimizer", self.optimizer in OPTIMIZERS, f"one of {tuple(OPTIMIZERS)}")
         check("lr", is_real(self.lr) and self.lr > 0, "a finite number > 0")
         check("momentum", is_real(self.momentum) and 0 <= self.momentum < 1,
               "a number in [0, 1)")
-        check("momentum", self.optimizer == "sgd" or self.momentum == 0,
-              f"0.0 with optimizer={self.optimizer!r} (momentum is for 'sgd')")
+        for field in OPTIONS:   # an option the chosen optimizer does not take keeps its default
+            default = TrainConfig.__dataclass_fields__[field].default
+            takers = " and ".join(repr(name) for name, kind in OPTIMIZERS.items()
+                                  if field in kind.options)
+            check(field, field in OPTIMIZERS[self.optimizer].options
+                  or getattr(self, field) == default,
+                  f"{default!r} with optimizer={self.optimizer!r} ({field} is for {takers})")
         check("weight_decay", is_real(self.weight_decay) and self.weight_decay >= 0,
               "a finite number >= 0")
         check("clip_norm", self.clip_norm is None or (is_real(self.clip_norm)
@@ -118,6 +124,35 @@ class TrainConfig:
         """The fields as plain JSON-ready Python values (NumPy scalars converted)."""
         return {k: v.item() if isinstance(v, np.generic) else v
                 for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class OptimizerKind:
+    """How a :class:`TrainConfig` makes one kind of optimizer.
+
+    Attributes:
+        build: ``(net, config) -> optimizer``; every kind takes ``lr`` and ``weight_decay``.
+        options: the fields of ``OPTIONS`` it takes too; the others must keep their defaults.
+    """
+
+    build: Callable[[Sequential, TrainConfig], Optimizer]
+    options: tuple[str, ...] = ()
+
+
+#: The TrainConfig fields that only some optimizers take. A new field changes every
+#: config's ``to_dict()``, which the committed reports' settings files hold, so the
+#: reports count as stale until they are made again.
+OPTIONS = ("momentum",)
+
+#: The optimizers a run can train with, by the name ``TrainConfig.optimizer`` gives.
+OPTIMIZERS: dict[str, OptimizerKind] = {
+    "sgd": OptimizerKind(lambda net, c: SGD(net, lr=c.lr, momentum=c.momentum,
+                                            weight_decay=c.weight_decay), ("momentum",)),
+    "adam": OptimizerKind(lambda net, c: Adam(net, lr=c.lr, weight_decay=c.weight_decay)),
+    "rmsprop": OptimizerKind(lambda net, c: RMSprop(net, lr=c.lr, momentum=c.momentum,
+                                                    weight_decay=c.weight_decay),
+                             ("momentum",)),
+}
 
 
 @dataclass(frozen=True)
@@ -226,11 +261,8 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.nda
 
 
 def make_optimizer(net: Sequential, config: TrainConfig) -> Optimizer:
-    """The ``SGD`` or ``Adam`` optimizer over ``net``'s parameters that ``config`` asks for."""
-    if config.optimizer == "sgd":
-        return SGD(net, lr=config.lr, momentum=config.momentum,
-                   weight_decay=config.weight_decay)
-    return Adam(net, lr=config.lr, weight_decay=config.weight_decay)
+    """The optimizer over ``net``'s parameters that ``config`` asks for."""
+    return OPTIMIZERS[config.optimizer].build(net, config)
 
 
 def check_data(net: Sequential, x: Any, y: Any, what: str = "x") -> None:
@@ -258,7 +290,9 @@ def check_data(net: Sequential, x: Any, y: Any, what: str = "x") -> None:
     if len(y) != len(x):
         fail(f"{len(x)} images but {len(y)} labels")
     try:
-        num_classes = net.forward(x[:1]).shape[1]  # the layers check the image shape
+        # The layers check the image shape; infer runs them in eval mode, so that no
+        # training-mode batch norm counts this example in its running statistics.
+        num_classes = net.infer(x[:1]).shape[1]
     except ShapeError as err:
         fail(str(err))
     if y.min() < 0 or y.max() >= num_classes:
@@ -406,7 +440,7 @@ def resume_differences(checkpoint: Checkpoint, net: Sequential, config: TrainCon
 
     Raises:
         CheckpointError: the checkpoint's config is not a valid ``TrainConfig``, or its
-            network's parameters do not fit ``net`` at all (no flag can continue that).
+            network's parameters or buffers do not fit ``net`` at all (no flag can continue that).
     """
     where = checkpoint.path
     try:
@@ -416,8 +450,11 @@ def resume_differences(checkpoint: Checkpoint, net: Sequential, config: TrainCon
                               f"({str(err).splitlines()[0]})") from None
     ours = describe_network(net)
     theirs = checkpoint.network
-    for key in dict.fromkeys([*theirs["params"], *ours["params"]]):
-        shapes = [_shape(network["params"].get(key)) for network in (theirs, ours)]
+    shapes_of = {name: {**network["params"], **{k: b["shape"] for k, b in
+                                                  network.get("buffers", {}).items()}}
+                 for name, network in (("theirs", theirs), ("ours", ours))}
+    for key in dict.fromkeys([*shapes_of["theirs"], *shapes_of["ours"]]):
+        shapes = [_shape(shapes_of[name].get(key)) for name in ("theirs", "ours")]
         if shapes[0] != shapes[1]:
             raise CheckpointError(f"{where}: checkpoint was made for a different network: "
                                   f"its {key} is {shapes[0]}, this network's {shapes[1]}")
@@ -550,6 +587,7 @@ def _restore(saved: Checkpoint, net: Sequential, optimizer: Optimizer, config: T
         raise CheckpointError(f"{saved.path}: checkpoint is at epoch {saved.epoch}, past "
                               f"this run's epochs={config.epochs}")
     net.load_params(saved.params)  # converted to the net's dtype when forced
+    net.load_buffers(saved.buffers)
     try:
         optimizer.load_state_dict(saved.optimizer_state)
     except ValueError as err:
@@ -573,8 +611,10 @@ def _what_is_kept(epochs: int, checkpoint: str | os.PathLike | None,
 
 __all__ = [
     "OPTIMIZERS",
+    "OPTIONS",
     "Bounds",
     "DivergenceError",
+    "OptimizerKind",
     "OutputError",
     "ResumeMismatchError",
     "TrainConfig",

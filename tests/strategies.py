@@ -106,3 +106,94 @@ def relu_sum_cases(draw: st.DrawFn) -> tuple[list[float], list[float], float]:
                                  max_size=len(shifts)))
     return ([float(s) for s in sorted(shifts)], [float(c) for c in coefficients],
             float(draw(st.integers(-5, 5))))
+
+
+@dataclass(frozen=True)
+class NormCase:
+    """One random batch norm input: ``shape = (N, C, ...)`` (2-D, 3-D or 4-D), with at
+    least two values per channel (batch norm in training mode needs a variance)."""
+
+    shape: tuple[int, ...]
+
+    @property
+    def channels(self) -> int:
+        return self.shape[1]
+
+
+#: The fewest values a float32 normalization test normalises together. With two or three,
+#: the normalised values are nearly fixed (two are +-1 whatever x is), so the input gradient
+#: is a cancellation of order-one terms times 1/std: float32 rounding, PyTorch's as much as
+#: ours, then reaches 1e-5 and more (PyTorch's up to 2e-4 over 1,000 random two-value rows,
+#: against its own float64). Float64 covers those sizes at 1e-12; with four or more values
+#: no float32 case of 1,000 strayed past 3e-6.
+FLOAT32_NORM_VALUES = 4
+
+
+@st.composite
+def norm_cases(draw: st.DrawFn, min_values: int = 2) -> NormCase:
+    """``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)``, batch 1-6, channels 1-5, odd and even
+    sizes 1-7; single examples included, but at least ``min_values`` values per channel
+    (the batch grows to reach it): one is refused by PyTorch in training mode (see
+    tests/layers/test_norm.py), and see ``FLOAT32_NORM_VALUES``."""
+    ndim = draw(st.sampled_from([2, 3, 4]))
+    N, *rest = (draw(st.integers(1, 6)), *(draw(st.integers(1, 7)) for _ in range(ndim - 2)))
+    per_example = int(np.prod(rest))
+    N = max(N, -(-min_values // per_example))
+    return NormCase((N, draw(st.integers(1, 5)), *rest))
+
+
+@st.composite
+def layernorm_cases(draw: st.DrawFn, min_values: int = 1
+                    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(input shape, normalized_shape)``: 1-3 trailing axes of sizes 1-6 normalised
+    (together at least ``min_values`` values, see ``FLOAT32_NORM_VALUES``), after 1-2
+    leading axes (batch 0-5: empty batches included)."""
+    normalized = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)))
+    if np.prod(normalized) < min_values:
+        normalized = (*normalized[:-1], normalized[-1] + min_values)
+    leading = tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=2)))
+    return leading + normalized, normalized
+
+
+@dataclass(frozen=True)
+class AvgPoolCase:
+    """One random average pooling: window, stride, padding (pairs) and input shape."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    shape: tuple[int, int, int, int]
+
+
+@st.composite
+def avgpool_cases(draw: st.DrawFn) -> AvgPoolCase:
+    """Square and oblong windows 1-4, strides 1-4 (overlapping when below the window),
+    padding up to half the window (PyTorch's limit), sizes that do and do not divide; the
+    padded input always holds a window."""
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    if draw(st.booleans()):
+        kernel = (kernel[0], kernel[0])
+    stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    low = [max(1, k - 2 * p) for k, p in zip(kernel, padding, strict=True)]
+    shape = (draw(st.integers(1, 6)), draw(st.integers(1, 4)),
+             draw(st.integers(low[0], low[0] + 9)), draw(st.integers(low[1], low[1] + 9)))
+    return AvgPoolCase(kernel, stride, padding, shape)
+
+
+#: Dropout probabilities: the ends (everything kept, everything dropped) and between.
+dropout_ps = st.sampled_from([0.0, 1.0]) | st.floats(0.0, 1.0)
+
+
+def activation_inputs(dtype) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of 1-4 axes (sizes 0-6) for the element-wise activations: normal noise at
+    scales from 1e-3 to 1e3 (past the range where sigmoid and tanh saturate), with exact
+    zeros mixed in."""
+    @st.composite
+    def draw_input(draw: st.DrawFn) -> np.ndarray:
+        shape = tuple(draw(st.lists(st.integers(0, 6), min_size=1, max_size=4)))
+        rng = np.random.default_rng(draw(seeds))
+        x = rng.standard_normal(shape) * 10.0 ** draw(st.integers(-3, 3))
+        x[rng.random(shape) < 0.1] = 0.0
+        return x.astype(dtype)
+    return draw_input()

@@ -29,10 +29,13 @@ from scratchnet.train import (
     train_epoch,
 )
 from tests.synthetic_data import block_images
+from tests.test_network import bn_dropout_network
 
 ADAM = TrainConfig(epochs=4, batch_size=20, optimizer="adam", lr=0.01, seed=3)
 SGD_MOMENTUM = TrainConfig(epochs=4, batch_size=20, lr=0.05, momentum=0.9,
                            weight_decay=1e-4, clip_norm=1.0, seed=3)
+RMSPROP = TrainConfig(epochs=4, batch_size=20, optimizer="rmsprop", lr=1e-3, momentum=0.5,
+                      weight_decay=1e-4, seed=3)
 
 
 def trained_state(config: TrainConfig, dtype: type = np.float64):
@@ -54,7 +57,8 @@ def leftovers(directory: Path, keep: str) -> list[str]:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("config", [ADAM, SGD_MOMENTUM], ids=["adam", "sgd"])
+@pytest.mark.parametrize("config", [ADAM, SGD_MOMENTUM, RMSPROP],
+                         ids=["adam", "sgd", "rmsprop"])
 def test_round_trip_is_exact(tmp_path: Path, config: TrainConfig, dtype: type) -> None:
     net, optimizer, history = trained_state(config, dtype)
     path = tmp_path / "run.npz"
@@ -376,7 +380,8 @@ def test_zip_error_is_what_a_truncated_npz_raises(saved: Path) -> None:
 # ----------------------------------------------------------------------------- resume
 
 
-@pytest.mark.parametrize("config", [SGD_MOMENTUM, ADAM], ids=["sgd-momentum", "adam"])
+@pytest.mark.parametrize("config", [SGD_MOMENTUM, ADAM, RMSPROP],
+                         ids=["sgd-momentum", "adam", "rmsprop"])
 def test_resume_equals_the_uninterrupted_run(tmp_path: Path, config: TrainConfig) -> None:
     """Stop after 2 of 4 epochs, resume into a differently initialized net: bitwise equal.
 
@@ -454,6 +459,9 @@ MISMATCHES = [  # (what changes, config fields, dtype, train/test data changes, 
     ("optimizer", {"optimizer": "adam"}, np.float64, {},
      r"optimizer \(checkpoint 'sgd', this run 'adam'\)"),
     ("momentum", {"momentum": 0.5}, np.float64, {}, r"momentum \(checkpoint 0\.0, this run 0\.5"),
+    ("rmsprop", {"optimizer": "rmsprop", "momentum": 0.5}, np.float64, {},
+     r"optimizer \(checkpoint 'sgd', this run 'rmsprop'\); momentum \(checkpoint 0\.0, this "
+     r"run 0\.5\) "),
     ("weight decay", {"weight_decay": 1e-3}, np.float64, {}, r"weight_decay \(checkpoint 0\.0"),
     ("clip norm", {"clip_norm": 1.0}, np.float64, {},
      r"clip_norm \(checkpoint None, this run 1\.0\)"),
@@ -539,3 +547,59 @@ def test_an_existing_checkpoint_is_never_started_over(tmp_path: Path) -> None:
                                           r"it, or remove it to start afresh$"):
         train(seed_network("full"), x, y, x, y, config, checkpoint=path, progress=False)
     assert path.read_bytes() == before
+
+
+# ----------------------------------------------------------------------------- buffers
+
+
+def bn_state(tmp_path: Path):
+    """A checkpoint of a network with a batch norm whose running statistics have moved."""
+    net = bn_dropout_network()
+    config = TrainConfig(epochs=2, batch_size=4, seed=0)
+    optimizer = make_optimizer(net, config)
+    for seed in range(2):
+        net.forward(np.random.default_rng(seed).standard_normal((4, 1, 8, 8)))
+    path = tmp_path / "bn.npz"
+    save_checkpoint(path, net, optimizer, pd.DataFrame({"epoch": [1]}), config, epoch=1)
+    return net, path
+
+
+def test_buffers_round_trip_exactly(tmp_path: Path) -> None:
+    net, path = bn_state(tmp_path)
+    loaded = load_checkpoint(path)
+    assert loaded.buffers.keys() == net.named_buffers().keys()
+    for key, value in net.named_buffers().items():
+        assert loaded.buffers[key].dtype == value.dtype, key
+        np.testing.assert_array_equal(loaded.buffers[key], value, err_msg=key)
+    assert int(loaded.buffers["bn1.num_batches_tracked"]) == 2
+    assert loaded.network["buffers"]["bn1.num_batches_tracked"] == {"dtype": "int64",
+                                                                     "shape": []}
+    fresh = bn_dropout_network()
+    fresh.load_buffers(loaded.buffers)
+    np.testing.assert_array_equal(fresh["bn1"].buffers["running_var"],
+                                  net["bn1"].buffers["running_var"])
+
+
+def test_a_version_2_checkpoint_reads_as_one_without_buffers(saved: Path) -> None:
+    def as_version_2(entries, meta):
+        meta["version"] = 2
+        del meta["network"]["buffers"]
+    old = rewritten(saved, as_version_2)
+    loaded = load_checkpoint(old)
+    assert loaded.buffers == {} and loaded.network["buffers"] == {}
+    assert loaded.params.keys() == load_checkpoint(saved).params.keys()
+
+
+@pytest.mark.parametrize("change, message", [
+    (drop("buffer.bn1.running_mean"), "checkpoint has no entry 'buffer.bn1.running_mean'"),
+    (set_entry("buffer.bn1.running_var", np.zeros(4)),
+     r"entry 'buffer.bn1.running_var' is float64 \(4,\), its network says float64 \(3,\)"),
+    (set_entry("buffer.bn1.num_batches_tracked", np.array(2.0)),
+     r"entry 'buffer.bn1.num_batches_tracked' is float64 \(\), its network says int64 \(\)"),
+    (set_entry("buffer.bn1.running_var", np.array([1.0, np.nan, 1.0])),
+     "entry 'buffer.bn1.running_var' holds NaN or infinite values"),
+])
+def test_a_bad_buffer_entry_is_named(tmp_path: Path, change, message: str) -> None:
+    _, path = bn_state(tmp_path)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(rewritten(path, change))

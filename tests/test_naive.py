@@ -13,17 +13,43 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference.agreement import assert_agree
-from scratchnet import Conv2D, Dense, Identity, MaxPool2D, ReLU, SoftmaxCrossEntropy, naive
+from scratchnet import (
+    AvgPool2D,
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    SoftmaxCrossEntropy,
+    Tanh,
+    naive,
+)
 from scratchnet.layers import Layer, MaxPoolReLU
 from tests.layers.test_conv import make_conv, torch_conv
 from tests.layers.test_dense import torch_linear
 from tests.layers.test_pool import torch_pool
-from tests.strategies import ConvCase, PoolCase, conv_cases, pool_cases, random_input, seeds
+from tests.strategies import (
+    ConvCase,
+    PoolCase,
+    avgpool_cases,
+    conv_cases,
+    norm_cases,
+    pool_cases,
+    random_input,
+    seeds,
+)
 from tests.torch_check import (
     assert_all_agree,
     layer_and_naive,
@@ -254,3 +280,149 @@ def test_the_loss_has_its_minus_sign() -> None:
     """The seed's (16) lacks the minus; the loss of uniform predictions is +ln(10)."""
     loss = naive.cross_entropy(naive.log_softmax(np.zeros((3, 10))), np.array([1, 2, 3]))
     assert loss == pytest.approx(np.log(10), rel=1e-15)
+
+
+# ---- the layers courses assign next (PyTorch's formulas) -------------------------------
+
+def naive_dropout(layer: Dropout, x: np.ndarray, grad_y: np.ndarray) -> dict[str, np.ndarray]:
+    """Under the mask the layer's forward drew (``layer_and_naive`` runs it first)."""
+    return {"output": naive.dropout_forward(x, layer.mask, layer.p),
+            "grad input": naive.dropout_backward(grad_y, layer.mask, layer.p)}
+
+
+def naive_batchnorm(layer, x: np.ndarray, grad_y: np.ndarray) -> dict[str, np.ndarray]:
+    w, b, eps = layer.params["weight"], layer.params["bias"], layer.eps
+    if layer.training:
+        y = naive.batchnorm_forward(x, w, b, eps)
+        grad_x = naive.batchnorm_input_grad(x, w, grad_y, eps)
+        x_hat = naive.batchnorm_forward(x, np.ones_like(w), np.zeros_like(b), eps)
+    else:
+        rm, rv = layer.buffers["running_mean"], layer.buffers["running_var"]
+        y = naive.batchnorm_eval_forward(x, rm, rv, w, b, eps)
+        grad_x = naive.batchnorm_eval_input_grad(rv, w, grad_y, eps)
+        x_hat = naive.batchnorm_eval_forward(x, rm, rv, np.ones_like(w), np.zeros_like(b), eps)
+    return {"output": y, "grad input": grad_x,
+            "grad weight": naive.batchnorm_weight_grad(x_hat, grad_y),
+            "grad bias": naive.batchnorm_bias_grad(grad_y)}
+
+
+def naive_layernorm(layer: LayerNorm, x: np.ndarray, grad_y: np.ndarray) -> dict[str, np.ndarray]:
+    w, b, eps = layer.params["weight"], layer.params["bias"], layer.eps
+    shape = layer.normalized_shape
+    return {"output": naive.layernorm_forward(x, w, b, eps),
+            "grad input": naive.layernorm_input_grad(x, w, grad_y, eps),
+            "grad weight": naive.layernorm_weight_grad(naive.layernorm_x_hat(x, shape, eps),
+                                                       grad_y, shape),
+            "grad bias": naive.layernorm_bias_grad(grad_y, shape)}
+
+
+def naive_avgpool(layer: AvgPool2D, x: np.ndarray, grad_y: np.ndarray) -> dict[str, np.ndarray]:
+    k, s, p = layer.kernel_size, layer.stride, layer.padding
+    return {"output": naive.avgpool_forward(x, k, s, p),
+            "grad input": naive.avgpool_backward(grad_y, x.shape, k, s, p)}
+
+
+def naive_sigmoid(_: Sigmoid, x: np.ndarray, grad_y: np.ndarray) -> dict[str, np.ndarray]:
+    y = naive.sigmoid_forward(x)
+    return {"output": y, "grad input": naive.sigmoid_backward(y, grad_y)}
+
+
+def naive_tanh(_: Tanh, x: np.ndarray, grad_y: np.ndarray) -> dict[str, np.ndarray]:
+    y = naive.tanh_forward(x)
+    return {"output": y, "grad input": naive.tanh_backward(y, grad_y)}
+
+
+def naive_leaky_relu(layer: LeakyReLU, x: np.ndarray, grad_y: np.ndarray) -> dict[str, np.ndarray]:
+    a = layer.negative_slope
+    return {"output": naive.leaky_relu_forward(x, a),
+            "grad input": naive.leaky_relu_backward(x, grad_y, a)}
+
+
+def with_weights(layer: Layer, seed: int = 0) -> Layer:
+    """``layer`` with random weight and bias (and running statistics, if it keeps them)."""
+    draw = np.random.default_rng(seed)
+    for value in layer.params.values():
+        value[...] = draw.standard_normal(value.shape)
+    if "running_var" in layer.buffers:
+        layer.buffers["running_mean"][...] = draw.standard_normal(layer.num_features)
+        layer.buffers["running_var"][...] = draw.uniform(0.1, 3.0, layer.num_features)
+    return layer
+
+
+NEW_LAYER_CASES = {   # name: (layer factory, x, naive function, torch function factory)
+    "dropout p=0.3": (lambda: Dropout(0.3, rng=np.random.default_rng(1)),
+                      rng.standard_normal((3, 4, 5)), naive_dropout,
+                      lambda layer: lambda x, p: x * torch.from_numpy(layer.mask) / 0.7),
+    "dropout p=1": (lambda: Dropout(1.0), rng.standard_normal((2, 5)), naive_dropout,
+                    lambda layer: lambda x, p: F.dropout(x, 1.0)),
+    "batchnorm1d training": (lambda: with_weights(BatchNorm1D(4)), rng.standard_normal((5, 4)),
+                             naive_batchnorm, lambda layer: lambda x, p: F.batch_norm(
+                                 x, None, None, p["weight"], p["bias"], training=True)),
+    "batchnorm2d training, one example": (
+        lambda: with_weights(BatchNorm2D(3)), rng.standard_normal((1, 3, 3, 5)), naive_batchnorm,
+        lambda layer: lambda x, p: F.batch_norm(x, None, None, p["weight"], p["bias"],
+                                                training=True)),
+    "batchnorm2d eval, batch-last view": (
+        lambda: with_weights(BatchNorm2D(2)).eval(), batch_last((3, 2, 4, 5)), naive_batchnorm,
+        lambda layer: lambda x, p: F.batch_norm(
+            x, torch.from_numpy(layer.buffers["running_mean"].copy()),
+            torch.from_numpy(layer.buffers["running_var"].copy()), p["weight"], p["bias"])),
+    "layernorm (C, H, W)": (lambda: with_weights(LayerNorm((2, 3, 4))),
+                            rng.standard_normal((3, 2, 3, 4)), naive_layernorm,
+                            lambda layer: lambda x, p: F.layer_norm(x, (2, 3, 4), p["weight"],
+                                                                    p["bias"])),
+    "layernorm, empty batch": (lambda: with_weights(LayerNorm(5)), np.zeros((0, 5)),
+                               naive_layernorm, lambda layer: lambda x, p: F.layer_norm(
+                                   x, (5,), p["weight"], p["bias"])),
+    "avgpool 3x2, stride (1, 2), padding (1, 0)": (
+        lambda: AvgPool2D((3, 2), (1, 2), (1, 0)), rng.standard_normal((2, 2, 6, 7)),
+        naive_avgpool, lambda layer: lambda x, p: F.avg_pool2d(x, (3, 2), (1, 2), (1, 0))),
+    "avgpool 3, stride 2, padding 1, odd": (
+        lambda: AvgPool2D(3, 2, 1), rng.standard_normal((1, 3, 7, 5)), naive_avgpool,
+        lambda layer: lambda x, p: F.avg_pool2d(x, 3, 2, 1)),
+    "sigmoid with +-1000": (Sigmoid, np.array([[1000.0, -1000.0, 0.0, 3.0, -3.0, np.nan]]),
+                            naive_sigmoid, lambda layer: lambda x, p: torch.sigmoid(x)),
+    "tanh with +-1000": (Tanh, np.array([[1000.0, -1000.0, 0.0, 0.5, -2.0]]), naive_tanh,
+                         lambda layer: lambda x, p: torch.tanh(x)),
+    "leaky relu, zeros": (lambda: LeakyReLU(0.2), ACTIVATION_INPUTS["exact zeros"],
+                          naive_leaky_relu, lambda layer: lambda x, p: F.leaky_relu(x, 0.2)),
+    "leaky relu, 4-D": (LeakyReLU, ACTIVATION_INPUTS["normal 4-D"], naive_leaky_relu,
+                        lambda layer: lambda x, p: F.leaky_relu(x, 0.01)),
+}
+
+
+@pytest.mark.parametrize("make, x, naive_fn, torch_fn_of", NEW_LAYER_CASES.values(),
+                         ids=NEW_LAYER_CASES.keys())
+def test_naive_new_layers_match_torch_and_the_layer(make, x, naive_fn, torch_fn_of) -> None:
+    layer = make()
+    assert_all_agree(naive_and_torch(layer, x, naive_fn, torch_fn_of(layer)), F64, "vs torch")
+    layer = make()
+    assert_all_agree(layer_and_naive(layer, x, naive_fn), F64, f"{layer!r} vs naive")
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=norm_cases(), seed=seeds, training=st.booleans())
+def test_batchnorm_equals_naive(case, seed: int, training: bool) -> None:
+    x = random_input(np.random.default_rng(seed), case.shape, F64)
+    cls = BatchNorm2D if len(case.shape) == 4 else BatchNorm1D
+    layer = with_weights(cls(case.channels), seed).train(training)
+    assert_all_agree(layer_and_naive(layer, x, naive_batchnorm, seed), F64, f"{layer!r} vs naive")
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=avgpool_cases(), seed=seeds)
+def test_avgpool_equals_naive(case, seed: int) -> None:
+    x = random_input(np.random.default_rng(seed), case.shape, F64)
+    layer = AvgPool2D(case.kernel, case.stride, case.padding)
+    assert_all_agree(layer_and_naive(layer, x, naive_avgpool, seed), F64, f"{layer!r} vs naive")
+
+
+def test_naive_running_statistics_match_the_layer() -> None:
+    layer = with_weights(BatchNorm2D(3))
+    before = {k: v.copy() for k, v in layer.buffers.items()}
+    x = rng.standard_normal((2, 3, 4, 3)) + 5
+    layer.forward(x)
+    mean, var = naive.batchnorm_running_stats(x, before["running_mean"], before["running_var"],
+                                              0.1)
+    assert_agree(layer.buffers["running_mean"], mean, F64, "running mean")
+    assert_agree(layer.buffers["running_var"], var, F64, "running var")

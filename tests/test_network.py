@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +11,10 @@ import torch.nn.functional as F
 
 from reference import to_torch
 from scratchnet import (
+    BatchNorm2D,
     Conv2D,
     Dense,
+    Dropout,
     Flatten,
     Identity,
     MaxPool2D,
@@ -322,3 +326,114 @@ def test_only_scratchnets_own_relu_and_pool_are_fused(relu, pool) -> None:
     np.testing.assert_array_equal(net.forward(x), Sequential(ReLU(), MaxPool2D(2)).forward(x))
     own = next(layer for layer in net if type(layer) not in (ReLU, MaxPool2D))
     assert own.calls == ["forward"]                                    # its forward ran
+
+
+# ---- train and eval modes, buffers -----------------------------------------------------
+
+def bn_dropout_network(dtype=np.float64, seed: int = 0) -> Sequential:
+    """The seed network's first block with batch norm after the convolution and dropout
+    before the last layer: every kind of mode-dependent layer."""
+    rng = np.random.default_rng(seed)
+    return Sequential(
+        Conv2D(1, 3, 3, dtype=dtype, rng=rng), BatchNorm2D(3, dtype=dtype), ReLU(),
+        MaxPool2D(2), Flatten(), Dense(27, 8, dtype=dtype, rng=rng),
+        Dropout(0.4, rng=rng), Dense(8, 4, dtype=dtype, rng=rng))
+
+
+def torch_bn_dropout_network(net: Sequential) -> torch.nn.Sequential:
+    """``bn_dropout_network``'s torch counterpart, same names, weights and buffers; its
+    dropout applies the mask scratchnet's drew."""
+    drop = net["dropout1"]
+
+    class HandedDropout(torch.nn.Module):
+        def forward(self, x):
+            return x * torch.from_numpy(drop.mask) / (1 - drop.p) if self.training else x
+
+    twin = torch.nn.Sequential(OrderedDict([
+        ("conv1", torch.nn.Conv2d(1, 3, 3)), ("bn1", torch.nn.BatchNorm2d(3)),
+        ("relu1", torch.nn.ReLU()), ("pool1", torch.nn.MaxPool2d(2)),
+        ("flatten1", torch.nn.Flatten()), ("fc1", torch.nn.Linear(27, 8)),
+        ("dropout1", HandedDropout()), ("fc2", torch.nn.Linear(8, 4))])).double()
+    twin.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in
+                          {**net.named_params(), **net.named_buffers()}.items()})
+    return twin
+
+
+def test_named_buffers_are_keyed_as_torchs_state_dict() -> None:
+    net = bn_dropout_network()
+    twin = torch_bn_dropout_network(net)
+    assert list(net.named_buffers()) == [k for k, _ in twin.named_buffers()] == [
+        "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked"]
+    assert net.named_buffers()["bn1.running_var"] is net["bn1"].buffers["running_var"]
+    assert {**net.named_params(), **net.named_buffers()}.keys() == twin.state_dict().keys()
+
+
+def test_training_steps_then_eval_match_torch() -> None:
+    """Three training steps (batch statistics, running statistics, dropout masks handed
+    over), then eval mode: logits, loss, every gradient and every buffer as torch's."""
+    net = bn_dropout_network()
+    twin = torch_bn_dropout_network(net)
+    loss_fn = SoftmaxCrossEntropy()
+    draw = np.random.default_rng(1)
+    for step in range(4):
+        if step == 3:
+            net.eval()
+            twin.eval()
+        x = draw.standard_normal((5 + step, 1, 8, 8)) + step
+        labels = draw.integers(0, 4, len(x))
+        logits = net.forward(x)
+        loss_fn.forward(logits, labels)
+        grad_x = net.backward(loss_fn.backward())
+        xt = torch.from_numpy(x).requires_grad_(True)
+        t_logits = twin(xt)
+        F.cross_entropy(t_logits, torch.from_numpy(labels)).backward()
+        check(logits, t_logits.detach().numpy(), np.float64, f"step {step} logits")
+        check(grad_x, xt.grad.numpy(), np.float64, f"step {step} input gradient")
+        t_params = dict(twin.named_parameters())
+        for key, grad in net.named_grads().items():
+            check(grad, t_params[key].grad.numpy(), np.float64, f"step {step} {key}")
+        t_buffers = dict(twin.named_buffers())
+        for key, value in net.named_buffers().items():
+            check(value, t_buffers[key].numpy(), np.float64, f"step {step} {key}")
+        twin.zero_grad()
+
+
+def test_train_and_eval_set_every_layers_mode() -> None:
+    net = bn_dropout_network()
+    assert net.training and all(layer.training for layer in net)
+    assert net.eval() is net and not net.training
+    assert not any(layer.training for layer in net)
+    net.train()
+    assert net.training and all(layer.training for layer in net)
+
+
+def test_infer_runs_in_eval_mode_and_restores_the_modes() -> None:
+    """infer is inference, whatever the mode: the running statistics and no dropout, in
+    chunks (only in eval mode is an example's output its own), nothing updated."""
+    net = bn_dropout_network()
+    net.forward(np.random.default_rng(2).standard_normal((6, 1, 8, 8)))  # running stats move
+    buffers = {k: v.copy() for k, v in net.named_buffers().items()}
+    mask = net["dropout1"].mask
+    x = np.random.default_rng(3).standard_normal((3 * infer_chunk(np.float64) + 5, 1, 8, 8))
+    logits = net.infer(x)
+    assert net.training and all(layer.training for layer in net)
+    for key, value in net.named_buffers().items():
+        np.testing.assert_array_equal(value, buffers[key], err_msg=key)
+    assert net["dropout1"].mask is mask
+    np.testing.assert_array_equal(net.predict(x), logits.argmax(axis=1))
+    twin = torch_bn_dropout_network(net).eval()
+    check(logits, twin(torch.from_numpy(x)).detach().numpy(), np.float64, "infer vs eval twin")
+    np.testing.assert_array_equal(net.eval().forward(x), logits)
+
+
+def test_load_buffers() -> None:
+    net, other = bn_dropout_network(), bn_dropout_network()
+    other.forward(np.random.default_rng(4).standard_normal((4, 1, 8, 8)))
+    net.load_buffers(other.named_buffers())
+    for key, value in other.named_buffers().items():
+        np.testing.assert_array_equal(net.named_buffers()[key], value)
+    with pytest.raises(ValueError, match=r"^load_buffers: keys differ: missing "
+                                         r"\['bn1.num_batches_tracked'\], unexpected \[\]$"):
+        net.load_buffers({k: v for k, v in other.named_buffers().items()
+                          if "tracked" not in k})
+    assert seed_network().named_buffers() == {}

@@ -15,6 +15,8 @@ from scratchnet import train as train_mod
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.optim import SGD, global_grad_norm
 from scratchnet.train import (
+    OPTIMIZERS,
+    OPTIONS,
     Bounds,
     DivergenceError,
     OutputError,
@@ -339,6 +341,34 @@ def test_adam_config_trains_with_adam() -> None:
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0] / 2
 
 
+def test_rmsprop_config_trains_with_its_options() -> None:
+    x, y = block_images(200, seed=0)
+    net = seed_network("full", seed=0)
+    config = TrainConfig(epochs=2, batch_size=20, optimizer="rmsprop", lr=1e-3, momentum=0.5,
+                         weight_decay=1e-4)
+    optimizer = make_optimizer(net, config)
+    assert type(optimizer).__name__ == "RMSprop"
+    assert (optimizer.lr, optimizer.alpha, optimizer.momentum, optimizer.weight_decay) == (
+        1e-3, 0.99, 0.5, 1e-4)
+    history = train(net, x, y, x, y, config, progress=False)
+    # Measured: train loss 2.19 -> 0.45 (at lr 3e-3, 2.37 -> 1.91: too large a step).
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0] / 2
+
+
+def test_every_optimizer_is_made_with_the_configs_options() -> None:
+    """Each registered kind gets lr, weight decay and the options it names."""
+    net = seed_network("shallow", seed=0)
+    values = {"momentum": 0.3}
+    for name, kind in OPTIMIZERS.items():
+        config = TrainConfig(optimizer=name, lr=0.02, weight_decay=0.01,
+                             **{option: values[option] for option in kind.options})
+        optimizer = make_optimizer(net, config)
+        assert (optimizer.lr, optimizer.weight_decay) == (0.02, 0.01), name
+        for option in kind.options:
+            assert getattr(optimizer, option) == values[option], (name, option)
+        assert set(kind.options) <= set(OPTIONS), name
+
+
 def test_evaluate_does_not_depend_on_its_batch_size() -> None:
     """Loss and accuracy are over examples, whatever the batches (50 = 7*7 + 1).
 
@@ -367,13 +397,14 @@ def test_evaluate_does_not_depend_on_its_batch_size() -> None:
         ("epochs", 2.5, {}),
         ("epochs", True, {}),
         ("batch_size", 0, {}),
-        ("optimizer", "rmsprop", {}),
+        ("optimizer", "adagrad", {}),
         ("lr", 0.0, {}),
         ("lr", -0.1, {}),
         ("lr", float("nan"), {}),
         ("momentum", 1.0, {}),
         ("momentum", -0.5, {}),
         ("momentum", 0.9, {"optimizer": "adam"}),
+
         ("weight_decay", -1e-4, {}),
         ("weight_decay", float("inf"), {}),
         ("clip_norm", 0.0, {}),

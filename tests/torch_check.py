@@ -1,10 +1,13 @@
 """The one comparison helper every test against PyTorch goes through.
 
-``assert_layer_matches_torch(layer, x, torch_fn)`` runs ``layer`` forward on ``x`` and
+``assert_layer_matches_torch(layer, x, torch_fn)`` runs ``layer`` (in its mode: set
+``layer.eval()`` first to compare eval mode) forward on ``x`` and
 backward on a random upstream gradient, runs ``torch_fn`` (a ``torch.nn.functional``
 expression of the same layer) on the same input and weights with the same upstream
 gradient, and asserts that the output, the input gradient and every parameter gradient
-agree under the project's one rule, :mod:`reference.agreement`.
+agree under the project's one rule, :mod:`reference.agreement`. ``torch_fn`` may read the
+layer after its forward: a dropout's ``torch_fn`` applies the mask the layer drew,
+``x * torch.from_numpy(layer.mask) / (1 - p)``.
 
 The ``*_and_torch`` functions compute the same pairs without asserting, as an ordered
 dict ``quantity -> (ours, torch's)`` (for a layer, a loss, an optimizer, gradient
@@ -76,7 +79,11 @@ def assert_layer_matches_torch(
         assert grad.shape == layer.params[key].shape, f"{key} grad shape"
         assert grad.dtype == layer.params[key].dtype, f"{key} grad dtype"
         check(grad, pairs[f"grad {key}"][1], dtype, f"{layer!r} {key} gradient")
-    # The forward pass for inference (skips what backward needs) gives the same output.
+    # The forward pass for inference (skips what backward needs) gives the same output, in
+    # the layer's mode. A layer that draws at random (dropout) is handed the mask its forward
+    # drew (``use_mask``); a training-mode batch norm updates its running statistics again.
+    if getattr(layer, "mask", None) is not None and hasattr(layer, "use_mask"):
+        layer.use_mask(layer.mask)
     check(layer.infer(x), y_torch, dtype, f"{layer!r} infer output")
 
 
@@ -113,11 +120,14 @@ def assert_all_agree(pairs: Pairs, dtype: np.dtype | type, what: str) -> None:
 def optimizer_and_torch(
     make: Callable[[Sequential], object],
     make_torch: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer],
-    net: Sequential, steps: int = 3, seed: int = 0,
+    net: Sequential, steps: int = 3, seed: int = 0, state: bool = False,
 ) -> Pairs:
     """``parameters after step t`` (all of them, flat) for ``t = 1..steps`` of the optimizer
     ``make(net)`` and of ``make_torch`` on the twin's parameters, given the same random
-    gradients; ``net`` keeps its flat arrays, so the optimizer takes its flat path."""
+    gradients; ``net`` keeps its flat arrays, so the optimizer takes its flat path (unless
+    ``make`` hides them). With ``state``, also ``<buffer> after step t`` for every buffer of
+    the optimizer's ``state_dict()`` (``momentum_buffer``, ``exp_avg``, ``square_avg``, ...;
+    torch names them alike), all parameters' flat in the same order."""
     twin = to_torch(net)
     tparams = dict(twin.named_parameters())
     opt, topt = make(net), make_torch(list(tparams.values()))
@@ -129,9 +139,17 @@ def optimizer_and_torch(
             tparams[key].grad = torch.from_numpy(g.copy())
         opt.step()
         topt.step()
+        names = list(net.named_params())
         ours = np.concatenate([p.ravel() for p in net.named_params().values()])
-        theirs = torch.cat([tparams[key].detach().ravel() for key in net.named_params()])
+        theirs = torch.cat([tparams[key].detach().ravel() for key in names])
         pairs[f"parameters after step {t}"] = (ours, theirs.numpy())
+        if not state:
+            continue
+        buffers = opt.state_dict()
+        for buffer in dict.fromkeys(key.split(".", 1)[0] for key in buffers if key != "step"):
+            pairs[f"{buffer} after step {t}"] = (
+                np.concatenate([buffers[f"{buffer}.{key}"].ravel() for key in names]),
+                torch.cat([topt.state[tparams[key]][buffer].ravel() for key in names]).numpy())
     return pairs
 
 

@@ -13,6 +13,13 @@ are named (``diagnosis.py``)::
     print(report)            # verdict and diagnosis; report.table has every row
     assert_layer_correct(MyConv2D, "conv2d")    # for a course's tests
 
+Anyone's code comes in the styles people write it in (``styles/``): a class following the
+protocol, CS231n's function pairs found by their names, or a class of its own making
+checked through a declaration (``declare``); ``discover(load(path))`` finds every
+implementation in a file and ``check_implementation`` checks one. The check is two steps:
+``run_battery`` runs the user's code and returns data, ``judge`` compares, diagnoses and
+reports, so that a grader can keep the second apart from the first.
+
 ``check_network(net, x, labels)`` does the same for a whole ``Sequential``: ``compare``, and
 the diagnosis for the first layer that parts from PyTorch.
 
@@ -24,10 +31,20 @@ made in, ``report.py`` the table and the verdict, ``layer.py`` and
 """
 
 from reference.check.battery import RANDOM_CONFIGURATIONS
-from reference.check.layer import assert_layer_correct, check_layer, protocol_problem
+from reference.check.layer import (
+    assert_layer_correct,
+    check_implementation,
+    check_layer,
+    judge,
+    protocol_problem,
+    run_battery,
+)
 from reference.check.network import NetworkReport, check_network
 from reference.check.report import LayerReport
+from reference.check.styles import Implementation, declare, discover, load
 from reference.kinds import CHECKED_KINDS
 
-__all__ = ["CHECKED_KINDS", "RANDOM_CONFIGURATIONS", "LayerReport", "NetworkReport",
-           "assert_layer_correct", "check_layer", "check_network", "protocol_problem"]
+__all__ = ["CHECKED_KINDS", "RANDOM_CONFIGURATIONS", "Implementation", "LayerReport",
+           "NetworkReport", "assert_layer_correct", "check_implementation", "check_layer",
+           "check_network", "declare", "discover", "judge", "load", "protocol_problem",
+           "run_battery"]

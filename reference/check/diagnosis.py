@@ -86,20 +86,26 @@ def which_configurations(kind: str, configs: list[Configuration], inputs: list[n
 
 @dataclass
 class Finding:
-    """One quantity that disagrees with PyTorch, and what the diagnosis makes of it.
+    """One quantity that disagrees with PyTorch for one cause, and what the diagnosis
+    makes of it.
 
     Attributes:
         quantity: e.g. ``"grad input"``.
         where: the part of the implementation that computes it, in words.
         configurations: where it is wrong, in words (``which_configurations``).
         example: what is wrong in the first failing configuration.
+        failing: how many configurations it is wrong in, of ``checked``.
         matches: the mistakes whose variants reproduce the numbers everywhere.
         partly: ``(mistake, k)``: variants reproducing them in ``k`` (not all) of the
             failing configurations.
-        failing: how many configurations it is wrong in, of ``checked``.
         own_forward: for a gradient, whether it agrees with finite differences of the
             implementation's own forward pass in the failing configurations that have
             them (None when none has).
+        error: the exception or protocol problem that kept the quantity from being
+            computed (the same in every failing configuration), or None when it was
+            computed and is wrong.
+        error_where: where in the user's code ``error`` was raised.
+        also: later quantities the same error kept from being computed.
     """
 
     quantity: str
@@ -111,16 +117,25 @@ class Finding:
     matches: list[Mistake] = field(default_factory=list)
     partly: list[tuple[Mistake, int]] = field(default_factory=list)
     own_forward: bool | None = None
+    error: str | None = None
+    error_where: str | None = None
+    also: list[str] = field(default_factory=list)
 
     def lines(self, kind: str) -> list[str]:
         """The finding in sentences, for a person."""
-        lines = [f"{self.quantity} is wrong {self.configurations} ({self.where}): "
-                 f"{self.example}."]
+        if self.error is not None:
+            at = f" (at {self.error_where})" if self.error_where else ""
+            lost = ", ".join([self.quantity, *self.also])
+            lines = [f"It did not run {self.configurations}: {self.error}{at}; so {lost} "
+                     f"could not be compared."]
+        else:
+            lines = [f"{self.quantity} is wrong {self.configurations} ({self.where}): "
+                     f"{self.example}."]
         for mistake in self.matches:
             equation = f" (eq. {mistake.equation})" if mistake.equation else ""
             lines.append(f"  {kind} {self.quantity} matches `{mistake.id}`{equation}: "
                          f"{mistake.sentence}")
-        if not self.matches:
+        if not self.matches and self.error is None:
             lines.append(f"  It matches none of the {len(of_kind(kind))} catalogued {kind} "
                          f"mistakes.")
             for mistake, k in self.partly:
@@ -135,10 +150,26 @@ class Finding:
         return lines
 
 
+def causes(runs: list[Run], q: str, failing: list[int]) -> list[list[int]]:
+    """``failing`` split by what went wrong with ``q``: one group per error message (an
+    exception or a protocol problem), then one for the configurations where it was
+    computed and is wrong. Two different errors, or an error and wrong numbers, are two
+    causes, and each is diagnosed on its own."""
+    groups: dict[str | None, list[int]] = {}
+    for i in failing:
+        groups.setdefault(runs[i].failures.get(q), []).append(i)
+    return [groups[key] for key in sorted(groups, key=lambda k: (k is None, k or ""))]
+
+
 def diagnose(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
              runs: list[Run], references: list[dict[str, np.ndarray]],
              statuses: dict[tuple[int, str], str], run_variant: VariantRunner) -> list[Finding]:
-    """A ``Finding`` for every quantity that disagrees with PyTorch in some configuration.
+    """A ``Finding`` for every quantity and cause that disagrees with PyTorch.
+
+    An error that stopped a run is one finding, at the first quantity it kept from being
+    computed; the later ones are listed in its ``also``. When a quantity fails for
+    several causes (``causes``), each group of configurations is diagnosed apart, against
+    the configurations where the quantity is right.
 
     Args:
         kind: the implementation's kind.
@@ -149,28 +180,43 @@ def diagnose(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
             same pair more than once: ``Prepared.variant_run`` remembers its runs).
     """
     quantities = list(dict.fromkeys(q for ref in references for q in ref))
-    findings = []
+    findings: list[Finding] = []
+    reported: dict[tuple[int, str], Finding] = {}        # (configuration, error) -> finding
     for q in quantities:
         checked = [i for i, (run, ref) in enumerate(zip(runs, references, strict=True))
                    if run.unsupported is None and q in ref and q not in run.skipped]
         failing = [i for i in checked if not agrees_with(runs[i], references[i], q)]
-        if not failing:
-            continue
-        finding = Finding(q, where(kind, q),
-                          which_configurations(kind, configs, inputs, failing, checked),
-                          f"{statuses[failing[0], q]}, in {configs[failing[0]].name!r}",
-                          len(failing), len(checked))
         passing = [i for i in checked if i not in failing]
-        for mistake in of_kind(kind):
-            reproduced = [i for i in failing
-                          if same_outcome(run_variant(mistake, i), runs[i], q)]
-            if len(reproduced) < len(failing):
-                if reproduced:
-                    finding.partly.append((mistake, len(reproduced)))
-            elif all(same_outcome(run_variant(mistake, i), runs[i], q) for i in passing):
-                finding.matches.append(mistake)
-        fd = [runs[i].fd[q] for i in failing if q in runs[i].fd]
-        if fd:
-            finding.own_forward = all(err <= tol for err, tol in fd)
-        findings.append(finding)
+        for group in causes(runs, q, failing):
+            error = runs[group[0]].failures.get(q)
+            earlier = [reported.get((i, error)) for i in group] if error else [None]
+            if earlier[0] is not None and all(f is earlier[0] for f in earlier):
+                earlier[0].also.append(q)                   # the same error, reported once
+                continue
+            finding = Finding(
+                q, where(kind, q),
+                which_configurations(kind, configs, inputs, group, passing + group),
+                f"{statuses[group[0], q]}, in {configs[group[0]].name!r}",
+                len(group), len(checked), error=error,
+                error_where=runs[group[0]].error_where if error else None)
+            _match(finding, kind, q, group, passing, runs, run_variant)
+            fd = [runs[i].fd[q] for i in group if q in runs[i].fd]
+            if fd:
+                finding.own_forward = all(err <= tol for err, tol in fd)
+            if error:
+                reported.update({(i, error): finding for i in group})
+            findings.append(finding)
     return findings
+
+
+def _match(finding: Finding, kind: str, q: str, failing: list[int], passing: list[int],
+           runs: list[Run], run_variant: VariantRunner) -> None:
+    """Fill ``finding``'s matches (variants reproducing ``q`` in every one of ``failing``
+    and ``passing``) and partial likenesses."""
+    for mistake in of_kind(kind):
+        reproduced = [i for i in failing if same_outcome(run_variant(mistake, i), runs[i], q)]
+        if len(reproduced) < len(failing):
+            if reproduced:
+                finding.partly.append((mistake, len(reproduced)))
+        elif all(same_outcome(run_variant(mistake, i), runs[i], q) for i in passing):
+            finding.matches.append(mistake)

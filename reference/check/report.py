@@ -73,6 +73,11 @@ class LayerReport:
             another; empty when it passed.
         findings: the quantities that disagree with PyTorch, diagnosed.
         unsupported: configuration name -> why the class does not take it.
+        status: ``"passed"``, ``"wrong"`` (it ran and something disagrees) or ``"did not
+            run"`` (it produced no output in any configuration it takes: an exception, a
+            protocol problem, or none it takes), for a grader.
+        notes: what else the check saw, in sentences (``notes``).
+        conventions: how the implementation's style differs from PyTorch's, as assumed.
     """
 
     name: str
@@ -83,6 +88,9 @@ class LayerReport:
     diagnosis: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     unsupported: dict[str, str] = field(default_factory=dict)
+    status: str = "passed"
+    notes: list[str] = field(default_factory=list)
+    conventions: list[str] = field(default_factory=list)
 
     @property
     def matches(self) -> dict[str, list[str]]:
@@ -91,10 +99,14 @@ class LayerReport:
 
     def text(self) -> str:
         """The verdict, the diagnosis and what the class does not take, for a person."""
-        lines = [self.verdict, *self.diagnosis]
+        lines = [self.verdict]
+        if self.conventions:
+            lines.append("Its conventions, where they differ from PyTorch's: "
+                         + "; ".join(self.conventions) + ".")
+        lines += [*self.diagnosis, *self.notes]
         if self.unsupported:
             reasons = Counter(self.unsupported.values()).most_common()
-            lines.append(f"Not supported by this class: {len(self.unsupported)} of "
+            lines.append(f"Not supported by it: {len(self.unsupported)} of "
                          f"{self.table['configuration'].nunique()} configurations ("
                          + "; ".join(f"{n}: {why}" for why, n in reasons) + ").")
         return "\n".join(lines)
@@ -114,8 +126,9 @@ class LayerReport:
 
         rows = [{k: plain(v) for k, v in r.items()} for r in self.table.to_dict("records")]
         return json.dumps({
-            "class": self.name, "kind": self.kind, "passed": self.passed,
-            "verdict": self.verdict, "diagnosis": self.diagnosis, "matches": self.matches,
+            "name": self.name, "kind": self.kind, "status": self.status,
+            "passed": self.passed, "verdict": self.verdict, "conventions": self.conventions,
+            "diagnosis": self.diagnosis, "notes": self.notes, "matches": self.matches,
             "not_supported": self.unsupported, "rows": rows,
         }, indent=2) + "\n"
 
@@ -126,12 +139,41 @@ def disagreeing(table: pd.DataFrame) -> pd.Series:
     return table["agrees"].eq(False) | table["fd_agrees"].eq(False)
 
 
-def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int) -> str:
-    """One line: whether the class agrees with PyTorch (and finite differences), and if
-    not, which quantities disagree in how many of the configurations it takes."""
+def ran(run: Run) -> bool:
+    """Whether the implementation produced an output in ``run``'s configuration."""
+    return run.unsupported is None and ("output" in run.values or "loss" in run.values)
+
+
+def status(table: pd.DataFrame, runs: list[Run]) -> str:
+    """``"did not run"`` when no configuration it takes gave an output, else ``"passed"``
+    when every row agrees and no result changed between two identical runs, else
+    ``"wrong"``."""
+    if not any(ran(run) for run in runs):
+        return "did not run"
+    if disagreeing(table).any() or any(run.unstable for run in runs):
+        return "wrong"
+    return "passed"
+
+
+def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int,
+            runs: list[Run]) -> str:
+    """One line: whether the implementation agrees with PyTorch (and finite differences),
+    and if not, which quantities disagree in how many of the configurations it takes, or
+    that it did not run."""
     who = f"{name} ({kind})"
     if checked == 0:
-        return f"{who} could not be checked: it takes none of the {total} configurations."
+        return (f"{who} DID NOT RUN: it takes none of the {total} configurations (see "
+                f"below why).")
+    if status(table, runs) == "did not run":
+        errors = Counter(run.error for run in runs if run.unsupported is None)
+        error, n = errors.most_common(1)[0]
+        return (f"{who} DID NOT RUN: {error}" + (f" (and {len(errors) - 1} other errors)"
+                                                  if len(errors) > 1 else "")
+                + f", in {n} of the {checked} configurations it takes.")
+    unstable = sum(bool(run.unstable) for run in runs)
+    if unstable and not disagreeing(table).any():
+        return (f"{who} is UNRELIABLE: its results differ between two identical runs in "
+                f"{unstable} of {checked} configurations.")
     if not disagreeing(table).any():
         compared = int(table["agrees"].eq(True).sum())
         return (f"{who} agrees with PyTorch in all {checked} configurations it takes "
@@ -152,6 +194,39 @@ def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int)
         return f"{who} agrees with PyTorch but DISAGREES with {fd_text}."
     text = f"{who} DISAGREES with PyTorch: {counts(torch_wrong)}."
     return text + (f" Its gradients disagree with {fd_text}." if fd_text else "")
+
+
+def notes(configs: list[Configuration], runs: list[Run]) -> list[str]:
+    """What the check saw besides the numbers, a sentence each: a backward that gives no
+    input gradient, calls that change the arrays they are given (a warning: the results
+    are right, but in a network another layer's array is corrupted), results that differ
+    between two identical runs (a failure)."""
+    def where(indices: list[int]) -> str:
+        names = [configs[i].name for i in indices]
+        taken = sum(run.unsupported is None for run in runs)
+        return (f"in all {taken} configurations it takes" if len(indices) == taken else
+                f"in {len(indices)} of {taken} configurations ("
+                + ", ".join(names[:4]) + (", ..." if len(names) > 4 else "") + ")")
+
+    lines = []
+    no_grad = [i for i, run in enumerate(runs) if run.no_input_grad]
+    if no_grad:
+        lines.append(f"Note: backward returns None {where(no_grad)}: no input gradient, as a "
+                     f"network's first layer may give; the input gradient is not checked "
+                     f"there, everything else is (a layer anywhere else must return it).")
+    warned: dict[str, list[int]] = {}
+    for i, run in enumerate(runs):
+        for warning in run.warnings:
+            warned.setdefault(warning, []).append(i)
+    lines += [f"Warning: {warning}, {where(indices)}." for warning, indices in warned.items()]
+    unstable = [i for i, run in enumerate(runs) if run.unstable]
+    if unstable:
+        quantities = sorted({q for i in unstable for q in runs[i].unstable})
+        lines.append(f"FAILURE: two identical runs gave different {', '.join(quantities)} "
+                     f"{where(unstable)}: the layer reads memory it does not own (a view past "
+                     f"an array's end) or state left from an earlier call, so its results, "
+                     f"and this check's verdict, change from run to run.")
+    return lines
 
 
 def fd_only_lines(table: pd.DataFrame, kind: str) -> list[str]:

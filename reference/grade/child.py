@@ -9,6 +9,8 @@ The frames, in order (``header["type"]``):
 
 * ``"files"``: the ``.py`` files found;
 * ``"import error"``: a file that raised while imported (``file``, ``error``);
+* ``"problem"``: an implementation that cannot be checked (half a function pair),
+  and why;
 * ``"start"``: an implementation about to run (``file``, ``name``, ``kind``): if the
   worker dies or runs out of time now, the grader knows where;
 * ``"runs"``: its runs (``runs``: one encoded ``Run`` per configuration of the battery,
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from reference.grade import wire
-from reference.grade.checker import Prepared, discover, run_battery
+from reference.grade.checker import ImportFailedError, Prepared, discover, load, run_battery
 
 Send = Callable[[dict[str, Any], dict[str, np.ndarray] | None], None]
 
@@ -65,7 +67,7 @@ def check_submission(where: Path, send: Send, prepared: dict[str, Prepared]) -> 
     send({"type": "files", "files": [name(p) for p in files]}, None)
     for path in files:
         try:
-            implementations = discover(path)
+            implementations = discover(load(path))
         except BaseException as err:  # the submission's error
             send({"type": "import error", "file": name(path), "error": _raised(err, where)}, None)
             continue
@@ -73,6 +75,9 @@ def check_submission(where: Path, send: Send, prepared: dict[str, Prepared]) -> 
             if impl.kind not in prepared:
                 continue
             about = {"file": name(path), "name": impl.name, "kind": impl.kind}
+            if impl.build is None:
+                send({"type": "problem", **about, "problem": str(impl.problem)}, None)
+                continue
             send({"type": "start", **about}, None)
             start = time.perf_counter()
             runs = run_battery(impl.build, impl.kind, prepared[impl.kind])
@@ -85,6 +90,8 @@ def check_submission(where: Path, send: Send, prepared: dict[str, Prepared]) -> 
 
 def _raised(err: BaseException, root: Path) -> str:
     """``"<Type>: <first line>"``, with the line of the submission's file when known."""
+    if isinstance(err, ImportFailedError):                # it names the file and line
+        return str(err).strip().splitlines()[0][:400] if str(err).strip() else "ImportFailedError"
     text = err.msg if isinstance(err, SyntaxError) else str(err)
     first = text.strip().splitlines()[0][:300] if text.strip() else ""
     where = ""

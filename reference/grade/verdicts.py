@@ -90,11 +90,15 @@ def grade_outcome(name: str, outcome: Outcome, config: GradingConfig,
     for header, arrays in outcome.frames:
         kind = header.get("type")
         if kind == "import error":
-            notes.append(f"Importing {_text(header.get('file'))} raised "
+            notes.append(f"Importing {_text(header.get('file'))} failed: "
                          f"{_text(header.get('error'))}.")
         elif kind == "crash":
             notes.append(f"The grader's code in the submission's process failed: "
                          f"{_text(header.get('error'))}.")
+        elif kind == "problem" and header.get("kind") in config.kinds:
+            notes.append(f"{_text(header.get('name'))} ({_text(header.get('kind'))}) cannot "
+                         f"be checked: {_text(header.get('problem'))}.")
+            starts.append(header)
         elif kind == "done":
             done = True
         elif kind == "start":

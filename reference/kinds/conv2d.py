@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,15 +45,22 @@ def configuration(name: str, n: int, c_in: int, c_out: int, k: int, stride: int,
                          contiguous=contiguous, settings=settings)
 
 
+# Every configuration not about the bias mode has PyTorch's tied bias, so that a class with
+# a tied bias only (as most real code has) is checked in all of them.
 NAMED = (
     configuration("the plainest", 1, 2, 3, 3, 1, 0, 6, 6, "tied"),
     configuration("batch > 1", 4, 2, 3, 3, 1, 0, 6, 6, "tied"),
-    configuration("stride > 1", 2, 2, 3, 3, 2, 0, 8, 7, "tied"),       # 8: a row left over
+    configuration("stride > 1", 2, 2, 3, 3, 2, 0, 8, 6, "tied"),       # a row, a column over
     configuration("padding > 0", 2, 2, 3, 3, 1, 1, 6, 5, "tied"),
+    configuration("stride and padding", 2, 2, 3, 3, 2, 1, 7, 7, "tied"),   # 9 - 3: even
+    configuration("stride and padding, rows over", 2, 2, 2, 3, 3, 1, 9, 10, "tied"),  # 11-3: 2
+    configuration("higher than wide", 2, 2, 3, 3, 1, 0, 8, 5, "tied"),
+    configuration("wider than high", 2, 2, 3, 3, 1, 0, 5, 8, "tied"),
+    configuration("the plain first layer", 2, 1, 4, 3, 1, 0, 8, 8, None),
     configuration("untied bias", 1, 2, 3, 3, 1, 0, 6, 6, "untied"),
     configuration("untied bias, batch > 1", 3, 1, 2, 3, 1, 0, 7, 6, "untied"),
-    configuration("no bias, even kernel", 2, 3, 2, 2, 1, 0, 5, 5, None),
-    configuration("as many channels in as out", 2, 3, 3, 3, 1, 0, 5, 6, "tied"),
+    configuration("even kernel", 2, 3, 2, 2, 1, 0, 5, 5, "tied"),
+    configuration("as many channels in as out", 2, 3, 3, 3, 1, 0, 5, 7, "tied"),
     configuration("1x1 kernel", 2, 3, 2, 1, 1, 0, 4, 5, "tied"),
     configuration("kernel as large as the input", 2, 2, 3, 5, 1, 0, 5, 5, "tied"),
     configuration("non-contiguous input", 3, 2, 3, 3, 1, 0, 6, 6, "tied", contiguous=False),
@@ -69,8 +77,31 @@ def random_configuration(name: str, r: Draw) -> Configuration:
                          r(low, low + 6), r(low, low + 6), bias, contiguous=bool(r(0, 3)))
 
 
+def output_sides(c: Configuration) -> tuple[int, int]:
+    """The output's height and width: ``(H + 2p - k) // stride + 1`` and likewise."""
+    k, s, p = c.settings["kernel"], c.settings["stride"], c.settings["padding"]
+    return (c.shape[2] + 2 * p - k) // s + 1, (c.shape[3] + 2 * p - k) // s + 1
+
+
+def non_square(c: Configuration, x: np.ndarray) -> bool:
+    """Rows and columns that give different output sizes: where code that takes one side
+    for both goes wrong (an input of 8x7 with a stride of 2 gives 3x3, a square)."""
+    height, width = output_sides(c)
+    return height != width
+
+
+def rows_over(c: Configuration, x: np.ndarray) -> bool:
+    """Rows or columns of the padded input that no window reaches (the stride does not
+    divide the padded size less the kernel's): PyTorch drops them."""
+    k, s, p = c.settings["kernel"], c.settings["stride"], c.settings["padding"]
+    return (c.shape[2] + 2 * p - k) % s != 0 or (c.shape[3] + 2 * p - k) % s != 0
+
+
 CONDITIONS = (
     *BATCH,
+    ("a non-square input", non_square), ("a square input", negate(non_square)),
+    ("sizes the stride does not divide (rows or columns left over)", rows_over),
+    ("no rows or columns left over", negate(rows_over)),
     ("stride > 1", setting("stride", lambda s: s > 1)),
     ("stride 1", setting("stride", lambda s: s == 1)),
     ("padding > 0", setting("padding", lambda p: p > 0)),

@@ -106,6 +106,9 @@ class Kind:
         variant_options: what a catalogued variant needs beyond a configuration's
             options (a convolution's ``input_shape``, for an untied bias).
         loss: True for a loss: ``forward(logits, labels) -> float``, ``backward()``.
+        procedure: how its check runs (``reference.check.procedures``): PyTorch's
+            quantities on a configuration and an implementation's on the same data; None
+            for the plain layer's or loss's.
     """
 
     name: str
@@ -118,6 +121,7 @@ class Kind:
         lambda layer, input_shape: ((), {}))
     variant_options: Callable[[Configuration], dict[str, Any]] = lambda config: {}
     loss: bool = False
+    procedure: Any = None
 
     @property
     def output_quantity(self) -> str:

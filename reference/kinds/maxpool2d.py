@@ -40,6 +40,8 @@ NAMED = (
     configuration("batch > 1", 2, None, (4, 2, 6, 6)),
     configuration("3x3 windows", 3, None, (2, 2, 9, 9)),
     configuration("non-contiguous input", 2, None, (3, 2, 6, 6), contiguous=False),
+    configuration("higher than wide", 2, None, (2, 2, 6, 4)),
+    configuration("wider than high", 2, None, (2, 2, 4, 6)),
 )
 
 
@@ -66,6 +68,13 @@ def ties(c: Configuration, x: np.ndarray) -> bool:
     return bool(((windows == maxima).sum(axis=(-2, -1)) > 1).any())
 
 
+def non_square(c: Configuration, x: np.ndarray) -> bool:
+    """Rows and columns that give different output sizes: where code that takes one side
+    for both goes wrong."""
+    k, s = c.settings["kernel"], c.settings["stride"]
+    return (c.shape[2] - k) // s != (c.shape[3] - k) // s
+
+
 def overlapping(c: Configuration, x: np.ndarray) -> bool:
     return c.settings["stride"] < c.settings["kernel"]
 
@@ -73,6 +82,7 @@ def overlapping(c: Configuration, x: np.ndarray) -> bool:
 CONDITIONS = (
     ("ties (windows holding their maximum twice)", ties), ("no ties", negate(ties)),
     ("overlapping windows", overlapping), ("windows that do not overlap", negate(overlapping)),
+    ("a non-square input", non_square), ("a square input", negate(non_square)),
     ("odd size (rows or columns left over)", odd_size),
     ("no rows or columns left over", negate(odd_size)),
     ("stride beyond the window", lambda c, x: c.settings["stride"] > c.settings["kernel"]),

@@ -128,10 +128,14 @@ class BiasGradNotSummed(PlainConv2D):
         return first.sum(axis=(1, 2)) if self.bias_mode == "tied" else first
 
 
+# Real code: `dw /= N` and `db /= N` at the end of the backward pass (the batch-mean
+# convention of courses whose loss returns a summed gradient).
 class BiasGradAveraged(PlainConv2D):
-    def bias_grad(self, grad_y: np.ndarray) -> np.ndarray:
-        mean = grad_y.mean(axis=0)                       # divided by the batch size
-        return mean.sum(axis=(1, 2)) if self.bias_mode == "tied" else mean
+    def backward(self, grad_y: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        grad_x = super().backward(grad_y, need_input_grad)
+        for grad in self.grads.values():
+            grad /= len(grad_y)                          # weight and bias, by the batch size
+        return grad_x
 
 
 class WeightGradSwapped(PlainConv2D):
@@ -161,6 +165,81 @@ class UntiedBiasAsTied(PlainConv2D):
         return per_channel if self.bias_mode == "tied" else per_channel[:, None, None]
 
 
+# Real code (CS231n-style backward passes, 3 of 8 real convolutions in issue 21): the input
+# gradient is accumulated in a padded buffer and cut out with `dx_pad[:, :, p:-p, p:-p]`,
+# which is right for p > 0 and the empty slice 0:0 for p = 0: an (N, C, 0, 0) array.
+class CropEmptyWithoutPadding(PlainConv2D):
+    def crop(self, grad_padded: np.ndarray) -> np.ndarray:
+        p = self.padding
+        return grad_padded[:, :, p:-p, p:-p]             # 0:-0 is empty
+
+
+# Real code: one image side stands for both (`n_c, in_dim, _ = image.shape`, then
+# `out_dim = (in_dim - f) // s + 1` for rows and columns). With H < W the output lacks
+# columns; with H > W the windows run past the last column, the slice comes back narrower
+# than the kernel, and the product raises NumPy's broadcasting ValueError.
+class AssumesSquareInput(PlainConv2D):
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._x = x
+        xp, (kh, kw), s = self.pad(x), self.kernel_size, self.stride
+        side = (xp.shape[2] - kh) // s + 1               # the height's, for both sides
+        weight = self.params["weight"]
+        y = np.zeros((x.shape[0], weight.shape[0], side, side), x.dtype)
+        for i in range(side):
+            for j in range(side):
+                window = xp[:, :, i * s : i * s + kh, j * s : j * s + kw]
+                for f in range(weight.shape[0]):
+                    y[:, f, i, j] = np.sum(window * weight[f], axis=(1, 2, 3))
+        return self.add_bias(y)
+
+
+# Real code (Python 2 assignments run in Python 3): `H_out = 1 + (H + 2 * pad - HH) /
+# stride` is a float, and `np.zeros((N, F, H_out, W_out))` raises TypeError: 'float'
+# object cannot be interpreted as an integer, on every input.
+class SizeTrueDivision(PlainConv2D):
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._x = x
+        (H, W), (kh, kw), p, s = x.shape[2:], self.kernel_size, self.padding, self.stride
+        H_out = 1 + (H + 2 * p - kh) / s                 # true division: a float
+        W_out = 1 + (W + 2 * p - kw) / s
+        y = np.zeros((x.shape[0], self.out_channels, H_out, W_out), x.dtype)  # raises
+        y[...] = correlate(self.pad(x), self.params["weight"], s)
+        return self.add_bias(y)
+
+
+# Real code (CS231n's fast convolution, copied into naive ones): `assert (W + 2 * pad - WW)
+# % stride == 0, 'width does not work'`, then the same for the height. PyTorch drops the
+# rows and columns left over; this raises AssertionError on them.
+class AssertStrideDivides(PlainConv2D):
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        (H, W), (kh, kw), p, s = x.shape[2:], self.kernel_size, self.padding, self.stride
+        assert (W + 2 * p - kw) % s == 0, "width does not work"
+        assert (H + 2 * p - kh) % s == 0, "height does not work"
+        return super().forward(x)
+
+
+# Real code: the backward pass rebuilds the padded input's size from the output's,
+# (H_out - 1) * stride + kernel (right only when the stride divides), so the gradient of
+# the rows the windows never reach is not there to cut: the input gradient comes back
+# with rows and columns missing wherever more are left over than the padding covers.
+class DropsLeftoverRows(PlainConv2D):
+    def stride_one_grid(self, grad_y: np.ndarray) -> np.ndarray:
+        _, _, Ho, Wo = grad_y.shape
+        s = self.stride
+        return np.zeros((*grad_y.shape[:2], (Ho - 1) * s + 1, (Wo - 1) * s + 1), grad_y.dtype)
+
+
+# Real code: a 'same' padding mode that computes the stride-1 correlation of the padded
+# input (the output as large as the input) and applies the stride only in its 'valid'
+# branch: with padding and a stride, the output has every position, not every stride-th.
+class SamePaddingIgnoresStride(PlainConv2D):
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.padding == 0:
+            return super().forward(x)
+        self._x = x
+        return self.add_bias(correlate(self.pad(x), self.params["weight"]))   # stride 1
+
+
 MISTAKES = [
     Mistake(
         "conv-kernel-flipped-forward", "conv2d",
@@ -178,9 +257,11 @@ MISTAKES = [
         "(3)", BiasGradNotSummed, "grad bias", "batch > 1", in_network="conv2"),
     Mistake(
         "conv-bias-grad-averaged", "conv2d",
-        "The bias gradient is divided by the batch size, although the loss's gradient "
-        "already is.",
-        "(3)", BiasGradAveraged, "grad bias", "batch > 1", in_network="conv2"),
+        "The weight and bias gradients are divided by the batch size: a convention, right "
+        "only when the loss's gradient is not averaged already, and PyTorch's mean loss's "
+        "is, so here they are N times too small (declare the convention `grads averaged` "
+        "and the check multiplies them back).",
+        "(2)", BiasGradAveraged, "grad weight", "batch > 1", in_network="conv2"),
     Mistake(
         "conv-weight-grad-swapped", "conv2d",
         "The weight gradient is computed per channel pair but left as (in, out) instead of "
@@ -202,4 +283,40 @@ MISTAKES = [
         "An untied bias (one per output position, the seed's B_i) gets one gradient per "
         "channel, summed over positions as for a tied bias.",
         "(3)", UntiedBiasAsTied, "grad bias", "untied bias", in_network="conv2"),
+    Mistake(
+        "conv-input-grad-cut-empty-without-padding", "conv2d",
+        "The input gradient is cut out of the padded one as dx_pad[:, :, p:-p, p:-p], which "
+        "at padding 0 is the empty slice 0:0: the gradient comes back with no rows.",
+        "(4)", CropEmptyWithoutPadding, "grad input"),
+    Mistake(
+        "conv-assumes-square-input", "conv2d",
+        "The output's size is computed from the input's height for both sides: with fewer "
+        "rows than columns the output lacks columns, with more the windows run past the "
+        "last column and NumPy raises ValueError.",
+        "(1)", AssumesSquareInput, "output", "non-square input"),
+    Mistake(
+        "conv-size-true-division", "conv2d",
+        "The output's size is computed with true division, / (a Python 2 habit): in Python "
+        "3 it is a float, and allocating the output raises TypeError.",
+        "(1)", SizeTrueDivision, "output"),
+    Mistake(
+        "conv-assert-stride-divides", "conv2d",
+        "The forward pass asserts that the stride divides the padded input's size less the "
+        "kernel's; PyTorch drops the rows and columns left over, and this raises "
+        "AssertionError on them.",
+        "(1)", AssertStrideDivides, "output", "sizes the stride does not divide"),
+    Mistake(
+        "conv-input-grad-drops-leftover-rows", "conv2d",
+        "The input gradient is built over (H_out - 1) * stride + kernel rows of the padded "
+        "input, the size rebuilt from the output's: where the stride leaves rows or columns "
+        "over beyond the padding, the gradient comes back without them instead of with "
+        "zeros.",
+        "(4)", DropsLeftoverRows, "grad input", "sizes the stride does not divide"),
+    Mistake(
+        "conv-same-padding-ignores-stride", "conv2d",
+        "With padding, the layer computes the stride-1 correlation of the padded input (a "
+        "'same' output, as large as the input) and applies the stride only without "
+        "padding: padded and strided, the output has every position instead of every "
+        "stride-th.",
+        "(1)", SamePaddingIgnoresStride, "output", "stride > 1 with padding > 0"),
 ]

@@ -40,9 +40,14 @@ class BiasGradFirstExample(PlainDense):
         return grad_y[0]
 
 
+# Real code (CS231n-style `affine_backward` written for a summed loss): `dw = x.T @ dout /
+# N` and `db = dout.sum(axis=0) / N`.
 class BiasGradAveraged(PlainDense):
-    def bias_grad(self, grad_y: np.ndarray) -> np.ndarray:
-        return grad_y.mean(axis=0)
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        grad_x = super().backward(grad_y)
+        for grad in self.grads.values():
+            grad /= len(grad_y)                          # weight and bias, by the batch size
+        return grad_x
 
 
 class InputGradUntransposed(PlainDense):
@@ -62,9 +67,11 @@ MISTAKES = [
         "(9)", BiasGradFirstExample, "grad bias", "batch > 1", in_network="fc2"),
     Mistake(
         "dense-bias-grad-averaged", "dense",
-        "The bias gradient is averaged over the batch, although the loss's gradient "
-        "already is.",
-        "(9)", BiasGradAveraged, "grad bias", "batch > 1", in_network="fc2"),
+        "The weight and bias gradients are divided by the batch size: a convention, right "
+        "only when the loss's gradient is not averaged already, and PyTorch's mean loss's "
+        "is, so here they are N times too small (declare the convention `grads averaged` "
+        "and the check multiplies them back).",
+        "(8)", BiasGradAveraged, "grad weight", "batch > 1", in_network="fc2"),
     Mistake(
         "dense-input-grad-untransposed", "dense",
         "The input gradient multiplies by W instead of W^T: eq. (10) without its transpose "

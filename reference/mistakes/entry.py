@@ -12,8 +12,9 @@ KINDS = ("conv2d", "maxpool2d", "dense", "relu", "softmax-ce", "sgd", "adam", "c
 #: The inputs a mistake may need before it shows, per kind. A mistake that needs none shows
 #: on the plainest input of its kind (one example, stride 1, no padding, no ties, ...).
 CONDITIONS: dict[str, tuple[str, ...]] = {
-    "conv2d": ("batch > 1", "stride > 1", "padding > 0", "untied bias"),
-    "maxpool2d": ("ties", "overlapping windows", "odd size"),
+    "conv2d": ("batch > 1", "stride > 1", "padding > 0", "untied bias", "non-square input",
+               "sizes the stride does not divide", "stride > 1 with padding > 0"),
+    "maxpool2d": ("ties", "overlapping windows", "odd size", "non-square input"),
     "dense": ("batch > 1",),
     "relu": ("exact zeros",),
     "softmax-ce": ("batch > 1", "large logits"),

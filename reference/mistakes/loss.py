@@ -50,10 +50,16 @@ class GradSignFlipped(PlainSoftmaxCrossEntropy):
         return (one_hot - self._probs) / len(self._labels)                   # y - y_hat
 
 
+# Real code (CS231n's `softmax_loss` and the tutorials after it): the probabilities by
+# the shifted exp, then `loss = -np.sum(np.log(probs[np.arange(N), y])) / N`: ln 0 is
+# -inf, so a label whose probability underflows gives a loss of +inf (not NaN), while the
+# gradient, probs - one_hot over N, stays right.
 class LogOfSoftmax(PlainSoftmaxCrossEntropy):
-    def log_softmax(self, logits: np.ndarray) -> np.ndarray:
+    def forward(self, logits: np.ndarray, labels: Any) -> float:
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return np.log(exp / exp.sum(axis=1, keepdims=True))   # ln of a probability that may be 0
+        self._probs, self._labels = exp / exp.sum(axis=1, keepdims=True), np.asarray(labels)
+        n = len(self._labels)
+        return float(-np.sum(np.log(self._probs[np.arange(n), self._labels])) / n)
 
 
 class SoftmaxWrongAxis(PlainSoftmaxCrossEntropy):
@@ -84,9 +90,10 @@ MISTAKES = [
         "(17)", GradSignFlipped, "grad logits"),
     Mistake(
         "ce-log-of-softmax", "softmax-ce",
-        "The loss takes ln of the softmax's output, which is exactly 0 for a class far "
-        "below the best: a confidently wrong prediction gets an infinite loss instead of "
-        "a large one (log-sum-exp keeps it finite).",
+        "The loss takes ln of the label's softmax probability, which is exactly 0 for a "
+        "class far below the best: a confidently wrong prediction gets a loss of +inf "
+        "instead of a large finite one (log-sum-exp keeps it finite); the gradient is "
+        "right.",
         "(16)", LogOfSoftmax, "loss", "large logits"),
     Mistake(
         "softmax-wrong-axis", "softmax-ce",

@@ -18,7 +18,9 @@ INTRO = """\
 
 Each row is a classic mistake in writing these layers, the loss or the optimizers by hand,
 from `reference.MISTAKES` (the code is in `reference/mistakes/`). Its faulty variant is a
-plain NumPy implementation of that kind with the one method changed that makes the mistake;
+plain NumPy implementation of that kind with the one method changed that makes the mistake,
+computing what real code making it computes (the same numbers, `inf` where it gives `inf`,
+the same exception where it raises: each variant's comment names the pattern it models);
 `tests/reference/test_mistakes.py` runs the suite's comparison with PyTorch on every variant
 and checks every row of this table: the check fails on the input named, on the quantity
 named first, while the same check passes for scratchnet's class and for the plain
@@ -34,14 +36,16 @@ implementation without the mistake.
   `torch.nn.utils.clip_grad_norm_`.
 
 *Shows on*: "any input" means the plainest input of its kind already fails (one example,
-3x3 kernel, stride 1, no padding, tied bias, no ties, ordinary logits, plain SGD or Adam);
-otherwise the plainest input passes and the input named fails. *Seed network*: the first
-divergence `reference.compare` reports when that layer of `seed_network("full")` (untied
-bias, float64, a batch of 4 digit-like images) is replaced by the variant with the same
-weights; "-" for the loss and the optimizers, which are not layers of the network, and
-where the seed network cannot show the mistake (its convolutions and pools have no stride,
-padding, odd size or overlap, its convolutions are not square, and no ReLU input is
-exactly 0).
+a square input, 3x3 kernel, stride 1, no padding, tied bias, no ties, ordinary logits,
+plain SGD or Adam); otherwise the plainest input passes and the input named fails. A
+variant that raises, as real code does, fails from the quantity it cannot give (its output
+when its forward pass raises). *Seed network*: the first divergence `reference.compare`
+reports when that layer of `seed_network("full")` (untied bias, float64, a batch of 4
+digit-like images) is replaced by the variant with the same weights; "-" for the loss and
+the optimizers, which are not layers of the network, where the seed network cannot show
+the mistake (its inputs are square, its convolutions and pools have no stride, padding,
+odd size or overlap, its convolutions are not square, and no ReLU input is exactly 0), and
+where the variant stops the network's run (it raises, or returns an empty gradient).
 
 Regenerate with `.venv/bin/python -m reference.mistakes > reference/MISTAKES.md`.
 """

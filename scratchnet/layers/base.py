@@ -50,13 +50,23 @@ class LayerProtocol(Protocol):
       the gradients of its ``forward``'s batch, summed over the batch (not averaged: the
       loss averages).
     * optional ``kind``: ``"conv2d"``, ``"maxpool2d"``, ``"dense"``, ``"relu"``,
-      ``"identity"`` or ``"flatten"``; a network's PyTorch twin is built from it and from
-      the parameters' shapes (``reference.register_twin``), with the hyperparameters the
-      shapes do not show read from attributes named as scratchnet's: ``stride`` and
-      ``padding`` for a convolution (default 1 and 0), ``kernel_size`` and ``stride`` for
-      a pooling (``stride`` defaults to ``kernel_size``).
+      ``"identity"`` or ``"flatten"`` (and, without a twin yet: ``"dropout"``,
+      ``"batchnorm1d"``, ``"batchnorm2d"``, ``"layernorm"``, ``"avgpool2d"``,
+      ``"sigmoid"``, ``"tanh"``, ``"leaky-relu"``); a network's PyTorch twin is built
+      from it and from the parameters' shapes (``reference.register_twin``), with the
+      hyperparameters the shapes do not show read from attributes named as scratchnet's:
+      ``stride`` and ``padding`` for a convolution (default 1 and 0), ``kernel_size`` and
+      ``stride`` for a pooling (``stride`` defaults to ``kernel_size``).
     * optional ``infer(x)``: ``forward`` when no ``backward`` follows (``Sequential.infer``
       uses ``forward`` when it is missing).
+    * optional ``training``: True (the default) in training mode, False in eval mode, as
+      PyTorch's modules; ``Sequential.train()`` / ``eval()`` set it on every layer that has
+      it. Dropout and batch norm compute otherwise in the two modes; the other layers
+      ignore it.
+    * optional ``buffers``: a dict of the arrays a layer keeps that are not parameters
+      (no gradient), with PyTorch's keys, e.g. a batch norm's ``running_mean``,
+      ``running_var`` and ``num_batches_tracked``; ``Sequential.named_buffers()`` gathers
+      them and checkpoints save them.
 
     Per kind, the constructor takes the leading arguments of scratchnet's class:
     ``Conv2D(in_channels, out_channels, kernel_size, stride=1, padding=0)``,
@@ -98,6 +108,9 @@ class Layer:
     shared by a whole network, see ``scratchnet.flat.gather_parameters``).
     ``name`` is set by the network that holds the layer and is used in error messages;
     ``kind`` says what the layer computes (see :class:`LayerProtocol`).
+    ``training`` is the mode (True: training, the default; False: eval), set by
+    :meth:`train` and :meth:`eval`; ``buffers`` holds the arrays kept beside the parameters
+    (empty but for batch norm), updated in place.
     """
 
     kind: str | None = None
@@ -106,6 +119,8 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.name: str = type(self).__name__
+        self.buffers: dict[str, np.ndarray] = {}
+        self.training: bool = True
         self._out_shape: tuple[int, ...] | None = None
         self._out_dtype: np.dtype | None = None
 
@@ -115,6 +130,16 @@ class Layer:
     def extra_repr(self) -> str:
         """The constructor arguments shown by ``repr``."""
         return ""
+
+    def train(self, mode: bool = True) -> Layer:
+        """Set training mode (``mode=True``) or eval mode (False), as PyTorch's
+        ``Module.train``; returns the layer."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> Layer:
+        """Set eval mode: ``train(False)``."""
+        return self.train(False)
 
     @property
     def label(self) -> str:

@@ -182,7 +182,7 @@ def test_configurations_a_class_does_not_take_are_reported_not_checked() -> None
     assert "it takes no stride argument" in reasons
     assert any(r.startswith("its constructor raised ValueError: the homework's layer has "
                             "the seed's untied bias only") for r in reasons)
-    assert "Not supported by this class:" in report.text()
+    assert "Not supported by it:" in report.text()
     unsupported_rows = report.table["status"].str.startswith("not supported by this class")
     assert report.table.loc[unsupported_rows, "agrees"].isna().all()
     assert report.table.loc[~unsupported_rows, "agrees"].all()
@@ -204,7 +204,8 @@ class TakesNothing:
 def test_a_class_that_takes_no_configuration_fails() -> None:
     report = check_layer(TakesNothing, "dense", **LIGHT)
     assert not report.passed
-    assert report.verdict.startswith("TakesNothing (dense) could not be checked")
+    assert report.status == "did not run"
+    assert report.verdict.startswith("TakesNothing (dense) DID NOT RUN: it takes none of the 6")
 
 
 class Float32Dense(student.StudentDense):
@@ -315,5 +316,5 @@ def test_check_network_in_float32_names_the_mistake_within_float32s_tolerance() 
     net.layers["fc2"] = substitute(net.layers["fc2"], mistake.variant)
     x, labels = digit_batch(4)
     report = check_network(net, x.astype(np.float32), labels)
-    assert report.first_divergence == "fc2 grad bias"
+    assert report.first_divergence == f"fc2 {mistake.quantity}"   # grad weight
     assert report.matches == [mistake.id], report.text()

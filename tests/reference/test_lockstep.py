@@ -25,7 +25,7 @@ from reference.lockstep import train_lockstep
 from reference.twin import to_torch
 from scratchnet import Dense, ReLU, Sequential, seed_network
 from scratchnet.data import as_float, load_dataset
-from scratchnet.train import TrainConfig
+from scratchnet.train import OPTIMIZERS, TrainConfig
 from tests.synthetic_data import block_images
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
@@ -115,6 +115,23 @@ def test_float64_lockstep_with_adam_clipping_and_weight_decay(digits) -> None:
     assert history["prediction_agreement"].iloc[-1] == 1.0
     assert_agree(history["scratchnet_train_loss"].to_numpy(),
                  history["torch_train_loss"].to_numpy(), np.float64, "train_loss")
+
+
+def test_every_optimizer_has_its_torch_twin() -> None:
+    assert set(lockstep.TORCH_OPTIMIZERS) == set(OPTIMIZERS)
+
+
+def test_float64_lockstep_with_rmsprop_and_momentum(digits) -> None:
+    """RMSprop with momentum and weight decay takes the same path on both sides (63 steps,
+    1 epoch of 1000 images at batch 16). Bound: ``tolerance(float64)`` (1e-12), the
+    project's float64 rule: a right optimizer drifts by rounding only (about 1e-15)."""
+    x, y, test_x, test_y = as_dtype(digits, np.float64, 1000, 500)
+    config = TrainConfig(epochs=1, batch_size=16, optimizer="rmsprop", lr=1e-3, momentum=0.5,
+                         weight_decay=1e-4, seed=2)
+    history = train_lockstep(seed_network("full", seed=2), x, y, test_x, test_y, config,
+                             progress=False, pause=0.0)
+    assert history["param_gap"].iloc[-1] <= tolerance(np.float64)
+    assert history["prediction_agreement"].iloc[-1] == 1.0
 
 
 def test_float32_lockstep_runs_and_drifts_only_by_rounding(digits) -> None:

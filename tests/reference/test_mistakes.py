@@ -44,6 +44,10 @@ INPUTS = {
         "stride > 1": ConvCase(1, 2, 2, 3, 2, 0, 8, 7, "tied"),    # 8: a row left over
         "padding > 0": ConvCase(1, 2, 2, 3, 1, 1, 6, 6, "tied"),
         "untied bias": ConvCase(1, 2, 2, 3, 1, 0, 6, 6, "untied"),
+        "non-square input": ConvCase(1, 2, 2, 3, 1, 0, 7, 5, "tied"),
+        "sizes the stride does not divide": ConvCase(1, 2, 2, 3, 2, 0, 8, 8, "tied"),
+        "stride > 1 with padding > 0": ConvCase(1, 2, 2, 3, 2, 1, 7, 7, "tied"),  # 9 - 3: even
+        "wider than high": ConvCase(2, 2, 3, 3, 1, 0, 5, 8, "tied"),
         "the seed's conv2": ConvCase(3, 4, 8, 5, 1, 0, 12, 12, "untied"),
         "all at once": ConvCase(3, 3, 2, 4, 3, 2, 9, 6, "untied"),
         "no bias, kernel = input": ConvCase(2, 1, 3, 5, 1, 0, 5, 5, None),
@@ -53,6 +57,8 @@ INPUTS = {
         "ties": PoolCase(2, 2, (1, 2, 4, 4), ties=True),
         "overlapping windows": PoolCase(3, 1, (1, 2, 5, 5), ties=False),
         "odd size": PoolCase(2, 2, (1, 2, 7, 9), ties=False),
+        "non-square input": PoolCase(2, 2, (1, 2, 4, 6), ties=False),
+        "higher than wide": PoolCase(2, 2, (2, 1, 8, 4), ties=False),
         "the seed's pool1 on zero backgrounds": PoolCase(2, 2, (3, 4, 12, 12), ties=True),
         "overlapping ties": PoolCase(3, 2, (2, 3, 7, 8), ties=True),
         "stride beyond the window": PoolCase(2, 3, (2, 1, 11, 10), ties=False),
@@ -132,11 +138,28 @@ def disagreements(kind: str, case_name: str, implementation) -> list[str]:
         pairs = clip_and_torch(implementation, seed_gradients(), case)
     elif kind == "softmax-ce":
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            pairs = loss_and_torch(implementation(), *case)
+            try:
+                pairs = loss_and_torch(implementation(), *case)
+            except Exception:
+                return [raised_at(implementation(), case)]
     else:
         layer, x = scratchnet_layer(kind, case)
-        pairs = layer_and_torch(substitute(layer, implementation), x, twin_function(layer))
+        try:
+            pairs = layer_and_torch(substitute(layer, implementation), x, twin_function(layer))
+        except Exception:
+            return [raised_at(substitute(layer, implementation), (x,))]
     return disagreeing(pairs, np.float64)
+
+
+def raised_at(implementation, forward_args: tuple) -> str:
+    """The first quantity a layer or loss that raises (as real code does: a float size, an
+    assert, a slice narrower than the kernel) does not give: its output (the loss) when
+    ``forward`` raises, else the gradient ``backward`` returns."""
+    try:
+        implementation.forward(*forward_args)
+    except Exception:
+        return "loss" if isinstance(implementation, SoftmaxCrossEntropy) else "output"
+    return "grad logits" if isinstance(implementation, SoftmaxCrossEntropy) else "grad input"
 
 
 # ---- the catalogue --------------------------------------------------------------------

@@ -12,7 +12,9 @@ import pytest
 
 from reference import MISTAKES
 from reference.check import CHECKED_KINDS
+from reference.check.battery import battery
 from reference.mistakes import Mistake
+from reports import check_cli
 from tests.reports.test_cli import run
 
 STUDENTS = Path(__file__).parents[1] / "reference" / "student_layers.py"
@@ -21,8 +23,8 @@ STUDENTS = Path(__file__).parents[1] / "reference" / "student_layers.py"
 def test_a_right_layer_exits_0(capsys) -> None:
     code, out, err = run(capsys, "check", f"{STUDENTS}:StudentConv2D", "--kind", "conv2d")
     assert code == 0, err
-    assert out.startswith("StudentConv2D (conv2d) agrees with PyTorch in all 20 "
-                          "configurations it takes")
+    assert out.startswith(f"StudentConv2D (conv2d) agrees with PyTorch in all "
+                          f"{len(battery('conv2d'))} configurations it takes")
 
 
 CHECKED = [m for m in MISTAKES.values() if m.kind in CHECKED_KINDS]
@@ -30,10 +32,17 @@ CHECKED = [m for m in MISTAKES.values() if m.kind in CHECKED_KINDS]
 
 @pytest.mark.parametrize("mistake", CHECKED, ids=[m.id for m in CHECKED])
 def test_a_catalogued_variant_exits_1_naming_its_mistake(capsys, mistake: Mistake) -> None:
+    """Wrong numbers exit 1; a mistake that raises in every configuration (a size
+    computed by true division) did not run, which exits 3: both name the mistake."""
     target = f"{inspect.getfile(mistake.variant)}:{mistake.variant.__name__}"
     code, out, _ = run(capsys, "check", target, "--kind", mistake.kind, "--random", "0")
-    assert code == 1
-    assert f"{mistake.variant.__name__} ({mistake.kind}) DISAGREES with PyTorch" in out
+    who = f"{mistake.variant.__name__} ({mistake.kind})"
+    if code == check_cli.DID_NOT_RUN:
+        assert f"{who} DID NOT RUN: " in out
+        assert "raised" in out.splitlines()[0]
+    else:
+        assert code == 1
+        assert f"{who} DISAGREES with PyTorch" in out
     assert f"matches `{mistake.id}`" in out
 
 
@@ -48,7 +57,7 @@ def test_a_students_mistake_exits_1_naming_it_and_writes_json(capsys, tmp_path) 
                                            "fd_agrees", "status"]
     data = json.loads(report.read_text())
     assert data["matches"] == {"grad input": ["pool-grad-to-all-ties"]}
-    assert data["passed"] is False and data["class"] == "StudentMaxPoolAllTies"
+    assert data["passed"] is False and data["name"] == "StudentMaxPoolAllTies"
 
 
 SOURCES = {
@@ -56,6 +65,8 @@ SOURCES = {
     "syntax.py": "class Broken(\n    pass\n",
     "nobackward.py": "class Half:\n    def forward(self, x):\n        return x\n",
     "function.py": "def relu(x):\n    return x\n",
+    "imports.py": "import helper\n",
+    "helper.py": "import numpy as np\nx = undefined\n",
 }
 
 
@@ -70,7 +81,10 @@ SOURCES = {
     ("function.py:relu", "relu", "{dir}/function.py: 'relu' is a function, not a class"),
     ("nobackward.py:Half", "conv3d", "--kind: unknown kind 'conv3d': expected one of conv2d, "
                                      "maxpool2d, dense, relu, softmax-ce"),
-    ("nobackward.py", "relu", "expected PATH.py:CLASS, got '{dir}/nobackward.py'"),
+    ("nobackward.py", "relu", "{dir}/nobackward.py: no implementation found (no class with a "
+                              "kind attribute, no CS231n function pair"),
+    ("imports.py", "relu", "cannot import {dir}/imports.py: in helper.py, line 2: NameError: "
+                           "name 'undefined' is not defined"),
 ])
 def test_a_usage_error_is_one_line_and_exit_2(capsys, tmp_path, target: str, kind: str,
                                               message: str) -> None:

@@ -112,7 +112,28 @@ def test_sgd_keeps_momentum_0_9_by_default(capsys, mnist, tmp_path) -> None:
 @pytest.mark.parametrize("value", ["0.5", "0"])
 def test_momentum_with_adam_is_a_usage_error(capsys, value: str) -> None:
     code, _, err = run(capsys, "train", "--optimizer", "adam", "--momentum", value)
-    assert_one_error_line(code, err, "train", "--momentum: is for --optimizer sgd")
+    assert_one_error_line(code, err, "train",
+                          "--momentum: is for --optimizer sgd or rmsprop, not adam")
+
+
+def test_rmsprop_trains_with_its_options(capsys, mnist, tmp_path) -> None:
+    """--optimizer rmsprop takes --momentum (default 0, as torch's)."""
+    path = tmp_path / "run.npz"
+    code, _, err = run(capsys, "train", "--optimizer", "rmsprop", "--lr", "0.001",
+                       "--train-size", "100", "--epochs", "1", "--no-progress",
+                       "--checkpoint", str(path))
+    assert code == 0, err
+    saved = load_checkpoint(path)
+    assert (saved.config["optimizer"], saved.config["momentum"]) == ("rmsprop", 0.0)
+    assert {key.split(".")[0] for key in saved.optimizer_state} == {"step", "square_avg"}
+    code, _, err = run(capsys, "train", "--optimizer", "rmsprop", "--momentum", "0.5",
+                       "--train-size", "100", "--epochs", "1", "--no-progress",
+                       "--checkpoint", str(tmp_path / "momentum.npz"))
+    assert code == 0, err
+    saved = load_checkpoint(tmp_path / "momentum.npz")
+    assert saved.config["momentum"] == 0.5
+    assert {key.split(".")[0] for key in saved.optimizer_state} == {
+        "step", "square_avg", "momentum_buffer"}
 
 
 # ---------------------------------------------------------------- every flag, bad values
@@ -134,6 +155,7 @@ BAD_BY_FLAG = {  # flags whose values are names of things: bad values and extra 
     "--out": ([NOT_A_DIR, "/etc/hostname", "/proc/x", "/dev/null"], []),
     "--only": (["nope"], []),
     "--kind": (["nope", ""], []),
+    "--declare": (["nope", "=x", "colour=red"], []),
     "--json": (["/nonexistent/report.json", "/tmp", f"{NOT_A_DIR}/report.json"], []),
     "--config": (["/nonexistent/grading.toml", "/etc/hostname", "/tmp"], []),
     "--submission": (["/nonexistent", "/etc/hostname"], []),
@@ -200,7 +222,7 @@ def test_every_flag_refuses_bad_values_in_one_line(
     monkeypatch.setenv("SCRATCHNET_DATA", str(require_real_mnist()))  # a good copy elsewhere
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for where, name in ((accuracy, "run_experiment"), (bench, "run_benchmark"),
-                        (cli, "_network"), (check_cli, "check_layer"),
+                        (cli, "_network"), (check_cli, "check_implementation"),
                         (grade_cli, "grade"), (grade_cli, "grade_gradescope")):
         monkeypatch.setattr(where, name, lambda *a, **k: pytest.fail("work started"))
     argv = [command, value] if value.startswith("--") else [command, flag, value]
@@ -432,7 +454,7 @@ def test_choices_are_the_librarys_own() -> None:
     options = {a.option_strings[-1]: a for a in parsers()["train"]._actions if a.option_strings}
     assert options["--variant"].choices == VARIANTS
     assert options["--dtype"].choices == tuple(dtype.name for dtype in FLOAT_DTYPES)
-    assert options["--optimizer"].choices == OPTIMIZERS
+    assert options["--optimizer"].choices == tuple(OPTIMIZERS)
     assert options["--dataset"].choices == tuple(DATASETS)
     assert [usage.bias_mode(word) for word in options["--bias"].choices] == list(BIAS_MODES)
     for word in options["--bias"].choices:                  # every word builds a network
