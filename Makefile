@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: report test bench mutation data clean
+.PHONY: report test bench mutation data browser clean
 
 # The workplace keeps real MNIST beside the project; use it unless SCRATCHNET_DATA says
 # otherwise (elsewhere the loader looks in the user cache and downloads).
@@ -35,7 +35,14 @@ data:
 # tests/conftest.py). --dist loadscope keeps each module on one worker, so a module-scoped
 # fixture (the quick report, the quick benchmark) is built once. `make test ARGS="-n 0"` runs
 # everything in one process. Only here: mutation testing runs pytest itself, without -n.
-test: $(STAMP) data
+# Headless Chromium from Debian's package, for the test that opens the grading page
+# (tests/reference/grade/test_grade.py), installed the way `data` installs Fashion-MNIST.
+browser:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null \
+		|| echo "note: could not install chromium"; fi
+
+test: $(STAMP) data browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadscope $(ARGS)
 

@@ -1,5 +1,5 @@
 """The ``scratchnet`` command: ``report``, ``train``, ``compare``, ``summary``, ``bench``,
-``check`` (in ``reports/check_cli.py``).
+``check`` (in ``reports/check_cli.py``), ``grade`` (in ``reports/grade_cli.py``).
 
 One argparse tree holds every subcommand. Each subcommand's options are defined once: the
 report's by ``reports.accuracy.add_arguments``, the benchmark's by
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reports import check_cli
+from reports import check_cli, grade_cli
 from reports.usage import (
     UsageError,
     bias_mode,
@@ -248,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "mistake (imports the file: runs its code)",
                        description=check_cli.DESCRIPTION)
     check_cli.add_arguments(p)
+
+    p = sub.add_parser("grade", help="grade a class's submissions against PyTorch, each in a "
+                       "sandboxed child process: CSV, HTML, Gradescope JSON",
+                       description=grade_cli.DESCRIPTION)
+    grade_cli.add_arguments(p)
     return parser
 
 
@@ -256,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     commands = {"summary": cmd_summary, "compare": cmd_compare, "train": cmd_train,
                 "report": cmd_report, "bench": lambda args: cmd_bench(args, argv[1:]),
-                "check": check_cli.run}
+                "check": check_cli.run, "grade": grade_cli.run}
     prefix = f"scratchnet {args.command}:"
 
     def one_line_warning(message, category, *_args, **_kwargs) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import accuracy, bench, check_cli, cli, usage
+from reports import accuracy, bench, check_cli, cli, grade_cli, usage
 from reports.cli import main
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.data import Dataset
@@ -157,10 +157,16 @@ BAD_BY_FLAG = {  # flags whose values are names of things: bad values and extra 
     "--kind": (["nope", ""], []),
     "--declare": (["nope", "=x", "colour=red"], []),
     "--json": (["/nonexistent/report.json", "/tmp", f"{NOT_A_DIR}/report.json"], []),
+    "--config": (["/nonexistent/grading.toml", "/etc/hostname", "/tmp"], []),
+    "--submission": (["/nonexistent", "/etc/hostname"], []),
+    "--results": (["/tmp", f"{NOT_A_DIR}/results.json", "/proc/results.json"], []),
 }
 #: What ``check`` needs besides the flag walked: a class to check (never checked: the walk
 #: stops before any work).
 CHECK_TARGET = "tests/reference/student_layers.py:StudentReLU"
+#: What ``grade`` needs besides the flag walked: a folder holding a submission (never
+#: graded: the walk stops before any work).
+GRADE_SUBMISSIONS = "tests/reference"
 
 
 def parsers() -> dict[str, argparse.ArgumentParser]:
@@ -202,7 +208,8 @@ def flag_cases() -> list[tuple[str, str, str]]:
 
 def test_every_command_and_flag_is_walked() -> None:
     walked = {(command, flag) for command, flag, _ in flag_cases()}
-    assert {"report", "train", "compare", "summary", "bench", "check"} == {c for c, _ in walked}
+    assert {"report", "train", "compare", "summary", "bench", "check", "grade"} == \
+        {c for c, _ in walked}
     assert len(walked) >= 40 and ("train", "--max-grad-norm") in walked
 
 
@@ -215,13 +222,20 @@ def test_every_flag_refuses_bad_values_in_one_line(
     monkeypatch.setenv("SCRATCHNET_DATA", str(require_real_mnist()))  # a good copy elsewhere
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for where, name in ((accuracy, "run_experiment"), (bench, "run_benchmark"),
-                        (cli, "_network"), (check_cli, "check_implementation")):
+                        (cli, "_network"), (check_cli, "check_implementation"),
+                        (grade_cli, "grade"), (grade_cli, "grade_gradescope")):
         monkeypatch.setattr(where, name, lambda *a, **k: pytest.fail("work started"))
     argv = [command, value] if value.startswith("--") else [command, flag, value]
     if command in ("report", "bench") and flag != "--out":
         argv += ["--out", str(tmp_path / "out")]
     if command == "check":
         argv += [CHECK_TARGET] + ([] if flag == "--kind" else ["--kind", "relu"])
+    if command == "grade" and flag in ("--submission", "--results"):
+        argv += ["--gradescope"] + (["--submission", GRADE_SUBMISSIONS]
+                                    if flag == "--results" else [])
+    elif command == "grade" and not value.startswith("--"):
+        argv += [GRADE_SUBMISSIONS] + (["--out", str(tmp_path / "out")]
+                                       if flag != "--out" else [])
     code, _, err = run(capsys, *argv)
     line = assert_one_error_line(code, err, command)
     assert flag in line, err

@@ -1,0 +1,19 @@
+"""The checker's API the grader builds on, in one place: ``load`` and ``discover`` and
+``run_battery`` (which run a submission's code: the child's side), ``judge`` (the
+parent's side) and ``prepare`` (the batteries, made once in the parent before any fork)."""
+
+from reference.check import Implementation, discover, judge, load, run_battery
+from reference.check.run import Prepared, Run, prepare
+from reference.check.styles import ImportFailedError
+
+__all__ = [
+           "Implementation",
+           "ImportFailedError",
+           "Prepared",
+           "Run",
+           "discover",
+           "judge",
+           "load",
+           "prepare",
+           "run_battery",
+]
