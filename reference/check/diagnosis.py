@@ -19,8 +19,8 @@ from itertools import combinations
 import numpy as np
 
 from reference.agreement import agree
-from reference.check.run import Run
 from reference.kinds import KINDS, Configuration
+from reference.kinds.record import Run
 from reference.mistakes import Mistake, of_kind
 
 #: Runs a catalogued mistake's variant in configuration ``i``: ``(mistake, i) -> Run``.

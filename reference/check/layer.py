@@ -25,9 +25,10 @@ from reference.check.report import (
     status,
     verdict,
 )
-from reference.check.run import Prepared, Run, prepare, run_implementation
+from reference.check.run import Prepared, prepare, run_implementation
 from reference.check.styles import Implementation
 from reference.kinds import CHECKED_KINDS, KINDS
+from reference.kinds.record import Run
 
 
 def protocol_problem(cls: Any, kind: str) -> str | None:

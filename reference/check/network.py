@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reference.check.battery import Data
 from reference.check.diagnosis import Finding, same_outcome, where
 from reference.check.run import one_torch_thread, run_layer
 from reference.compare import compare_traced, format_comparison
 from reference.kinds import KINDS
+from reference.kinds.data import Data
 from reference.mistakes import of_kind
 from scratchnet import Sequential
 

@@ -14,8 +14,8 @@ import pandas as pd
 
 from reference.agreement import errors, tolerance
 from reference.check.diagnosis import Finding
-from reference.check.run import Run
 from reference.kinds import Configuration
+from reference.kinds.record import Run
 
 COLUMNS = ["configuration", "setting", "quantity", "shape", "max_abs_err", "tolerance",
            "agrees", "fd_err", "fd_tolerance", "fd_agrees", "status"]

@@ -20,15 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference.check.battery import Data, battery
-from reference.check.procedures import procedure_of
-from reference.check.record import Run
+from reference.check.battery import battery
 from reference.guard import (
     NotSupportedError,
     quiet,
     raised,
 )
 from reference.kinds import KINDS, Configuration
+from reference.kinds.data import Data
+from reference.kinds.procedures import procedure_of
+from reference.kinds.record import Run
 from reference.mistakes import Mistake
 
 

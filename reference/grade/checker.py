@@ -3,8 +3,9 @@
 parent's side) and ``prepare`` (the batteries, made once in the parent before any fork)."""
 
 from reference.check import Implementation, discover, judge, load, run_battery
-from reference.check.run import Prepared, Run, prepare
+from reference.check.run import Prepared, prepare
 from reference.check.styles import ImportFailedError
+from reference.kinds.record import Run
 
 __all__ = [
            "Implementation",

@@ -125,7 +125,7 @@ class Kind:
             options (a convolution's ``input_shape``, for an untied bias).
         loss: True for a loss: ``forward(logits, labels) -> float``, ``backward()``.
         functions: its CS231n function pairs and how to call them, if it has any.
-        procedure: how its check runs (``reference.check.procedures``): PyTorch's
+        procedure: how its check runs (``reference.kinds.procedures``): PyTorch's
             quantities on a configuration and an implementation's on the same data; None
             for the plain layer's or loss's.
     """

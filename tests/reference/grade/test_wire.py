@@ -6,8 +6,8 @@ import io
 import numpy as np
 import pytest
 
-from reference.check.run import Run
 from reference.grade import wire
+from reference.kinds.record import Run
 
 
 def a_run() -> Run:

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from reference.check.battery import Data, draw_data, draw_gradients, non_contiguous
-from reference.check.record import Run
 from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
 from reference.guard import ProtocolError, as_array
-from reference.kinds import Configuration, Kind
+from reference.kinds.data import Data, draw_data, draw_gradients, non_contiguous
+from reference.kinds.kind import Configuration, Kind
+from reference.kinds.record import Run
 from reference.quantities import torch_layer_quantities, torch_loss_quantities
 from reference.twin import twin_function
 
@@ -42,7 +42,7 @@ class LayerProcedure:
         in order, are the quantities the layer is checked in)."""
         scratchnet_layer = kind.scratchnet(*config.args, **config.options)
         shapes = {key: p.shape for key, p in scratchnet_layer.params.items()}
-        data = draw_data(kind.name, config, rng, shapes)
+        data = draw_data(kind, config, rng, shapes)
         twin = twin_function(scratchnet_layer)
         output = torch_layer_quantities(twin, data.x, data.weights, None)["output"]
         draw_gradients(data, output.shape, kind.input_quantity, rng)
@@ -109,7 +109,7 @@ class LossProcedure:
 
     def reference(self, kind: Kind, config: Configuration,
                   rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
-        data = draw_data(kind.name, config, rng, {})
+        data = draw_data(kind, config, rng, {})
         draw_gradients(data, None, kind.input_quantity, rng)
         return data, torch_loss_quantities(data.x, data.labels)
 
