@@ -184,7 +184,9 @@ def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int,
                 f"{unstable} of {checked} configurations.")
     if not disagreeing(table).any():
         compared = int(table["agrees"].eq(True).sum())
-        return (f"{who} agrees with PyTorch in all {checked} configurations it takes "
+        where = ("in the one configuration it takes" if checked == 1 else
+                 f"in all {checked} configurations it takes")
+        return (f"{who} agrees with PyTorch {where} "
                 f"({compared} quantities in float64, within {tolerance(np.float64):g} x "
                 f"max(1, |value|)), and its gradients with central finite differences of "
                 f"its own forward pass.")
