@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +83,13 @@ class Prepared:
     datas: list[Data]
     references: list[dict[str, np.ndarray]]
     _variant_runs: dict[tuple[str, int], Run] = field(default_factory=dict)
+
+    def without(self, names: Collection[str]) -> Prepared:
+        """This battery without the configurations called ``names`` (a grader's excluded
+        or hidden ones), its data and PyTorch's numbers as they are."""
+        keep = [i for i, c in enumerate(self.configs) if c.name not in names]
+        return Prepared(self.kind, [self.configs[i] for i in keep],
+                        [self.datas[i] for i in keep], [self.references[i] for i in keep])
 
     def variant_run(self, mistake: Mistake, i: int) -> Run:
         """``mistake``'s variant run in configuration ``i`` (no finite differences)."""
