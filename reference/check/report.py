@@ -95,7 +95,10 @@ class LayerReport:
     @property
     def matches(self) -> dict[str, list[str]]:
         """Quantity -> the ids of the catalogued mistakes that reproduce its numbers."""
-        return {f.quantity: [m.id for m in f.matches] for f in self.findings}
+        matches: dict[str, list[str]] = {}
+        for f in self.findings:                  # a quantity may fail for several causes
+            matches.setdefault(f.quantity, []).extend(m.id for m in f.matches)
+        return matches
 
     def text(self) -> str:
         """The verdict, the diagnosis and what the class does not take, for a person."""
