@@ -22,6 +22,7 @@ import torch
 
 from reference.check.battery import battery
 from reference.guard import (
+    USER_ERRORS,
     NotSupportedError,
     quiet,
     raised,
@@ -160,14 +161,14 @@ def run_implementation(build: Callable[..., Any], kind: str, config: Configurati
         impl = built()
     except NotSupportedError as err:
         return Run(unsupported=str(err))
-    except Exception as err:
+    except USER_ERRORS as err:
         return Run(unsupported=raised("its constructor", err))
     run = run_layer(impl, kind, data, quantities, config.contiguous,
                     finite_differences and config.differentiable, thorough=thorough)
     if thorough and run.error is None:
         try:
             again = run_layer(built(), kind, data, quantities, config.contiguous)
-        except Exception as err:
+        except USER_ERRORS as err:
             again = Run(error=raised("its constructor", err))
         run.unstable = [q for q, value in run.values.items()
                         if not _identical(value, again.values.get(q))]
@@ -192,7 +193,7 @@ def run_layer(impl: Any, kind: str, data: Data, quantities: list[str], contiguou
     with quiet():
         try:
             problem = set_weights(impl, data.weights, dtype)
-        except Exception as err:                   # a params property that raises
+        except USER_ERRORS as err:                   # a params property that raises
             run.stop(quantities, "reading its params", err)
             return run
         if problem is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
-from reference.guard import ProtocolError, as_array
+from reference.guard import USER_ERRORS, ProtocolError, as_array
 from reference.kinds.data import Data, draw_data, draw_gradients, non_contiguous
 from reference.kinds.kind import Configuration, Kind
 from reference.kinds.record import Run
@@ -56,7 +56,7 @@ class LayerProcedure:
         x = data.x.copy() if contiguous else non_contiguous(data.x)
         try:
             run.values["output"] = as_array(layer.forward(x), "forward", "the output array")
-        except Exception as err:
+        except USER_ERRORS as err:
             run.stop(quantities, "forward", err)
             return
         if thorough:
@@ -74,14 +74,14 @@ class LayerProcedure:
                                              "gradient, as a network's first layer may)")
             else:
                 run.values["grad input"] = as_array(grad_x, "backward", "the input's gradient")
-        except Exception as err:
+        except USER_ERRORS as err:
             run.stop(quantities[1:], "backward", err)
             return
         if thorough:
             changed(grad_y, data.grad_y, "backward", run)
         try:
             grads = getattr(layer, "grads", {})
-        except Exception as err:                   # a grads property that raises
+        except USER_ERRORS as err:                   # a grads property that raises
             run.stop(quantities[2:], "reading its grads", err)
             return
         for q in quantities[2:]:
@@ -123,14 +123,14 @@ class LossProcedure:
                 raise ProtocolError(f"forward returned an array of shape {value.shape}: it must "
                                       f"return the loss, one number (the batch's mean)")
             run.values[loss_q] = np.float64(value.reshape(()))
-        except Exception as err:
+        except USER_ERRORS as err:
             run.stop(quantities, "forward", err)
             return
         if thorough:
             changed(logits, data.x, "forward", run)
         try:
             run.values[grad_q] = as_array(loss.backward(), "backward", "the logits' gradient")
-        except Exception as err:
+        except USER_ERRORS as err:
             run.stop([grad_q], "backward", err)
             return
         if finite_differences:
@@ -168,6 +168,6 @@ def fd_check(f: Callable[[], float], arrays: dict[str, np.ndarray], data: Data,
         step = STEP * np.sqrt(max(1.0, float(np.max(np.abs(array), initial=0.0))))
         try:
             numeric = directional_derivative(f, array, direction, step)
-        except Exception:
+        except USER_ERRORS:
             continue                      # the failure shows in the quantities themselves
         run.fd[q] = (fd_error(np.sum(grad * direction), numeric), fd_tolerance(numeric))

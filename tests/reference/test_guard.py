@@ -9,6 +9,7 @@ right numbers, where they come, agree with PyTorch to the project's 1e-12 (float
 from __future__ import annotations
 
 import inspect
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,11 @@ class FirstLayerDense(student.StudentDense):
 class ReLURaising(student.StudentReLU):
     def backward(self, grad_y):
         raise IndexError("index 7 is out of bounds for axis 1 with size 5")
+
+
+class ReLUExiting(student.StudentReLU):
+    def forward(self, x):
+        sys.exit("giving up")
 
 
 class ReLUInPlace(student.StudentReLU):
@@ -116,6 +122,12 @@ def test_an_exception_names_its_type_message_and_the_users_line() -> None:
     raise_line = inspect.getsourcelines(ReLURaising.backward)[1] + 1
     assert f"(at test_guard.py, line {raise_line})" in line
     assert "in every configuration" in line
+
+
+def test_a_sys_exit_in_the_users_code_is_reported_like_an_exception() -> None:
+    report = check_layer(ReLUExiting, "relu", **LIGHT)
+    assert report.status == "did not run"
+    assert "forward raised SystemExit: giving up" in report.verdict
 
 
 def test_changing_the_given_arrays_is_a_warning_not_a_failure() -> None:
