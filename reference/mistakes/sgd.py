@@ -86,9 +86,15 @@ class NesterovIgnored(PlainSGD):
 
 class LearningRateTwice(PlainSGD):
     # The pattern: CS231n's velocity, which holds the learning rate (`v = mu * v + lr *
-    # dw`), stepped by torch's rule, which multiplies by it again (`w -= lr * v`).
-    def accumulate(self, velocity: np.ndarray, g: np.ndarray) -> None:
+    # dw`), stepped by torch's rule, which multiplies by it again (`w -= lr * v`), with
+    # or without momentum (no branch: `mu = 0` makes v this step's lr * dw).
+    def direction(self, p: np.ndarray, g: np.ndarray, buffers: tuple) -> np.ndarray:
+        g = self.with_weight_decay(p, g)
+        if self.momentum == 0:
+            return self.lr * g
+        (velocity,) = buffers
         velocity[...] = self.momentum * velocity + self.lr * g
+        return velocity
 
 
 CATALOGUE = Catalogue(
@@ -124,6 +130,6 @@ CATALOGUE = Catalogue(
         Mistake(
             "sgd-lr-applied-twice", "sgd",
             "The velocity accumulates lr * g (CS231n's velocity) and the step multiplies it "
-            "by lr again (PyTorch's): every momentum step is lr times too small.",
-            None, LearningRateTwice, "parameters after step 1", "momentum"),
+            "by lr again (PyTorch's): every step is lr times too small.",
+            None, LearningRateTwice, "parameters after step 1"),
     ))
