@@ -86,10 +86,12 @@ def check_layer(cls: type, kind: str, random_configurations: int = RANDOM_CONFIG
 
     Args:
         cls: the class; it is built as scratchnet's class of the kind is
-            (``LayerProtocol``), and configurations needing keyword arguments it does not
-            take are reported as not supported by it.
+            (``LayerProtocol``; an optimizer ``(net, lr=..., ...)`` with ``step()``), and
+            configurations needing keyword arguments it does not take are reported as
+            not supported by it.
         kind: one of ``reference.kinds.CHECKED_KINDS`` (``"conv2d"``, ``"maxpool2d"``,
-            ``"dense"``, ``"relu"``, ``"softmax-ce"``).
+            ``"dense"``, ``"relu"``, ``"softmax-ce"``, ``"sgd"``, ``"adam"``,
+            ``"rmsprop"``).
         random_configurations: random configurations after the named ones (0: the named
             ones only, a lighter battery).
         seed: seeds the random configurations and every array.

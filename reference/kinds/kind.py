@@ -107,7 +107,8 @@ Draw = Callable[[int, int], int]
 
 @dataclass(frozen=True)
 class Kind:
-    """Everything the reference side knows about one kind of layer (or loss).
+    """Everything the reference side knows about one kind of layer (or loss, or
+    optimizer).
 
     Attributes:
         name: the kind, e.g. ``"conv2d"``: a layer's ``kind`` attribute and

@@ -183,8 +183,9 @@ def configuration(name: str, options: dict[str, Any],
     net = Parameters(shapes, contiguous)
     sizes = ", ".join("x".join(map(str, s)) for s in shapes.values())
     words = ", ".join(f"{k} {v}" for k, v in options.items())
-    summary = (f"{words}; {len(shapes)} tensors ({sizes}){'' if contiguous else ' non-contiguous'}"
-               f", {gradients} gradients, {STEPS[-1]} steps")
+    tensors = f"{len(shapes)} tensor{'s' * (len(shapes) > 1)} ({sizes})"
+    summary = (f"{words}; {tensors}{'' if contiguous else ' non-contiguous'}, {gradients} "
+               f"gradients, {STEPS[-1]} steps")
     return Configuration(name, (net,), dict(options), (sum(p.size for p in net.params.values()),),
                          contiguous=contiguous, settings={**options, "gradients": gradients},
                          summary=summary)
