@@ -20,6 +20,7 @@ import numpy as np
 
 from reference.agreement import agree
 from reference.kinds import KINDS, Configuration
+from reference.kinds.procedures import procedure_of
 from reference.kinds.record import Run
 from reference.mistakes import Mistake, of_kind
 
@@ -47,16 +48,9 @@ def same_outcome(ours: Run, theirs: Run, q: str, dtype: np.dtype | type = np.flo
 
 
 def where(kind: str, q: str) -> str:
-    """Which part of the implementation computes ``q``, in words."""
-    if q == "loss":
-        return "the forward pass: the loss"
-    if q == KINDS[kind].output_quantity:
-        return "the forward pass"
-    if q == "grad input":
-        return "the backward pass: the input gradient"
-    if q == "grad logits":
-        return "the backward pass: the gradient of the logits"
-    return f"the backward pass: a parameter gradient, grads['{q.removeprefix('grad ')}']"
+    """Which part of the implementation computes ``q``, in words (its kind's procedure
+    says)."""
+    return procedure_of(KINDS[kind]).where(KINDS[kind], q)
 
 
 def which_configurations(kind: str, configs: list[Configuration], inputs: list[np.ndarray],

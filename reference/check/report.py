@@ -143,8 +143,9 @@ def disagreeing(table: pd.DataFrame) -> pd.Series:
 
 
 def ran(run: Run) -> bool:
-    """Whether the implementation produced an output in ``run``'s configuration."""
-    return run.unsupported is None and ("output" in run.values or "loss" in run.values)
+    """Whether the implementation produced anything in ``run``'s configuration (its first
+    quantity: a layer's output, a loss, an optimizer's first step)."""
+    return run.unsupported is None and bool(run.values)
 
 
 def status(table: pd.DataFrame, runs: list[Run]) -> str:
@@ -189,10 +190,11 @@ def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int,
         compared = int(table["agrees"].eq(True).sum())
         where = ("in the one configuration it takes" if checked == 1 else
                  f"in all {checked} configurations it takes")
+        fd = (", and its gradients with central finite differences of its own forward pass"
+              if table["fd_agrees"].notna().any() else "")
         return (f"{who} agrees with PyTorch {where} "
                 f"({compared} quantities in float64, within {tolerance(np.float64):g} x "
-                f"max(1, |value|)), and its gradients with central finite differences of "
-                f"its own forward pass.")
+                f"max(1, |value|)){fd}.")
 
     def counts(rows: pd.DataFrame) -> str:
         per_quantity = rows.groupby("quantity", sort=False)["configuration"].nunique()

@@ -34,7 +34,23 @@ def changed(given: np.ndarray, original: np.ndarray, what: str, run: Run) -> Non
 
 class LayerProcedure:
     """A layer: ``forward(x) -> y``, ``backward(grad_y) -> grad_x``, the gradients of its
-    parameters in ``grads``; compared with its PyTorch twin (``Kind.twin``)."""
+    parameters in ``grads``; compared with its PyTorch twin (``Kind.twin``).
+
+    Attributes:
+        methods: what a class of the kind must have to be checked.
+        protocol: how it is called, in words (completing "a relu needs ...").
+    """
+
+    methods: tuple[str, ...] = ("forward", "backward")
+    protocol = "forward(x) and backward(grad_y) (see scratchnet.layers.base.LayerProtocol)"
+
+    def where(self, kind: Kind, q: str) -> str:
+        """Which part of an implementation computes ``q``, in words."""
+        if q == kind.output_quantity:
+            return "the forward pass"
+        if q == kind.input_quantity:
+            return "the backward pass: the input gradient"
+        return f"the backward pass: a parameter gradient, grads['{q.removeprefix('grad ')}']"
 
     def reference(self, kind: Kind, config: Configuration,
                   rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
@@ -106,6 +122,14 @@ class LayerProcedure:
 class LossProcedure:
     """A loss: ``forward(logits, labels) -> float``, ``backward() -> grad_logits``;
     compared with ``F.cross_entropy``."""
+
+    methods: tuple[str, ...] = ("forward", "backward")
+    protocol = ("forward(logits, labels) and backward() (see "
+                "scratchnet.layers.base.LayerProtocol)")
+
+    def where(self, kind: Kind, q: str) -> str:
+        return ("the forward pass: the loss" if q == kind.output_quantity
+                else "the backward pass: the gradient of the logits")
 
     def reference(self, kind: Kind, config: Configuration,
                   rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
