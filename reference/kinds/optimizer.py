@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference.guard import ProtocolError, as_array, unpack
+from reference.guard import USER_ERRORS, ProtocolError, as_array, unpack
 from reference.kinds.data import Data, non_contiguous
 from reference.kinds.kind import NON_CONTIGUOUS, Condition, Configuration, Kind, negate
 from reference.kinds.record import Run
@@ -152,14 +152,8 @@ class OptimizerProcedure:
                 net.load(grads, net.grads)
                 try:
                     optimizer.step()
-                except Exception as err:
+                except USER_ERRORS as err:
                     run.stop(quantities, "step", err)
-                    return
-                if t == 1 and np.array_equal(net.flat(), data.x):
-                    run.error, run.protocol = ("step() left the parameters as they were: it "
-                                               "must update the arrays net.named_params() "
-                                               "gives in place (p -= ..., not p = p - ...)"), True
-                    run.fail(quantities, run.error)
                     return
                 if thorough and t == 1 and any(not np.array_equal(net.grads[name], g)
                                                for name, g in grads.items()):
@@ -168,6 +162,14 @@ class OptimizerProcedure:
                                         "(clipping, logging) sees other numbers")
                 if quantity(t) in quantities:
                     run.values[quantity(t)] = net.flat()
+            if all(np.array_equal(value, data.x) for value in run.values.values()):
+                # Never a step: a rule that is wrong only at first (momentum taken after
+                # the step) moves the parameters later; one that rebinds them never does.
+                run.values.clear()
+                run.error, run.protocol = ("step() left the parameters as they were: it "
+                                           "must update the arrays net.named_params() "
+                                           "gives in place (p -= ..., not p = p - ...)"), True
+                run.fail(quantities, run.error)
         finally:
             net.load(data.start, net.params)
 
