@@ -205,6 +205,19 @@ def running_statistics(x: np.ndarray, steps: list[np.ndarray], momentum: float |
     return after
 
 
+def eval_quantities(module: nn.Module, data: Data) -> dict[str, np.ndarray]:
+    """``EVAL``: ``module`` (a PyTorch batch norm, weights set) in eval mode on the eval
+    batch, its upstream gradient sent back."""
+    module.eval()
+    module.zero_grad()
+    xt = torch.from_numpy(data.extra["eval batch"].copy()).requires_grad_(True)
+    yt = module(xt)
+    yt.backward(torch.from_numpy(data.extra["eval grad"]))
+    return {"eval output": yt.detach().numpy(), "eval grad input": xt.grad.numpy(),
+            "eval grad weight": module.weight.grad.numpy().copy(),
+            "eval grad bias": module.bias.grad.numpy().copy()}
+
+
 class BatchNormProcedure(LayerProcedure):
     """A batch norm's check: ``STEPS`` training batches, then eval mode.
 
@@ -226,8 +239,10 @@ class BatchNormProcedure(LayerProcedure):
     module's on ``x`` itself (exact there).
 
     A style declaring ``BIASED_RUNNING_VAR`` (in its class's ``check_conventions``) has
-    its running variance compared with the biased update's (``Data.convention_offsets``);
-    one declaring ``NO_EVAL_BACKWARD`` has its eval gradients not compared.
+    its running variance, and eval mode, compared with what the biased update gives
+    (``Data.convention_offsets``: PyTorch's module run again in eval mode with that
+    running variance); one declaring ``NO_EVAL_BACKWARD`` has its eval gradients not
+    compared.
     """
 
     def reference(self, kind: Kind, config: Configuration,
@@ -259,19 +274,16 @@ class BatchNormProcedure(LayerProcedure):
                 module(torch.from_numpy(batch))
                 quantities[f"running mean after step {k}"] = module.running_mean.numpy().copy()
                 quantities[f"running var after step {k}"] = module.running_var.numpy().copy()
-        module.eval()
-        xt = torch.from_numpy(data.extra["eval batch"].copy()).requires_grad_(True)
-        yt = module(xt)
-        yt.backward(torch.from_numpy(data.extra["eval grad"]))
-        quantities.update({"eval output": yt.detach().numpy(),
-                           "eval grad input": xt.grad.numpy(),
-                           "eval grad weight": module.weight.grad.numpy(),
-                           "eval grad bias": module.bias.grad.numpy()})
+        quantities.update(eval_quantities(module, data))
+        # The biased convention: its running variances, and eval mode with the last one.
         unbiased, biased = (running_statistics(data.x, batches, layer.momentum, b)
                             for b in (False, True))
-        data.convention_offsets[BIASED_RUNNING_VAR] = {
-            f"running var after step {k}": u[1] - b[1]
-            for k, (u, b) in enumerate(zip(unbiased, biased, strict=True), 1)}
+        offsets = {f"running var after step {k}": u[1] - b[1]
+                   for k, (u, b) in enumerate(zip(unbiased, biased, strict=True), 1)}
+        with torch.no_grad():
+            module.running_var += torch.from_numpy(biased[-1][1] - unbiased[-1][1])
+        offsets |= {q: quantities[q] - value for q, value in eval_quantities(module, data).items()}
+        data.convention_offsets[BIASED_RUNNING_VAR] = offsets
         return data, quantities
 
     def run(self, layer: Any, data: Data, quantities: list[str], run: Run, contiguous: bool,
@@ -301,6 +313,9 @@ class BatchNormProcedure(LayerProcedure):
             run.stop(quantities, "switching to eval mode", err)
             return
         self.run_eval(layer, data, run, prepare, NO_EVAL_BACKWARD in conventions, thorough)
+        for q in EVAL:
+            if q in run.values and q in offsets and run.values[q].shape == offsets[q].shape:
+                run.values[q] = run.values[q] + offsets[q]
         if finite_differences:
             self.finite_differences(layer, data, run)
 
