@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.kinds import adam, conv2d, dense, maxpool2d, relu, rmsprop, sgd, softmax_ce
+from reference.kinds import (
+    adam,
+    batchnorm,
+    conv2d,
+    dense,
+    layernorm,
+    maxpool2d,
+    relu,
+    rmsprop,
+    sgd,
+    softmax_ce,
+)
 from reference.kinds.kind import Condition, Configuration, Kind
 from reference.twin import register_twin
 
@@ -27,6 +38,7 @@ def _registry(*kinds: Kind) -> MappingProxyType:
 
 
 KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND,
+                  batchnorm.KIND_1D, batchnorm.KIND_2D, layernorm.KIND,
                   sgd.KIND, adam.KIND, rmsprop.KIND)
 
 #: The kinds ``check_layer`` checks, in order.

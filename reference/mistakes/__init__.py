@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.mistakes import adam, clip, conv, dense, loss, pool, relu, rmsprop, sgd
+from reference.mistakes import adam, clip, conv, dense, loss, norm, pool, relu, rmsprop, sgd
 from reference.mistakes.entry import Catalogue, Mistake
 from reference.mistakes.swap import configuration, substitute
 from reference.mistakes.table import document
 
 #: Every kind's catalogue, registered once, in the catalogue's order.
 CATALOGUES: tuple[Catalogue, ...] = (conv.CATALOGUE, pool.CATALOGUE, dense.CATALOGUE,
-                                     relu.CATALOGUE, loss.CATALOGUE, sgd.CATALOGUE,
-                                     adam.CATALOGUE, rmsprop.CATALOGUE, clip.CATALOGUE)
+                                     relu.CATALOGUE, loss.CATALOGUE, *norm.CATALOGUES,
+                                     sgd.CATALOGUE, adam.CATALOGUE, rmsprop.CATALOGUE,
+                                     clip.CATALOGUE)
 
 
 def _registry(catalogues: tuple[Catalogue, ...]) -> MappingProxyType:

@@ -28,23 +28,16 @@ from reference.mistakes.conv import (
     StrideIgnoredInputGrad,
 )
 from scratchnet import (
-    Conv2D,
-    Dense,
     Flatten,
-    MaxPool2D,
-    ReLU,
     Sequential,
-    SoftmaxCrossEntropy,
     seed_network,
 )
-from scratchnet.optim import SGD, Adam, RMSprop
 from tests.reference import student_layers as student
 
 STUDENTS = {"conv2d": student.StudentConv2D, "maxpool2d": student.StudentMaxPool2D,
             "dense": student.StudentDense, "relu": student.StudentReLU,
             "softmax-ce": student.StudentSoftmaxCrossEntropy}
-SCRATCHNET = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "dense": Dense, "relu": ReLU,
-              "softmax-ce": SoftmaxCrossEntropy, "sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+SCRATCHNET = {k: KINDS[k].scratchnet for k in CHECKED_KINDS}
 LIGHT = {"random_configurations": 0}     # the named configurations only
 
 
