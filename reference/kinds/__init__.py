@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.kinds import conv2d, dense, maxpool2d, relu, softmax_ce
+from reference.kinds import conv2d, dense, dropout, maxpool2d, relu, softmax_ce
 from reference.kinds.kind import Condition, Configuration, Kind
 from reference.twin import register_twin
 
@@ -27,6 +27,7 @@ def _registry(*kinds: Kind) -> MappingProxyType:
 
 
 KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND)
+register_twin("dropout", dropout.twin)   # until its Kind is registered above
 
 #: The kinds ``check_layer`` checks, in order.
 CHECKED_KINDS = tuple(KINDS)
