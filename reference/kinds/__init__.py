@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.kinds import conv2d, dense, dropout, maxpool2d, relu, softmax_ce
+from reference.kinds import (
+    activations,
+    avgpool2d,
+    conv2d,
+    dense,
+    dropout,
+    maxpool2d,
+    relu,
+    softmax_ce,
+)
 from reference.kinds.kind import Condition, Configuration, Kind
 from reference.twin import register_twin
 
@@ -26,8 +35,9 @@ def _registry(*kinds: Kind) -> MappingProxyType:
     return MappingProxyType(registry)
 
 
-KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND)
-register_twin("dropout", dropout.twin)   # until its Kind is registered above
+KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND,
+                  dropout.KIND, avgpool2d.KIND, activations.SIGMOID, activations.TANH,
+                  activations.LEAKY_RELU)
 
 #: The kinds ``check_layer`` checks, in order.
 CHECKED_KINDS = tuple(KINDS)

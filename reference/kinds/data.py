@@ -23,6 +23,9 @@ class Data:
         grad_y: the upstream gradient, standard normal, shaped as PyTorch's output.
         directions: per gradient quantity, the random direction finite differences
             perturb the input or the parameter along.
+        torch: PyTorch's arrays a kind's procedure needs while it runs an implementation
+            (dropout: its output and input gradient with every value kept, to compare
+            under the mask the implementation drew, and ``p``); empty for most kinds.
     """
 
     x: np.ndarray
@@ -30,6 +33,7 @@ class Data:
     weights: dict[str, np.ndarray]
     grad_y: np.ndarray | None = None
     directions: dict[str, np.ndarray] = field(default_factory=dict)
+    torch: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def draw_input(config: Configuration, rng: np.random.Generator) -> np.ndarray:
@@ -52,6 +56,9 @@ def draw_input(config: Configuration, rng: np.random.Generator) -> np.ndarray:
         * 2e3 - 1e3,                                      # one class 2000 above the rest
         "equal": lambda: np.full(shape, 7.5),
         "shifted": lambda: rng.standard_normal(shape) + 800.0,   # exp(800) overflows
+        "huge": lambda: np.where(rng.random(shape) < 0.5, away(),  # exp(+-x) overflows
+                                 rng.choice([-1.0, 1.0], size=shape) * rng.uniform(800, 1000,
+                                                                                  shape)),
     }
     x = draws[config.draw]()
     return x if config.contiguous else non_contiguous(x)
