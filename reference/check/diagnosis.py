@@ -48,6 +48,8 @@ def same_outcome(ours: Run, theirs: Run, q: str, dtype: np.dtype | type = np.flo
 
 def where(kind: str, q: str) -> str:
     """Which part of the implementation computes ``q``, in words."""
+    if q in KINDS[kind].parts:                 # a quantity of the kind's own procedure
+        return KINDS[kind].parts[q]
     if q == "loss":
         return "the forward pass: the loss"
     if q == KINDS[kind].output_quantity:
