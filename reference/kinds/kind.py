@@ -131,6 +131,9 @@ class Kind:
         procedure: how its check runs (``reference.kinds.procedures``): PyTorch's
             quantities on a configuration and an implementation's on the same data; None
             for the plain layer's or loss's.
+        parts: for the quantities of its own procedure, the part of an implementation
+            that computes each, in words (``"eval mode: the forward pass"``), for the
+            diagnosis.
     """
 
     name: str
@@ -145,6 +148,7 @@ class Kind:
     loss: bool = False
     functions: FunctionStyle | None = None
     procedure: Any = None
+    parts: dict[str, str] = field(default_factory=dict)
 
     @property
     def output_quantity(self) -> str:

@@ -22,13 +22,18 @@ from reference.check.report import COLUMNS
 from reference.kinds import KINDS
 from reference.mistakes import PLAIN, Mistake, substitute
 from scratchnet import (
+    AvgPool2D,
     Conv2D,
     Dense,
+    Dropout,
     Flatten,
+    LeakyReLU,
     MaxPool2D,
     ReLU,
     Sequential,
+    Sigmoid,
     SoftmaxCrossEntropy,
+    Tanh,
     seed_network,
 )
 from tests.reference import student_layers as student
@@ -37,7 +42,8 @@ STUDENTS = {"conv2d": student.StudentConv2D, "maxpool2d": student.StudentMaxPool
             "dense": student.StudentDense, "relu": student.StudentReLU,
             "softmax-ce": student.StudentSoftmaxCrossEntropy}
 SCRATCHNET = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "dense": Dense, "relu": ReLU,
-              "softmax-ce": SoftmaxCrossEntropy}
+              "softmax-ce": SoftmaxCrossEntropy, "dropout": Dropout, "avgpool2d": AvgPool2D,
+              "sigmoid": Sigmoid, "tanh": Tanh, "leaky-relu": LeakyReLU}
 LIGHT = {"random_configurations": 0}     # the named configurations only
 
 
@@ -48,7 +54,7 @@ def named(report) -> set[str]:
 
 # ---- right layers pass ----------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", CHECKED_KINDS)
+@pytest.mark.parametrize("kind", STUDENTS)     # the seed's kinds: a student's layer each
 def test_a_students_right_layer_passes_the_full_battery(kind: str) -> None:
     report = check_layer(STUDENTS[kind], kind)
     assert report.passed, report.text()
