@@ -10,10 +10,13 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from reference.kinds import (
+    activations,
     adam,
+    avgpool2d,
     batchnorm,
     conv2d,
     dense,
+    dropout,
     layernorm,
     maxpool2d,
     relu,
@@ -38,8 +41,9 @@ def _registry(*kinds: Kind) -> MappingProxyType:
 
 
 KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND,
-                  batchnorm.KIND_1D, batchnorm.KIND_2D, layernorm.KIND,
-                  sgd.KIND, adam.KIND, rmsprop.KIND)
+                  dropout.KIND, avgpool2d.KIND, activations.SIGMOID, activations.TANH,
+                  activations.LEAKY_RELU, batchnorm.KIND_1D, batchnorm.KIND_2D,
+                  layernorm.KIND, sgd.KIND, adam.KIND, rmsprop.KIND)
 
 #: The kinds ``check_layer`` checks, in order.
 CHECKED_KINDS = tuple(KINDS)

@@ -32,6 +32,9 @@ class Data:
             implementation that declares the convention, so the check compares that
             implementation with what its own convention expects (the error it reports is
             the error against that expected value).
+        torch: PyTorch's arrays a kind's procedure needs while it runs an implementation
+            (dropout: its output and input gradient with every value kept, to compare
+            under the mask the implementation drew, and ``p``); empty for most kinds.
     """
 
     x: np.ndarray
@@ -41,6 +44,9 @@ class Data:
     directions: dict[str, np.ndarray] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     convention_offsets: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+    torch: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 #: The mean of the ``"large mean, tiny variance"`` draw.
@@ -73,6 +79,9 @@ def draw_input(config: Configuration, rng: np.random.Generator) -> np.ndarray:
         # and the (biased) variance are exact too, so a right normalisation loses nothing
         # to the data (and one-pass E[x^2] - E[x]^2 loses everything).
         "large mean, tiny variance": lambda: OFFSET + rng.integers(-200, 201, shape) * 2.0**-20,
+        "huge": lambda: np.where(rng.random(shape) < 0.5, away(),  # exp(+-x) overflows
+                                 rng.choice([-1.0, 1.0], size=shape) * rng.uniform(800, 1000,
+                                                                                  shape)),
     }
     x = draws[config.draw]()
     return x if config.contiguous else non_contiguous(x)

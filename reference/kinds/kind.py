@@ -30,7 +30,7 @@ class Configuration:
         draw: how the input is drawn: ``"normal"`` (away from 0), ``"distinct"`` (values
             well apart: no ties), ``"ties"``, ``"zero background"``, ``"exact zeros"``,
             ``"sure and wrong"``, ``"equal"``, ``"shifted"``, ``"large mean, tiny
-            variance"`` (see ``reference.kinds.data.draw_input``).
+            variance"``, ``"huge"`` (see ``reference.kinds.data.draw_input``).
         contiguous: False gives the layer a non-contiguous view of the input.
         settings: the layer's hyperparameters (channels, kernel, stride, padding, bias,
             features), for ``describe`` and the kind's conditions.
@@ -69,11 +69,14 @@ class Configuration:
                       f"{s['bias'] or 'no'} bias"]
         elif "kernel" in s:
             parts += [f"{shape[1]} channels", f"{s['kernel']}x{s['kernel']} windows",
-                      f"stride {s['stride']}", f"{shape[2]}x{shape[3]} input"]
+                      f"stride {s['stride']}"] + (
+                [f"padding {s['padding']}"] if s.get("padding") else []) + [
+                f"{shape[2]}x{shape[3]} input"]
         elif "in_features" in s:
             parts += [f"{s['in_features']}->{s['out_features']} features"]
-        else:
+        else:   # an element-wise layer: its shape and hyperparameters (p, negative_slope)
             parts += ["shape " + "x".join(map(str, shape))]
+            parts += [f"{key} {value}" for key, value in s.items()]
         parts.append(self.draw if self.draw != "normal" else "normal values")
         if not self.contiguous:
             parts.append("non-contiguous")

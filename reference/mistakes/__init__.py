@@ -20,16 +20,32 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.mistakes import adam, clip, conv, dense, loss, norm, pool, relu, rmsprop, sgd
+from reference.mistakes import (
+    activations,
+    adam,
+    avgpool,
+    clip,
+    conv,
+    dense,
+    dropout,
+    loss,
+    norm,
+    pool,
+    relu,
+    rmsprop,
+    sgd,
+)
 from reference.mistakes.entry import Catalogue, Mistake
 from reference.mistakes.swap import configuration, substitute
 from reference.mistakes.table import document
 
 #: Every kind's catalogue, registered once, in the catalogue's order.
 CATALOGUES: tuple[Catalogue, ...] = (conv.CATALOGUE, pool.CATALOGUE, dense.CATALOGUE,
-                                     relu.CATALOGUE, loss.CATALOGUE, *norm.CATALOGUES,
-                                     sgd.CATALOGUE, adam.CATALOGUE, rmsprop.CATALOGUE,
-                                     clip.CATALOGUE)
+                                     relu.CATALOGUE, loss.CATALOGUE, dropout.CATALOGUE,
+                                     avgpool.CATALOGUE, activations.SIGMOID,
+                                     activations.TANH, activations.LEAKY_RELU,
+                                     *norm.CATALOGUES, sgd.CATALOGUE, adam.CATALOGUE,
+                                     rmsprop.CATALOGUE, clip.CATALOGUE)
 
 
 def _registry(catalogues: tuple[Catalogue, ...]) -> MappingProxyType:

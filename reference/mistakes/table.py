@@ -23,6 +23,9 @@ implementation without the mistake.
   input and backward on one random upstream gradient; output, input gradient and every
   parameter gradient compared under `reference/agreement.py` (float64: 1e-12).
 * **loss check**: loss and gradient against `torch.nn.functional.cross_entropy`.
+* **dropout check**: the kind's procedure (`reference/kinds/dropout.py`): the output and
+  input gradient against PyTorch under the mask the layer drew (read from its output), a
+  new mask on a second call, the drop rate within a Hoeffding bound, and eval mode.
 * **optimizer check**: three steps on the seed network's (flat) parameters with random
   gradients, against `torch.optim` on its twin; the parameters after each step. (The
   kind's own check, `check_layer(cls, "sgd")`, steps 50 times in each configuration of its

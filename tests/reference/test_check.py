@@ -48,7 +48,7 @@ def named(report) -> set[str]:
 
 # ---- right layers pass ----------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", STUDENTS)
+@pytest.mark.parametrize("kind", STUDENTS)     # the seed's kinds: a student's layer each
 def test_a_students_right_layer_passes_the_full_battery(kind: str) -> None:
     report = check_layer(STUDENTS[kind], kind)
     assert report.passed, report.text()

@@ -23,7 +23,7 @@ from reference import MISTAKES, compare, format_comparison, twin_function
 from reference.agreement import agree
 from reference.check.run import reference_run, run_layer
 from reference.kinds import KINDS as KINDS_BY_NAME
-from reference.kinds import Configuration, batchnorm, layernorm
+from reference.kinds import Configuration, batchnorm, dropout, layernorm
 from reference.mistakes import (
     CATALOGUES,
     CONDITIONS,
@@ -35,7 +35,16 @@ from reference.mistakes import (
     of_kind,
     substitute,
 )
-from scratchnet import Conv2D, Dense, MaxPool2D, ReLU, SoftmaxCrossEntropy, seed_network
+from scratchnet import (
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    SoftmaxCrossEntropy,
+    seed_network,
+)
 from scratchnet.layers import Layer
 from scratchnet.optim import SGD, Adam, RMSprop, clip_grad_norm
 from tests.strategies import ConvCase, PoolCase, random_input
@@ -136,12 +145,38 @@ INPUTS = {
                                                                  (3, 2, 2)),
         "(N, L, D) input": layernorm.configuration("(N, L, D)", (2, 3, 4), 4),
     },
+    "dropout": {   # configurations of its kind: its check is its procedure (random masks)
+        PLAINEST: dropout.configuration(PLAINEST, 0.5, (4, 6)),
+        "p other than 0.5": dropout.configuration("p near 0", 0.05, (8, 25)),
+        "p near 1": dropout.configuration("p near 1", 0.95, (8, 25)),
+        "large input": dropout.configuration("large input", 0.5, dropout.LARGE),
+    },
+    "avgpool2d": {   # (kernel, stride, padding, input shape)
+        PLAINEST: (2, 2, 0, (1, 2, 4, 4)), "padding > 0": (2, 2, 1, (1, 2, 5, 5)),
+        "overlapping windows": (3, 1, 0, (1, 2, 5, 5)), "odd size": (2, 2, 0, (1, 2, 7, 9)),
+        "stride beyond the window": (2, 3, 0, (2, 1, 11, 10)),
+        "padding, stride 2, non-square": (3, 2, 1, (2, 2, 7, 6)),
+    },
+    "sigmoid": {
+        PLAINEST: rng.standard_normal((3, 5)),
+        "large |x|": np.array([[-1000.0, -800.0, 0.3, 750.0, 1000.0],   # exp(|x|) overflows
+                               [-0.5, 2.0, -720.0, 0.0, 1.5]]),
+        "4-D": rng.standard_normal((2, 3, 4, 5)),
+    },
+    "leaky-relu": {   # (negative_slope, None: PyTorch's default 0.01; input)
+        PLAINEST: (None, rng.standard_normal((3, 5))),
+        "exact zeros": (None, np.array([[0.0, -0.0, 1.5, -2.0, 0.0], [0.3, 0.0, -0.7, 0.0, 2.0]])),
+        "slope 0.2": (0.2, rng.standard_normal((3, 5))),
+        "slope 0.2, exact zeros": (0.2, np.array([[0.0, -1.0, 2.0], [-0.0, 0.5, -3.0]])),
+    },
 }
+INPUTS["tanh"] = INPUTS["sigmoid"]
 
 SCRATCHNET = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "dense": Dense, "relu": ReLU,
               "softmax-ce": SoftmaxCrossEntropy, "sgd": SGD, "adam": Adam, "rmsprop": RMSprop,
-              "clip": clip_grad_norm} | {k: KINDS_BY_NAME[k].scratchnet
-                                         for k in ("batchnorm1d", "batchnorm2d", "layernorm")}
+              "clip": clip_grad_norm} | {k: KINDS_BY_NAME[k].scratchnet for k in (
+                  "batchnorm1d", "batchnorm2d", "layernorm", "dropout", "avgpool2d", "sigmoid",
+                  "tanh", "leaky-relu")}
 TORCH_OPTIMIZER = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam,
                    "rmsprop": torch.optim.RMSprop}
 
@@ -160,6 +195,14 @@ def scratchnet_layer(kind: str, case) -> tuple[Layer, np.ndarray]:
     if kind == "dense":
         batch, n_in, n_out = case
         return Dense(n_in, n_out, rng=draw), random_input(draw, (batch, n_in), np.float64)
+    if kind == "avgpool2d":
+        kernel, stride, padding, shape = case
+        return AvgPool2D(kernel, stride, padding), random_input(draw, shape, np.float64)
+    if kind == "leaky-relu":
+        slope, x = case
+        return (LeakyReLU() if slope is None else LeakyReLU(slope)), x
+    if kind in ("sigmoid", "tanh"):
+        return SCRATCHNET[kind](), case
     return ReLU(), case
 
 
@@ -191,7 +234,9 @@ def disagreements(kind: str, case_name: str, implementation) -> list[str]:
     else:
         layer, x = scratchnet_layer(kind, case)
         try:
-            pairs = layer_and_torch(substitute(layer, implementation), x, twin_function(layer))
+            with np.errstate(over="ignore", invalid="ignore"):   # exp(1000): the variants'
+                pairs = layer_and_torch(substitute(layer, implementation), x,
+                                        twin_function(layer))
         except Exception:
             return [raised_at(substitute(layer, implementation), (x,))]
     return disagreeing(pairs, np.float64)

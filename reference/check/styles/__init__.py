@@ -106,8 +106,9 @@ def discover(module: ModuleType,
                        f"function {missing[0]}") if missing else None
             build = None if problem else style.adapter(own[forward], own.get(backward), names)
             line = min(_line(own[n]) for n in names if n in own)
+            conventions = getattr(build, "conventions", style.conventions)  # as it found them
             found.append((line, Implementation(label, kind, "functions", build,
-                                               style.conventions, problem)))
+                                               tuple(conventions), problem)))
     for name, declaration in (declarations or {}).items():
         cls = own.get(name)
         options = dict(declaration)
