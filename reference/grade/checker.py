@@ -3,18 +3,10 @@
 parent's side) and ``prepare`` (the batteries, made once in the parent before any fork)."""
 
 from reference.check import Implementation, discover, judge, load, run_battery
+from reference.check.report import disagreeing
 from reference.check.run import Prepared, prepare
 from reference.check.styles import ImportFailedError
 from reference.kinds.record import Run
 
-__all__ = [
-           "Implementation",
-           "ImportFailedError",
-           "Prepared",
-           "Run",
-           "discover",
-           "judge",
-           "load",
-           "prepare",
-           "run_battery",
-]
+__all__ = ["Implementation", "ImportFailedError", "Prepared", "Run", "disagreeing", "discover",
+           "judge", "load", "prepare", "run_battery"]

@@ -73,3 +73,15 @@ def test_excluded_configurations_are_neither_checked_nor_scored(tmp_path):
         base | {"kinds": {"conv2d": {"points": 10}}}), jobs=1)
     assert full.submissions[0].kinds[0].points == 10.0
     assert plain.submissions[0].kinds[0].points < 10.0
+
+
+def test_a_configuration_passes_where_nothing_compared_disagrees(tmp_path):
+    """CS231n's batch norm does not differentiate eval mode: those quantities are not
+    compared, and each configuration it takes still passes, for full marks."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "student.py").write_text((EXAMPLES / "cs231n_norm.py").read_text())
+    result = grade(subs, tmp_path / "out", parse_config(
+        {"random_configurations": 0, "time_limit": 30, "kinds": {"batchnorm1d": {}}}), jobs=1)
+    kind = result.submissions[0].kinds[0]
+    assert (kind.verdict, kind.passed, kind.points) == ("passed", kind.total, 1.0)
