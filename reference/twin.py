@@ -98,10 +98,11 @@ register_twin("flatten", lambda layer, dtype: nn.Flatten())
 
 
 def to_torch(net: Sequential) -> nn.Sequential:
-    """Build the ``torch.nn.Sequential`` twin of ``net``, with its weights copied.
+    """Build the ``torch.nn.Sequential`` twin of ``net``, with its weights and buffers copied.
 
-    Layer names, parameter keys (``state_dict()`` equals ``net.named_params()`` in keys,
-    shapes and values) and dtype are the same as in ``net``.
+    Layer names, keys (``state_dict()`` equals ``net.named_params()`` and
+    ``net.named_buffers()`` together in keys, shapes and values) and dtype are the same as
+    in ``net``. The twin is in training mode, as a new ``Sequential`` is.
     """
     dtype = TORCH_DTYPE[np.dtype(net.dtype or np.float64)]
     twin = nn.Sequential(OrderedDict(
@@ -111,14 +112,21 @@ def to_torch(net: Sequential) -> nn.Sequential:
     return twin
 
 
+def state_of(net: Sequential) -> dict[str, np.ndarray]:
+    """``net``'s parameters and buffers (a batch norm's running statistics) in one dict,
+    keyed as a PyTorch module's ``state_dict()``."""
+    return {**net.named_params(), **net.named_buffers()}
+
+
 def copy_to_torch(net: Sequential, twin: nn.Module) -> None:
-    """Copy ``net``'s weights into ``twin`` (keys must match)."""
-    params = {k: torch.from_numpy(np.array(v)) for k, v in net.named_params().items()}
-    missing, unexpected = twin.load_state_dict(params, strict=False)
+    """Copy ``net``'s weights and buffers into ``twin`` (keys must match)."""
+    state = {k: torch.from_numpy(np.array(v)) for k, v in state_of(net).items()}
+    missing, unexpected = twin.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"copy_to_torch: keys differ: missing {missing}, unexpected {unexpected}")
 
 
 def copy_from_torch(twin: nn.Module, net: Sequential) -> None:
-    """Copy ``twin``'s weights into ``net`` (keys must match)."""
-    net.load_params({k: v.detach().cpu().numpy() for k, v in twin.state_dict().items()})
+    """Copy ``twin``'s weights and buffers into ``net`` (keys must match)."""
+    net.load_params({k: v.detach().cpu().numpy() for k, v in twin.named_parameters()})
+    net.load_buffers({k: v.detach().cpu().numpy() for k, v in twin.named_buffers()})
