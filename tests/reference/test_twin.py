@@ -97,3 +97,22 @@ def test_register_twin_by_kind_or_class() -> None:
         del _TWIN_OF_KIND["swish"], _TWIN_OF_CLASS[Other]
     with pytest.raises(TypeError, match="register_twin: expected a kind or a class"):
         register_twin(3, lambda layer, dtype: None)
+
+
+def test_buffers_are_copied_both_ways() -> None:
+    """A batch norm's running statistics and batch count go into the twin with the weights
+    (its ``state_dict`` is the net's parameters and buffers), and come back from it."""
+    net = seed_network("full-bn-dropout", seed=1)
+    net.forward(np.random.default_rng(0).random((4, 1, 28, 28)))  # the statistics move
+    state = to_torch(net).state_dict()
+    ours = {**net.named_params(), **net.named_buffers()}
+    assert sorted(state) == sorted(ours)
+    for key, value in ours.items():
+        np.testing.assert_array_equal(state[key].numpy(), value)
+    assert int(state["bn2.num_batches_tracked"]) == 1
+
+    fresh = seed_network("full-bn-dropout", seed=2)
+    copy_from_torch(to_torch(net), fresh)
+    for key, value in ours.items():
+        np.testing.assert_array_equal({**fresh.named_params(), **fresh.named_buffers()}[key],
+                                      value)
