@@ -25,9 +25,11 @@ def compare_traced(
 
     Both networks take the batch ``x: (N, C, H, W)`` with integer ``labels: (N,)``, compute
     the mean softmax cross-entropy and back-propagate it. The rows come in the order the
-    quantities are computed: each layer's output, the loss, then, from the last layer to
-    the first, each layer's parameter gradients and its input gradient. So the first row
-    that fails is where the two part ways, and the layer it names holds the bug.
+    quantities are computed: each layer's output (and its buffers after it, a batch norm's
+    running statistics, in training mode updated by this batch), the loss, then, from the
+    last layer to the first, each layer's parameter gradients and its input gradient. So
+    the first row that fails is where the two part ways, and the layer it names holds the
+    bug.
 
     Returns:
         ``(table, trace)``. The table is a DataFrame with columns ``layer, quantity, shape,
@@ -79,8 +81,12 @@ def compare_traced(
             "passed": bool(abs_err <= tol),
         })
 
+    t_buffers = dict(twin.named_buffers())
     for name in names:
         row(name, "output", outputs[name], t_outputs[name])
+        for key, buffer in getattr(net.layers[name], "buffers", {}).items():
+            if f"{name}.{key}" in t_buffers:      # as the forward pass left them
+                row(name, key, buffer, t_buffers[f"{name}.{key}"])
     row("loss", "loss", np.asarray(loss), t_loss)
     for name in reversed(names):
         for key, grad in net.layers[name].grads.items():

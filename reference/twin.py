@@ -41,13 +41,15 @@ def register_twin(kind_or_class: str | type, factory: TwinFactory) -> None:
 
 
 def twin_of_layer(layer: LayerProtocol, dtype: torch.dtype) -> nn.Module:
-    """The torch module computing what ``layer`` computes (weights not yet copied)."""
-    for cls in type(layer).__mro__:
-        if cls in _TWIN_OF_CLASS:
-            return _TWIN_OF_CLASS[cls](layer, dtype)
+    """The torch module computing what ``layer`` computes (weights not yet copied), in
+    ``layer``'s mode: training unless its ``training`` attribute is False."""
+    factory = next((_TWIN_OF_CLASS[cls] for cls in type(layer).__mro__
+                    if cls in _TWIN_OF_CLASS), None)
     kind = getattr(layer, "kind", None)
-    if kind in _TWIN_OF_KIND:
-        return _TWIN_OF_KIND[kind](layer, dtype)
+    if factory is None and kind in _TWIN_OF_KIND:
+        factory = _TWIN_OF_KIND[kind]
+    if factory is not None:
+        return factory(layer, dtype).train(bool(getattr(layer, "training", True)))
     name = getattr(layer, "name", type(layer).__name__)
     raise TypeError(
         f"to_torch: no PyTorch twin for {name} ({type(layer).__name__}, kind {kind!r}): give "
@@ -98,11 +100,12 @@ register_twin("flatten", lambda layer, dtype: nn.Flatten())
 
 
 def to_torch(net: Sequential) -> nn.Sequential:
-    """Build the ``torch.nn.Sequential`` twin of ``net``, with its weights and buffers copied.
+    """Build the ``torch.nn.Sequential`` twin of ``net``, with its weights and buffers
+    copied, each module in its layer's mode (training or eval).
 
-    Layer names, keys (``state_dict()`` equals ``net.named_params()`` and
-    ``net.named_buffers()`` together in keys, shapes and values) and dtype are the same as
-    in ``net``. The twin is in training mode, as a new ``Sequential`` is.
+    Layer names, parameter keys (``state_dict()`` equals ``net.named_params()`` and
+    ``net.named_buffers()`` in keys, shapes and values) and dtype are the same as in
+    ``net``.
     """
     dtype = TORCH_DTYPE[np.dtype(net.dtype or np.float64)]
     twin = nn.Sequential(OrderedDict(
@@ -112,21 +115,26 @@ def to_torch(net: Sequential) -> nn.Sequential:
     return twin
 
 
-def state_of(net: Sequential) -> dict[str, np.ndarray]:
-    """``net``'s parameters and buffers (a batch norm's running statistics) in one dict,
-    keyed as a PyTorch module's ``state_dict()``."""
-    return {**net.named_params(), **net.named_buffers()}
-
-
 def copy_to_torch(net: Sequential, twin: nn.Module) -> None:
-    """Copy ``net``'s weights and buffers into ``twin`` (keys must match)."""
-    state = {k: torch.from_numpy(np.array(v)) for k, v in state_of(net).items()}
-    missing, unexpected = twin.load_state_dict(state, strict=False)
+    """Copy ``net``'s weights and buffers (``named_buffers()``: a batch norm's running
+    statistics) into ``twin``. Every parameter key must match; a buffer the twin has and
+    ``net``'s layer does not keep (a hand-written batch norm without
+    ``num_batches_tracked``) keeps the twin's value."""
+    state = {**net.named_params(), **net.named_buffers()}
+    values = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+    missing, unexpected = twin.load_state_dict(values, strict=False)
+    buffers = dict(twin.named_buffers())
+    missing = [k for k in missing if k not in buffers]
     if missing or unexpected:
         raise ValueError(f"copy_to_torch: keys differ: missing {missing}, unexpected {unexpected}")
 
 
 def copy_from_torch(twin: nn.Module, net: Sequential) -> None:
-    """Copy ``twin``'s weights and buffers into ``net`` (keys must match)."""
-    net.load_params({k: v.detach().cpu().numpy() for k, v in twin.named_parameters()})
-    net.load_buffers({k: v.detach().cpu().numpy() for k, v in twin.named_buffers()})
+    """Copy ``twin``'s weights, and the buffers ``net``'s layers keep, into ``net`` (keys
+    must match)."""
+    state = {k: v.detach().cpu().numpy() for k, v in twin.state_dict().items()}
+    buffers = dict(twin.named_buffers())
+    net.load_params({k: v for k, v in state.items() if k not in buffers})
+    own = net.named_buffers()
+    if own:
+        net.load_buffers({k: state[k] for k in own if k in state})

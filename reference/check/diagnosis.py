@@ -56,6 +56,10 @@ def where(kind: str, q: str) -> str:
         return "the backward pass: the input gradient"
     if q == "grad logits":
         return "the backward pass: the gradient of the logits"
+    if q.startswith("eval "):                     # a quantity of eval mode (batch norm)
+        return f"{where(kind, q.removeprefix('eval '))}, in eval mode"
+    if not q.startswith("grad "):                 # what a forward pass keeps (its buffers)
+        return f"the forward pass: its {q}"
     return f"the backward pass: a parameter gradient, grads['{q.removeprefix('grad ')}']"
 
 

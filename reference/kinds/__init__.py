@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.kinds import conv2d, dense, maxpool2d, relu, softmax_ce
+from reference.kinds import batchnorm, conv2d, dense, layernorm, maxpool2d, relu, softmax_ce
 from reference.kinds.kind import Condition, Configuration, Kind
 from reference.twin import register_twin
 
@@ -26,7 +26,8 @@ def _registry(*kinds: Kind) -> MappingProxyType:
     return MappingProxyType(registry)
 
 
-KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND)
+KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND,
+                  batchnorm.KIND_1D, batchnorm.KIND_2D, layernorm.KIND)
 
 #: The kinds ``check_layer`` checks, in order.
 CHECKED_KINDS = tuple(KINDS)

@@ -23,6 +23,15 @@ class Data:
         grad_y: the upstream gradient, standard normal, shaped as PyTorch's output.
         directions: per gradient quantity, the random direction finite differences
             perturb the input or the parameter along.
+        extra: further arrays a kind's procedure feeds after ``x``, by name (a batch
+            norm's later training batches, its eval batch and that batch's upstream
+            gradient).
+        convention_offsets: per convention a style may keep (a kind's procedure names
+            them), quantity -> its expected value under PyTorch's convention less its
+            expected value under that one. The procedure adds it to the value of an
+            implementation that declares the convention, so the check compares that
+            implementation with what its own convention expects (the error it reports is
+            the error against that expected value).
     """
 
     x: np.ndarray
@@ -30,6 +39,12 @@ class Data:
     weights: dict[str, np.ndarray]
     grad_y: np.ndarray | None = None
     directions: dict[str, np.ndarray] = field(default_factory=dict)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    convention_offsets: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+#: The mean of the ``"large mean, tiny variance"`` draw.
+OFFSET = 1e4
 
 
 def draw_input(config: Configuration, rng: np.random.Generator) -> np.ndarray:
@@ -52,6 +67,12 @@ def draw_input(config: Configuration, rng: np.random.Generator) -> np.ndarray:
         * 2e3 - 1e3,                                      # one class 2000 above the rest
         "equal": lambda: np.full(shape, 7.5),
         "shifted": lambda: rng.standard_normal(shape) + 800.0,   # exp(800) overflows
+        # OFFSET + k 2^-20, |k| <= 200: a mean of 1e4 and a variance near 1e-8, on a grid
+        # where every sum of up to 2^19 values, every difference of two values and every
+        # square of one is exact in float64; with a power of two values per mean, the mean
+        # and the (biased) variance are exact too, so a right normalisation loses nothing
+        # to the data (and one-pass E[x^2] - E[x]^2 loses everything).
+        "large mean, tiny variance": lambda: OFFSET + rng.integers(-200, 201, shape) * 2.0**-20,
     }
     x = draws[config.draw]()
     return x if config.contiguous else non_contiguous(x)

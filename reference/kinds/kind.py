@@ -29,8 +29,8 @@ class Configuration:
         shape: the input's shape (``(N, C, H, W)``, ``(N, in)``, or logits ``(N, K)``).
         draw: how the input is drawn: ``"normal"`` (away from 0), ``"distinct"`` (values
             well apart: no ties), ``"ties"``, ``"zero background"``, ``"exact zeros"``,
-            ``"sure and wrong"``, ``"equal"``, ``"shifted"`` (see
-            ``reference.check.battery.draw_input``).
+            ``"sure and wrong"``, ``"equal"``, ``"shifted"``, ``"large mean, tiny
+            variance"`` (see ``reference.kinds.data.draw_input``).
         contiguous: False gives the layer a non-contiguous view of the input.
         settings: the layer's hyperparameters (channels, kernel, stride, padding, bias,
             features), for ``describe`` and the kind's conditions.
@@ -47,8 +47,11 @@ class Configuration:
     @property
     def differentiable(self) -> bool:
         """Whether finite differences see the gradient: not at ties of a maximum nor at
-        a ReLU's exact zeros, where the function has no derivative (PyTorch picks one)."""
-        return self.draw not in ("ties", "zero background", "exact zeros")
+        a ReLU's exact zeros, where the function has no derivative (PyTorch picks one),
+        nor on a large mean with a tiny variance, where a step scaled to the values
+        (``fd_check``: 1e4) is far wider than their spread (1e-4)."""
+        return self.draw not in ("ties", "zero background", "exact zeros",
+                                 "large mean, tiny variance")
 
     def describe(self) -> str:
         """The configuration in a few words, e.g. ``"N=2, 2->3 channels, 3x3 kernel, ..."``."""

@@ -44,9 +44,16 @@ class LayerProcedure:
         shapes = {key: p.shape for key, p in scratchnet_layer.params.items()}
         data = draw_data(kind, config, rng, shapes)
         twin = twin_function(scratchnet_layer)
-        output = torch_layer_quantities(twin, data.x, data.weights, None)["output"]
+        x = self.reference_input(config, data.x)
+        output = torch_layer_quantities(twin, x, data.weights, None)["output"]
         draw_gradients(data, output.shape, kind.input_quantity, rng)
-        return data, torch_layer_quantities(twin, data.x, data.weights, data.grad_y)
+        return data, torch_layer_quantities(twin, x, data.weights, data.grad_y)
+
+    def reference_input(self, config: Configuration, x: np.ndarray) -> np.ndarray:
+        """The input PyTorch's quantities are computed on: ``x`` itself here; a kind whose
+        layer does not change when a constant is subtracted from its input may subtract
+        one, where PyTorch's kernel loses digits on ``x`` that an exact value keeps."""
+        return x
 
     def run(self, layer: Any, data: Data, quantities: list[str], run: Run, contiguous: bool,
             finite_differences: bool, thorough: bool) -> None:

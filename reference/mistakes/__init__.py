@@ -20,14 +20,15 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.mistakes import conv, dense, loss, optim, pool, relu
+from reference.mistakes import conv, dense, loss, norm, optim, pool, relu
 from reference.mistakes.entry import Catalogue, Mistake
 from reference.mistakes.swap import configuration, substitute
 from reference.mistakes.table import document
 
 #: Every kind's catalogue, registered once, in the catalogue's order.
 CATALOGUES: tuple[Catalogue, ...] = (conv.CATALOGUE, pool.CATALOGUE, dense.CATALOGUE,
-                                     relu.CATALOGUE, loss.CATALOGUE, *optim.CATALOGUES)
+                                     relu.CATALOGUE, loss.CATALOGUE, *optim.CATALOGUES,
+                                     *norm.CATALOGUES)
 
 
 def _registry(catalogues: tuple[Catalogue, ...]) -> MappingProxyType:

@@ -37,7 +37,7 @@ STUDENTS = {"conv2d": student.StudentConv2D, "maxpool2d": student.StudentMaxPool
             "dense": student.StudentDense, "relu": student.StudentReLU,
             "softmax-ce": student.StudentSoftmaxCrossEntropy}
 SCRATCHNET = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "dense": Dense, "relu": ReLU,
-              "softmax-ce": SoftmaxCrossEntropy}
+              "softmax-ce": SoftmaxCrossEntropy} | {k: KINDS[k].scratchnet for k in CHECKED_KINDS}
 LIGHT = {"random_configurations": 0}     # the named configurations only
 
 
@@ -48,7 +48,7 @@ def named(report) -> set[str]:
 
 # ---- right layers pass ----------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", CHECKED_KINDS)
+@pytest.mark.parametrize("kind", STUDENTS)
 def test_a_students_right_layer_passes_the_full_battery(kind: str) -> None:
     report = check_layer(STUDENTS[kind], kind)
     assert report.passed, report.text()

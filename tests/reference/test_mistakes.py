@@ -20,6 +20,10 @@ import pytest
 import torch
 
 from reference import MISTAKES, compare, format_comparison, twin_function
+from reference.agreement import agree
+from reference.check.run import reference_run, run_layer
+from reference.kinds import KINDS as KINDS_BY_NAME
+from reference.kinds import Configuration, batchnorm, layernorm
 from reference.mistakes import (
     CATALOGUES,
     CONDITIONS,
@@ -104,11 +108,35 @@ INPUTS = {
     "clip": {   # max_norm; the seed network's random gradients have a norm of about 147
         PLAINEST: 5.0, "norm below max_norm": 1e4,
     },
+    # The norm kinds: configurations of their check (reference/kinds/), run by its procedure.
+    "batchnorm1d": {
+        PLAINEST: batchnorm.configuration(PLAINEST, (4, 3)),
+        "batch of two": batchnorm.configuration("batch of two", (2, 3)),
+        "(N, C, L) input": batchnorm.configuration("(N, C, L)", (3, 2, 5)),
+        "a large mean with a tiny variance": batchnorm.configuration("large", (8, 3),
+                                                                      batchnorm.LARGE_MEAN),
+        "momentum 0.3": batchnorm.configuration("momentum", (5, 2), momentum=0.3),
+    },
+    "batchnorm2d": {
+        PLAINEST: batchnorm.configuration(PLAINEST, (2, 3, 2, 3)),
+        "one example": batchnorm.configuration("one example", (1, 2, 3, 3)),
+        "a large mean with a tiny variance": batchnorm.configuration("large", (2, 2, 2, 4),
+                                                                      batchnorm.LARGE_MEAN),
+    },
+    "layernorm": {
+        PLAINEST: layernorm.configuration(PLAINEST, (3, 5), 5),
+        "a large mean with a tiny variance": layernorm.configuration(
+            "large", (3, 8), 8, layernorm.LARGE_MEAN),
+        "more than one normalised axis": layernorm.configuration("(C, H, W)", (2, 3, 2, 2),
+                                                                 (3, 2, 2)),
+        "(N, L, D) input": layernorm.configuration("(N, L, D)", (2, 3, 4), 4),
+    },
 }
 
 SCRATCHNET = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "dense": Dense, "relu": ReLU,
               "softmax-ce": SoftmaxCrossEntropy, "sgd": SGD, "adam": Adam,
-              "clip": clip_grad_norm}
+              "clip": clip_grad_norm} | {k: KINDS_BY_NAME[k].scratchnet
+                                         for k in ("batchnorm1d", "batchnorm2d", "layernorm")}
 TORCH_OPTIMIZER = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
@@ -140,6 +168,8 @@ def disagreements(kind: str, case_name: str, implementation) -> list[str]:
     """The quantities in which ``implementation`` of ``kind`` (a class, or for ``clip`` a
     function, used as scratchnet's) disagrees with PyTorch on ``INPUTS[kind][case_name]``."""
     case = INPUTS[kind][case_name]
+    if isinstance(case, Configuration):
+        return checked_disagreements(kind, case, implementation)
     if kind in ("sgd", "adam"):
         pairs = optimizer_and_torch(lambda net: implementation(net, **case),
                                     lambda params: TORCH_OPTIMIZER[kind](params, **case),
@@ -159,6 +189,18 @@ def disagreements(kind: str, case_name: str, implementation) -> list[str]:
         except Exception:
             return [raised_at(substitute(layer, implementation), (x,))]
     return disagreeing(pairs, np.float64)
+
+
+def checked_disagreements(kind: str, config: Configuration, implementation) -> list[str]:
+    """The quantities of ``kind``'s check (its procedure: for batch norm, training steps
+    then eval mode) in which ``implementation`` disagrees with PyTorch on ``config``, or
+    does not give them."""
+    data, reference = reference_run(kind, config, np.random.default_rng(7))
+    run = run_layer(implementation(*config.args, **config.options), kind, data,
+                    list(reference), config.contiguous)
+    return [q for q, value in reference.items()
+            if q not in run.values or np.shape(run.values[q]) != np.shape(value)
+            or not agree(run.values[q], value, np.float64)]
 
 
 def raised_at(implementation, forward_args: tuple) -> str:

@@ -99,20 +99,77 @@ def test_register_twin_by_kind_or_class() -> None:
         register_twin(3, lambda layer, dtype: None)
 
 
-def test_buffers_are_copied_both_ways() -> None:
-    """A batch norm's running statistics and batch count go into the twin with the weights
-    (its ``state_dict`` is the net's parameters and buffers), and come back from it."""
-    net = seed_network("full-bn-dropout", seed=1)
-    net.forward(np.random.default_rng(0).random((4, 1, 28, 28)))  # the statistics move
-    state = to_torch(net).state_dict()
-    ours = {**net.named_params(), **net.named_buffers()}
-    assert sorted(state) == sorted(ours)
-    for key, value in ours.items():
-        np.testing.assert_array_equal(state[key].numpy(), value)
-    assert int(state["bn2.num_batches_tracked"]) == 1
+# ---- layers with buffers and modes: batch norm, layer norm -----------------------------
 
-    fresh = seed_network("full-bn-dropout", seed=2)
-    copy_from_torch(to_torch(net), fresh)
+def norm_network(seed: int = 0):
+    """A small network holding both batch norms and a layer norm, with random weights and
+    running statistics (PyTorch's initial 0 and 1 would hide a buffer not copied)."""
+    from scratchnet import BatchNorm1D, BatchNorm2D, Conv2D, Dense, Flatten, LayerNorm, Sequential
+
+    draw = np.random.default_rng(seed)
+    net = Sequential(Conv2D(1, 3, 3, rng=draw), BatchNorm2D(3, momentum=0.3), Flatten(),
+                     Dense(3 * 4 * 4, 6, rng=draw), BatchNorm1D(6, eps=1e-3), LayerNorm(6),
+                     Dense(6, 4, rng=draw))
+    for key, value in {**net.named_params(), **net.named_buffers()}.items():
+        if value.dtype == np.float64 and "conv" not in key and "fc" not in key:
+            value[...] = draw.uniform(0.5, 2.0, value.shape)
+    return net, draw.standard_normal((5, 1, 6, 6)), draw.integers(0, 4, 5)
+
+
+def test_the_twin_of_norm_layers_has_their_settings_buffers_and_mode() -> None:
+    net, _, _ = norm_network()
+    twin = to_torch(net)
+    state, ours = twin.state_dict(), {**net.named_params(), **net.named_buffers()}
+    assert set(state) == set(ours)
     for key, value in ours.items():
-        np.testing.assert_array_equal({**fresh.named_params(), **fresh.named_buffers()}[key],
-                                      value)
+        np.testing.assert_array_equal(state[key].numpy(), value, err_msg=key)
+    assert (twin.bn1.momentum, twin.bn1.eps, twin.bn2.eps) == (0.3, 1e-5, 1e-3)
+    assert isinstance(twin.ln1, torch.nn.LayerNorm) and twin.ln1.normalized_shape == (6,)
+    assert twin.bn1.training and not to_torch(net.eval()).bn1.training
+
+
+def test_copy_from_torch_brings_the_buffers_back() -> None:
+    net, x, _ = norm_network()
+    twin = to_torch(net)
+    with torch.no_grad():
+        twin(torch.from_numpy(x))                    # training: the running statistics move
+    copy_from_torch(twin, net)
+    for key, value in twin.state_dict().items():
+        ours = {**net.named_params(), **net.named_buffers()}[key]
+        np.testing.assert_array_equal(ours, value.numpy(), err_msg=key)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_compare_covers_norm_layers_and_their_buffers(training: bool) -> None:
+    """Every output, buffer and gradient in both modes, float64 at 1e-12; twice in
+    training mode, so the second batch starts from the running statistics the first left."""
+    from reference import compare, format_comparison
+
+    net, x, labels = norm_network()
+    net.train(training)
+    for _ in range(2):
+        df = compare(net, x, labels)
+        assert df.attrs["first_divergence"] is None, format_comparison(df)
+    rows = set(zip(df["layer"], df["quantity"], strict=True))
+    assert {("bn1", "running_mean"), ("bn2", "running_var"), ("ln1", "grad weight")} <= rows
+
+
+def test_compare_names_a_running_statistic_that_does_not_move() -> None:
+    """A batch norm that forgets its running update computes the right output and
+    gradients in training mode: only its buffer rows, right after its output, say so."""
+    from reference import compare
+    from scratchnet import BatchNorm2D
+
+    class Frozen(BatchNorm2D):
+        def _update_running_stats(self, mean, var, M):
+            pass
+
+    net, x, labels = norm_network()
+    frozen = Frozen(3, momentum=0.3)
+    frozen.params, frozen.grads, frozen.buffers = (net.layers["bn1"].params,
+                                                   net.layers["bn1"].grads,
+                                                   net.layers["bn1"].buffers)
+    net.layers["bn1"] = frozen
+    df = compare(net, x, labels)
+    assert df.attrs["first_divergence"] == "bn1 running_mean"
+    assert set(df.loc[~df["passed"], "quantity"]) == {"running_mean", "running_var"}
