@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.kinds import batchnorm, conv2d, dense, layernorm, maxpool2d, relu, softmax_ce
+from reference.kinds import (
+    batchnorm,
+    conv2d,
+    dense,
+    dropout,
+    layernorm,
+    maxpool2d,
+    relu,
+    softmax_ce,
+)
 from reference.kinds.kind import Condition, Configuration, Kind
 from reference.twin import register_twin
 
@@ -28,6 +37,7 @@ def _registry(*kinds: Kind) -> MappingProxyType:
 
 KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND,
                   batchnorm.KIND_1D, batchnorm.KIND_2D, layernorm.KIND)
+register_twin("dropout", dropout.twin)   # until its Kind is registered above
 
 #: The kinds ``check_layer`` checks, in order.
 CHECKED_KINDS = tuple(KINDS)
