@@ -31,6 +31,11 @@ _NOT_USERS = tuple(str(Path(p).resolve()) for p in {
 })
 
 
+#: What the user's code may raise that the check reports in words: any exception, and
+#: SystemExit (a ``sys.exit()`` in a layer); not KeyboardInterrupt, the user's own Ctrl-C.
+USER_ERRORS = (Exception, SystemExit)
+
+
 class ProtocolError(Exception):
     """An implementation's result is not of the form its style promises (a tuple where
     one array belongs, None for a gradient, an array of the wrong rank): said in words,

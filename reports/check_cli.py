@@ -30,7 +30,8 @@ Import FILE.py (which runs its code, as "python FILE.py" would: check only code 
 trust; `scratchnet grade` runs it apart) and check every layer implementation in it against
 PyTorch in every configuration of its kind's battery: classes with a `kind` attribute and
 CS231n-style function pairs found by their names (conv_forward_naive / conv_backward_naive,
-max_pool_*, affine_*, relu_*, softmax_loss). FILE.py:NAME checks one class (--kind needed
+max_pool_*, affine_*, relu_*, softmax_loss) and update rules (sgd, sgd_momentum, rmsprop,
+adam). FILE.py:NAME checks one class (--kind needed
 unless it has a `kind` attribute); FILE.py:FORWARD,BACKWARD a function pair of other names in
 the CS231n conventions of --kind. --declare KEY=VALUE (repeatable) says how a class of its
 own making keeps its state (keys: args, weight, bias, grad_weight, grad_bias, grads,

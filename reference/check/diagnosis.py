@@ -20,6 +20,7 @@ import numpy as np
 
 from reference.agreement import agree
 from reference.kinds import KINDS, Configuration
+from reference.kinds.procedures import procedure_of
 from reference.kinds.record import Run
 from reference.mistakes import Mistake, of_kind
 
@@ -47,20 +48,9 @@ def same_outcome(ours: Run, theirs: Run, q: str, dtype: np.dtype | type = np.flo
 
 
 def where(kind: str, q: str) -> str:
-    """Which part of the implementation computes ``q``, in words."""
-    if q == "loss":
-        return "the forward pass: the loss"
-    if q == KINDS[kind].output_quantity:
-        return "the forward pass"
-    if q == "grad input":
-        return "the backward pass: the input gradient"
-    if q == "grad logits":
-        return "the backward pass: the gradient of the logits"
-    if q.startswith("eval "):                     # a quantity of eval mode (batch norm)
-        return f"{where(kind, q.removeprefix('eval '))}, in eval mode"
-    if not q.startswith("grad "):                 # what a forward pass keeps (its buffers)
-        return f"the forward pass: its {q}"
-    return f"the backward pass: a parameter gradient, grads['{q.removeprefix('grad ')}']"
+    """Which part of the implementation computes ``q``, in words (its kind's procedure
+    says)."""
+    return procedure_of(KINDS[kind]).where(KINDS[kind], q)
 
 
 def which_configurations(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
@@ -110,6 +100,8 @@ class Finding:
             computed and is wrong.
         error_where: where in the user's code ``error`` was raised.
         also: later quantities the same error kept from being computed.
+        rest: the configurations left when two or more mistakes each explain a part of
+            the quantity's failures (``_split``): they may be making them together.
     """
 
     quantity: str
@@ -124,6 +116,7 @@ class Finding:
     error: str | None = None
     error_where: str | None = None
     also: list[str] = field(default_factory=list)
+    rest: bool = False
 
     def lines(self, kind: str) -> list[str]:
         """The finding in sentences, for a person."""
@@ -139,7 +132,10 @@ class Finding:
             equation = f" (eq. {mistake.equation})" if mistake.equation else ""
             lines.append(f"  {kind} {self.quantity} matches `{mistake.id}`{equation}: "
                          f"{mistake.sentence}")
-        if not self.matches and self.error is None:
+        if self.rest and not self.matches:
+            lines.append(f"  No one catalogued mistake reproduces it here: the {self.quantity} "
+                         f"mistakes named above may be acting together.")
+        elif not self.matches and self.error is None:
             lines.append(f"  It matches none of the {len(of_kind(kind))} catalogued {kind} "
                          f"mistakes.")
             for mistake, k in self.partly:
@@ -197,20 +193,52 @@ def diagnose(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
             if earlier[0] is not None and all(f is earlier[0] for f in earlier):
                 earlier[0].also.append(q)                   # the same error, reported once
                 continue
-            finding = Finding(
-                q, where(kind, q),
-                which_configurations(kind, configs, inputs, group, passing + group),
-                f"{statuses[group[0], q]}, in {configs[group[0]].name!r}",
-                len(group), len(checked), error=error,
-                error_where=runs[group[0]].error_where if error else None)
-            _match(finding, kind, q, group, passing, runs, run_variant)
-            fd = [runs[i].fd[q] for i in group if q in runs[i].fd]
-            if fd:
-                finding.own_forward = all(err <= tol for err, tol in fd)
+
+            def finding_for(part: list[int], error: str | None = error, q: str = q,
+                            checked: list[int] = checked,
+                            passing: list[int] = passing) -> Finding:
+                found = Finding(
+                    q, where(kind, q),
+                    which_configurations(kind, configs, inputs, part, passing + part),
+                    f"{statuses[part[0], q]}, in {configs[part[0]].name!r}",
+                    len(part), len(checked), error=error,
+                    error_where=runs[part[0]].error_where if error else None)
+                _match(found, kind, q, part, passing, runs, run_variant)
+                fd = [runs[i].fd[q] for i in part if q in runs[i].fd]
+                if fd:
+                    found.own_forward = all(err <= tol for err, tol in fd)
+                return found
+
+            finding = finding_for(group)
+            parts = [] if finding.matches or error else _split(finding, group, passing, q,
+                                                               runs, run_variant)
             if error:
                 reported.update({(i, error): finding for i in group})
-            findings.append(finding)
+            split = [finding_for(part) for part in parts]
+            for found in split[1:]:
+                found.rest = not found.matches
+            findings += split if split else [finding]
     return findings
+
+
+def _split(finding: Finding, group: list[int], passing: list[int], q: str, runs: list[Run],
+           run_variant: VariantRunner) -> list[list[int]]:
+    """When no catalogued mistake explains all of ``group``, two or more may each explain
+    a part of it (a layer making two mistakes, each showing in its own configurations):
+    those parts, the largest first, each reproduced by a mistake that also agrees where
+    the layer is right, and the configurations none explains; [] when fewer than two
+    mistakes take a part."""
+    left, parts = list(group), []
+    candidates = [m for m, _ in sorted(finding.partly, key=lambda mk: -mk[1])
+                  if all(same_outcome(run_variant(m, i), runs[i], q) for i in passing)]
+    for mistake in candidates:
+        part = [i for i in left if same_outcome(run_variant(mistake, i), runs[i], q)]
+        if part:
+            parts.append(part)
+            left = [i for i in left if i not in part]
+    if len(parts) < 2:
+        return []
+    return parts + ([left] if left else [])
 
 
 def _match(finding: Finding, kind: str, q: str, failing: list[int], passing: list[int],

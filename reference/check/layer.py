@@ -28,6 +28,7 @@ from reference.check.report import (
 from reference.check.run import Prepared, prepare, run_implementation
 from reference.check.styles import Implementation
 from reference.kinds import CHECKED_KINDS, KINDS
+from reference.kinds.procedures import procedure_of
 from reference.kinds.record import Run
 
 
@@ -37,12 +38,11 @@ def protocol_problem(cls: Any, kind: str) -> str | None:
         return f"unknown kind {kind!r}: expected one of {', '.join(CHECKED_KINDS)}"
     if not isinstance(cls, type):
         return f"{cls!r} is not a class"
-    call = "forward(logits, labels) and backward()" if KINDS[kind].loss else \
-        "forward(x) and backward(grad_y)"
-    for method in ("forward", "backward"):
+    procedure = procedure_of(KINDS[kind])
+    for method in procedure.methods:
         if not callable(getattr(cls, method, None)):
-            return (f"{cls.__name__} has no {method} method: a {kind} needs {call} "
-                    f"(see scratchnet.layers.base.LayerProtocol)")
+            return (f"{cls.__name__} has no {method} method: a {kind} needs "
+                    f"{procedure.protocol}")
     return None
 
 
@@ -86,10 +86,12 @@ def check_layer(cls: type, kind: str, random_configurations: int = RANDOM_CONFIG
 
     Args:
         cls: the class; it is built as scratchnet's class of the kind is
-            (``LayerProtocol``), and configurations needing keyword arguments it does not
-            take are reported as not supported by it.
+            (``LayerProtocol``; an optimizer ``(net, lr=..., ...)`` with ``step()``), and
+            configurations needing keyword arguments it does not take are reported as
+            not supported by it.
         kind: one of ``reference.kinds.CHECKED_KINDS`` (``"conv2d"``, ``"maxpool2d"``,
-            ``"dense"``, ``"relu"``, ``"softmax-ce"``).
+            ``"dense"``, ``"relu"``, ``"softmax-ce"``, ``"sgd"``, ``"adam"``,
+            ``"rmsprop"``).
         random_configurations: random configurations after the named ones (0: the named
             ones only, a lighter battery).
         seed: seeds the random configurations and every array.

@@ -95,7 +95,10 @@ class LayerReport:
     @property
     def matches(self) -> dict[str, list[str]]:
         """Quantity -> the ids of the catalogued mistakes that reproduce its numbers."""
-        return {f.quantity: [m.id for m in f.matches] for f in self.findings}
+        matches: dict[str, list[str]] = {}
+        for f in self.findings:                  # a quantity may fail for several causes
+            matches.setdefault(f.quantity, []).extend(m.id for m in f.matches)
+        return matches
 
     def text(self) -> str:
         """The verdict, the diagnosis and what the class does not take, for a person."""
@@ -140,18 +143,24 @@ def disagreeing(table: pd.DataFrame) -> pd.Series:
 
 
 def ran(run: Run) -> bool:
-    """Whether the implementation produced an output in ``run``'s configuration."""
-    return run.unsupported is None and ("output" in run.values or "loss" in run.values)
+    """Whether the implementation produced anything in ``run``'s configuration (its first
+    quantity: a layer's output, a loss, an optimizer's first step)."""
+    return run.unsupported is None and bool(run.values)
 
 
 def status(table: pd.DataFrame, runs: list[Run]) -> str:
-    """``"did not run"`` when no configuration it takes gave an output, else ``"passed"``
-    when every row agrees and no result changed between two identical runs, else
-    ``"wrong"``."""
-    if not any(ran(run) for run in runs):
-        return "did not run"
-    if disagreeing(table).any() or any(run.unstable for run in runs):
+    """What a grader needs to know first: ``"wrong"`` when some result it computed
+    disagrees (with PyTorch, with finite differences, or with itself on a second run),
+    ``"did not run"`` when none does but some could not be computed (an exception, a
+    result of the wrong form) or it takes no configuration, else ``"passed"``."""
+    run_of = dict(zip(dict.fromkeys(table["configuration"]), runs, strict=True))
+    bad = table[disagreeing(table)]
+    computed_wrong = any(q not in run_of[name].failures
+                         for name, q in zip(bad["configuration"], bad["quantity"], strict=True))
+    if computed_wrong or any(run.unstable for run in runs):
         return "wrong"
+    if not bad.empty or not any(ran(run) for run in runs):
+        return "did not run"
     return "passed"
 
 
@@ -165,21 +174,27 @@ def verdict(name: str, kind: str, table: pd.DataFrame, checked: int, total: int,
         return (f"{who} DID NOT RUN: it takes none of the {total} configurations (see "
                 f"below why).")
     if status(table, runs) == "did not run":
-        errors = Counter(run.error for run in runs if run.unsupported is None)
-        error, n = errors.most_common(1)[0]
-        return (f"{who} DID NOT RUN: {error}" + (f" (and {len(errors) - 1} other errors)"
-                                                  if len(errors) > 1 else "")
-                + f", in {n} of the {checked} configurations it takes.")
+        errors = Counter(next(iter(run.failures.values())) for run in runs
+                         if run.unsupported is None and run.failures)
+        failing = sum(errors.values())
+        error = errors.most_common(1)[0][0]
+        others = len(errors) - 1
+        return (f"{who} DID NOT RUN in {failing} of the {checked} configurations it takes: "
+                f"{error}" + (f" (and {others} other error{'s' * (others > 1)})"
+                              if others else "") + ".")
     unstable = sum(bool(run.unstable) for run in runs)
     if unstable and not disagreeing(table).any():
         return (f"{who} is UNRELIABLE: its results differ between two identical runs in "
                 f"{unstable} of {checked} configurations.")
     if not disagreeing(table).any():
         compared = int(table["agrees"].eq(True).sum())
-        return (f"{who} agrees with PyTorch in all {checked} configurations it takes "
+        where = ("in the one configuration it takes" if checked == 1 else
+                 f"in all {checked} configurations it takes")
+        fd = (", and its gradients with central finite differences of its own forward pass"
+              if table["fd_agrees"].notna().any() else "")
+        return (f"{who} agrees with PyTorch {where} "
                 f"({compared} quantities in float64, within {tolerance(np.float64):g} x "
-                f"max(1, |value|)), and its gradients with central finite differences of "
-                f"its own forward pass.")
+                f"max(1, |value|)){fd}.")
 
     def counts(rows: pd.DataFrame) -> str:
         per_quantity = rows.groupby("quantity", sort=False)["configuration"].nunique()

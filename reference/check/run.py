@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,7 @@ import torch
 
 from reference.check.battery import battery
 from reference.guard import (
+    USER_ERRORS,
     NotSupportedError,
     quiet,
     raised,
@@ -83,6 +84,13 @@ class Prepared:
     datas: list[Data]
     references: list[dict[str, np.ndarray]]
     _variant_runs: dict[tuple[str, int], Run] = field(default_factory=dict)
+
+    def without(self, names: Collection[str]) -> Prepared:
+        """This battery without the configurations called ``names`` (a grader's excluded
+        or hidden ones), its data and PyTorch's numbers as they are."""
+        keep = [i for i, c in enumerate(self.configs) if c.name not in names]
+        return Prepared(self.kind, [self.configs[i] for i in keep],
+                        [self.datas[i] for i in keep], [self.references[i] for i in keep])
 
     def variant_run(self, mistake: Mistake, i: int) -> Run:
         """``mistake``'s variant run in configuration ``i`` (no finite differences)."""
@@ -153,14 +161,14 @@ def run_implementation(build: Callable[..., Any], kind: str, config: Configurati
         impl = built()
     except NotSupportedError as err:
         return Run(unsupported=str(err))
-    except Exception as err:
+    except USER_ERRORS as err:
         return Run(unsupported=raised("its constructor", err))
     run = run_layer(impl, kind, data, quantities, config.contiguous,
                     finite_differences and config.differentiable, thorough=thorough)
     if thorough and run.error is None:
         try:
             again = run_layer(built(), kind, data, quantities, config.contiguous)
-        except Exception as err:
+        except USER_ERRORS as err:
             again = Run(error=raised("its constructor", err))
         run.unstable = [q for q, value in run.values.items()
                         if not _identical(value, again.values.get(q))]
@@ -185,7 +193,7 @@ def run_layer(impl: Any, kind: str, data: Data, quantities: list[str], contiguou
     with quiet():
         try:
             problem = set_weights(impl, data.weights, dtype)
-        except Exception as err:                   # a params property that raises
+        except USER_ERRORS as err:                   # a params property that raises
             run.stop(quantities, "reading its params", err)
             return run
         if problem is not None:

@@ -12,6 +12,9 @@
     points = 10
     hidden = ["random 3", "padding > 0"]   # count toward the score; students see only
                                            # how many of them failed
+    exclude = ["untied bias", "untied bias, batch > 1"]   # not the assignment's: neither
+                                           # checked nor scored (CS231n's convolution has
+                                           # a tied bias only)
     [kinds.maxpool2d]
     points = 5
 
@@ -38,7 +41,7 @@ from reference.kinds import CHECKED_KINDS
 
 TOP_KEYS = ("seed", "random_configurations", "time_limit", "memory_limit", "processes",
             "kinds")
-KIND_KEYS = ("points", "hidden")
+KIND_KEYS = ("points", "hidden", "exclude")
 
 
 class ConfigError(ValueError):
@@ -48,10 +51,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class KindConfig:
-    """One expected kind: its points and its hidden configurations' names."""
+    """One expected kind: its points, and the names of its hidden configurations and of
+    those the assignment leaves out."""
 
     points: float = 1.0
     hidden: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,15 +123,26 @@ def parse_config(data: dict[str, Any], where: str = "grading.toml") -> GradingCo
         if isinstance(points, bool) or not isinstance(points, int | float) \
                 or not math.isfinite(points) or points < 0:
             raise fail(f"[kinds.{kind}] points must be a number >= 0, got {points!r}")
-        hidden = spec.get("hidden", [])
-        if not isinstance(hidden, list) or not all(isinstance(h, str) for h in hidden):
-            raise fail(f"[kinds.{kind}] hidden must be a list of configuration names")
         names = [c.name for c in battery(kind, random_configurations, seed)]
-        for name in hidden:
-            if name not in names:
-                raise fail(f"[kinds.{kind}] hidden: no configuration named {name!r} (the "
-                           f"battery has: {', '.join(names)})")
-        kinds[kind] = KindConfig(float(points), tuple(dict.fromkeys(hidden)))
+
+        def configurations(key: str, kind: str = kind, spec: dict = spec,
+                           names: list[str] = names) -> tuple[str, ...]:
+            listed = spec.get(key, [])
+            if not isinstance(listed, list) or not all(isinstance(h, str) for h in listed):
+                raise fail(f"[kinds.{kind}] {key} must be a list of configuration names")
+            for name in listed:
+                if name not in names:
+                    raise fail(f"[kinds.{kind}] {key}: no configuration named {name!r} (the "
+                               f"battery has: {', '.join(names)})")
+            return tuple(dict.fromkeys(listed))
+
+        hidden, exclude = configurations("hidden"), configurations("exclude")
+        if set(hidden) & set(exclude):
+            raise fail(f"[kinds.{kind}] {sorted(set(hidden) & set(exclude))[0]!r} is both "
+                       f"hidden and excluded")
+        if len(exclude) == len(names):
+            raise fail(f"[kinds.{kind}] exclude leaves no configuration to check")
+        kinds[kind] = KindConfig(float(points), hidden, exclude)
     limits = Limits(wall_seconds=float(time_limit), cpu_seconds=time_limit,
                     memory_bytes=memory * 2**20, processes=processes)
     return GradingConfig(kinds, seed, random_configurations, limits)

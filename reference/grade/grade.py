@@ -57,8 +57,8 @@ def run_class(submissions: list[Path], config: GradingConfig, jobs: int, hide: l
               progress: bool = False, use_sandbox: bool = True) -> ClassGrade:
     """Grade ``submissions`` (see the module); nothing is written."""
     start = time.perf_counter()
-    batteries = {kind: Battery.of(prepare(kind, config.random_configurations, config.seed),
-                                  spec.hidden)
+    batteries = {kind: Battery.of(prepare(kind, config.random_configurations, config.seed)
+                                  .without(spec.exclude), spec.hidden)
                  for kind, spec in config.kinds.items()}
     prepared = {kind: b.full for kind, b in batteries.items()}
     scratch = Path(tempfile.mkdtemp(prefix="scratchnet-grade-"))

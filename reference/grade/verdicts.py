@@ -76,11 +76,7 @@ class Battery:
     @classmethod
     def of(cls, prepared: Prepared, hidden_names: tuple[str, ...]) -> Battery:
         hidden = [i for i, c in enumerate(prepared.configs) if c.name in hidden_names]
-        keep = [i for i in range(len(prepared.configs)) if i not in hidden]
-        visible = Prepared(prepared.kind, [prepared.configs[i] for i in keep],
-                           [prepared.datas[i] for i in keep],
-                           [prepared.references[i] for i in keep])
-        return cls(prepared, visible if hidden else prepared, hidden)
+        return cls(prepared, prepared.without(hidden_names) if hidden else prepared, hidden)
 
 
 def grade_outcome(name: str, outcome: Outcome, config: GradingConfig,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from reference.kinds import (
+    adam,
     batchnorm,
     conv2d,
     dense,
@@ -17,6 +18,8 @@ from reference.kinds import (
     layernorm,
     maxpool2d,
     relu,
+    rmsprop,
+    sgd,
     softmax_ce,
 )
 from reference.kinds.kind import Condition, Configuration, Kind
@@ -36,7 +39,8 @@ def _registry(*kinds: Kind) -> MappingProxyType:
 
 
 KINDS = _registry(conv2d.KIND, maxpool2d.KIND, dense.KIND, relu.KIND, softmax_ce.KIND,
-                  batchnorm.KIND_1D, batchnorm.KIND_2D, layernorm.KIND)
+                  batchnorm.KIND_1D, batchnorm.KIND_2D, layernorm.KIND,
+                  sgd.KIND, adam.KIND, rmsprop.KIND)
 register_twin("dropout", dropout.twin)   # until its Kind is registered above
 
 #: The kinds ``check_layer`` checks, in order.

@@ -245,6 +245,15 @@ class BatchNormProcedure(LayerProcedure):
     compared.
     """
 
+    def where(self, kind: Kind, q: str) -> str:
+        """Which part computes ``q``: eval mode's quantities are the layer's others, in eval
+        mode; the running statistics are what its training forward keeps."""
+        if q.startswith("eval "):
+            return f"{self.where(kind, q.removeprefix('eval '))}, in eval mode"
+        if not q.startswith("grad ") and q != kind.output_quantity:
+            return f"the forward pass: its {q}"
+        return super().where(kind, q)
+
     def reference(self, kind: Kind, config: Configuration,
                   rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
         layer = kind.scratchnet(*config.args, **config.options)

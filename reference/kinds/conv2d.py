@@ -60,6 +60,7 @@ NAMED = (
     configuration("higher than wide", 2, 2, 3, 3, 1, 0, 8, 5, "tied"),
     configuration("wider than high", 2, 2, 3, 3, 1, 0, 5, 8, "tied"),
     configuration("the plain first layer", 2, 1, 4, 3, 1, 0, 8, 8, None),
+    configuration("the plain first layer, not square", 3, 1, 2, 3, 1, 0, 7, 10, None),
     configuration("untied bias", 1, 2, 3, 3, 1, 0, 6, 6, "untied"),
     configuration("untied bias, batch > 1", 3, 1, 2, 3, 1, 0, 7, 6, "untied"),
     configuration("even kernel", 2, 3, 2, 2, 1, 0, 5, 5, "tied"),

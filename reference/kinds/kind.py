@@ -34,6 +34,8 @@ class Configuration:
         contiguous: False gives the layer a non-contiguous view of the input.
         settings: the layer's hyperparameters (channels, kernel, stride, padding, bias,
             features), for ``describe`` and the kind's conditions.
+        summary: the configuration in a few words, when its kind says them itself (an
+            optimizer's hyperparameters); ``describe`` gives it as it is.
     """
 
     name: str
@@ -43,6 +45,7 @@ class Configuration:
     draw: str = "normal"
     contiguous: bool = True
     settings: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
 
     @property
     def differentiable(self) -> bool:
@@ -55,6 +58,8 @@ class Configuration:
 
     def describe(self) -> str:
         """The configuration in a few words, e.g. ``"N=2, 2->3 channels, 3x3 kernel, ..."``."""
+        if self.summary:
+            return self.summary
         s, shape = self.settings, self.shape
         parts = [f"N={shape[0]}"]
         if "kernel" in s and "out_channels" in s:
@@ -105,7 +110,8 @@ Draw = Callable[[int, int], int]
 
 @dataclass(frozen=True)
 class Kind:
-    """Everything the reference side knows about one kind of layer (or loss).
+    """Everything the reference side knows about one kind of layer (or loss, or
+    optimizer).
 
     Attributes:
         name: the kind, e.g. ``"conv2d"``: a layer's ``kind`` attribute and

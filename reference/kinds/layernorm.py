@@ -63,7 +63,10 @@ def random_configuration(name: str, r: Draw) -> Configuration:
 
 
 def several_axes(c: Configuration, x: np.ndarray) -> bool:
-    return len(c.settings["normalized_shape"]) > 1
+    """Normalised axes beyond the last that hold more than one value (``(3, 2, 2)``, not
+    ``(1, 4)``): where normalising the last axis only differs."""
+    shape = c.settings["normalized_shape"]
+    return int(np.prod(shape)) > shape[-1]
 
 
 def leading_axes(c: Configuration, x: np.ndarray) -> bool:

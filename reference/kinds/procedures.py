@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from reference.finite_differences import STEP, directional_derivative, fd_error, fd_tolerance
-from reference.guard import ProtocolError, as_array
+from reference.guard import USER_ERRORS, ProtocolError, as_array
 from reference.kinds.data import Data, draw_data, draw_gradients, non_contiguous
 from reference.kinds.kind import Configuration, Kind
 from reference.kinds.record import Run
@@ -34,7 +34,23 @@ def changed(given: np.ndarray, original: np.ndarray, what: str, run: Run) -> Non
 
 class LayerProcedure:
     """A layer: ``forward(x) -> y``, ``backward(grad_y) -> grad_x``, the gradients of its
-    parameters in ``grads``; compared with its PyTorch twin (``Kind.twin``)."""
+    parameters in ``grads``; compared with its PyTorch twin (``Kind.twin``).
+
+    Attributes:
+        methods: what a class of the kind must have to be checked.
+        protocol: how it is called, in words (completing "a relu needs ...").
+    """
+
+    methods: tuple[str, ...] = ("forward", "backward")
+    protocol = "forward(x) and backward(grad_y) (see scratchnet.layers.base.LayerProtocol)"
+
+    def where(self, kind: Kind, q: str) -> str:
+        """Which part of an implementation computes ``q``, in words."""
+        if q == kind.output_quantity:
+            return "the forward pass"
+        if q == kind.input_quantity:
+            return "the backward pass: the input gradient"
+        return f"the backward pass: a parameter gradient, grads['{q.removeprefix('grad ')}']"
 
     def reference(self, kind: Kind, config: Configuration,
                   rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
@@ -63,7 +79,7 @@ class LayerProcedure:
         x = data.x.copy() if contiguous else non_contiguous(data.x)
         try:
             run.values["output"] = as_array(layer.forward(x), "forward", "the output array")
-        except Exception as err:
+        except USER_ERRORS as err:
             run.stop(quantities, "forward", err)
             return
         if thorough:
@@ -81,14 +97,14 @@ class LayerProcedure:
                                              "gradient, as a network's first layer may)")
             else:
                 run.values["grad input"] = as_array(grad_x, "backward", "the input's gradient")
-        except Exception as err:
+        except USER_ERRORS as err:
             run.stop(quantities[1:], "backward", err)
             return
         if thorough:
             changed(grad_y, data.grad_y, "backward", run)
         try:
             grads = getattr(layer, "grads", {})
-        except Exception as err:                   # a grads property that raises
+        except USER_ERRORS as err:                   # a grads property that raises
             run.stop(quantities[2:], "reading its grads", err)
             return
         for q in quantities[2:]:
@@ -114,6 +130,14 @@ class LossProcedure:
     """A loss: ``forward(logits, labels) -> float``, ``backward() -> grad_logits``;
     compared with ``F.cross_entropy``."""
 
+    methods: tuple[str, ...] = ("forward", "backward")
+    protocol = ("forward(logits, labels) and backward() (see "
+                "scratchnet.layers.base.LayerProtocol)")
+
+    def where(self, kind: Kind, q: str) -> str:
+        return ("the forward pass: the loss" if q == kind.output_quantity
+                else "the backward pass: the gradient of the logits")
+
     def reference(self, kind: Kind, config: Configuration,
                   rng: np.random.Generator) -> tuple[Data, dict[str, np.ndarray]]:
         data = draw_data(kind, config, rng, {})
@@ -130,14 +154,14 @@ class LossProcedure:
                 raise ProtocolError(f"forward returned an array of shape {value.shape}: it must "
                                       f"return the loss, one number (the batch's mean)")
             run.values[loss_q] = np.float64(value.reshape(()))
-        except Exception as err:
+        except USER_ERRORS as err:
             run.stop(quantities, "forward", err)
             return
         if thorough:
             changed(logits, data.x, "forward", run)
         try:
             run.values[grad_q] = as_array(loss.backward(), "backward", "the logits' gradient")
-        except Exception as err:
+        except USER_ERRORS as err:
             run.stop([grad_q], "backward", err)
             return
         if finite_differences:
@@ -175,6 +199,6 @@ def fd_check(f: Callable[[], float], arrays: dict[str, np.ndarray], data: Data,
         step = STEP * np.sqrt(max(1.0, float(np.max(np.abs(array), initial=0.0))))
         try:
             numeric = directional_derivative(f, array, direction, step)
-        except Exception:
+        except USER_ERRORS:
             continue                      # the failure shows in the quantities themselves
         run.fd[q] = (fd_error(np.sum(grad * direction), numeric), fd_tolerance(numeric))

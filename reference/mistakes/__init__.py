@@ -3,7 +3,7 @@
 Every entry names a mistake people make when they write a layer, the loss or an optimizer
 by hand, and carries a faulty variant that makes exactly it (see ``entry.Mistake``). The
 variants subclass plain NumPy implementations written from the seed's equations
-(``PlainConv2D`` ... ``PlainAdam``), each overriding one method, and take the constructor
+(``PlainConv2D`` ... ``PlainRMSprop``), each overriding one method, and take the constructor
 arguments of scratchnet's class of their kind, so they can stand wherever it does::
 
     from reference import MISTAKES, compare
@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from reference.mistakes import conv, dense, loss, norm, optim, pool, relu
+from reference.mistakes import adam, clip, conv, dense, loss, norm, pool, relu, rmsprop, sgd
 from reference.mistakes.entry import Catalogue, Mistake
 from reference.mistakes.swap import configuration, substitute
 from reference.mistakes.table import document
 
 #: Every kind's catalogue, registered once, in the catalogue's order.
 CATALOGUES: tuple[Catalogue, ...] = (conv.CATALOGUE, pool.CATALOGUE, dense.CATALOGUE,
-                                     relu.CATALOGUE, loss.CATALOGUE, *optim.CATALOGUES,
-                                     *norm.CATALOGUES)
+                                     relu.CATALOGUE, loss.CATALOGUE, *norm.CATALOGUES,
+                                     sgd.CATALOGUE, adam.CATALOGUE, rmsprop.CATALOGUE,
+                                     clip.CATALOGUE)
 
 
 def _registry(catalogues: tuple[Catalogue, ...]) -> MappingProxyType:

@@ -9,6 +9,8 @@ then means down the columns (batch norm) or along the rows (layer norm).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from reference.mistakes.entry import Catalogue, Mistake
@@ -142,11 +144,27 @@ class ReshapeWithoutTranspose:
         return tuple(range(ndim))
 
 
+@functools.cache
 def variant(mistake: type, plain: type) -> type:
     """The class making ``mistake`` (a class with the one method it overrides) in
-    ``plain``'s kind, named after both."""
+    ``plain``'s kind, named after both: ``RunningVarBiased1D``."""
     return type(f"{mistake.__name__}{plain.__name__.removeprefix('PlainBatchNorm')}",
                 (mistake, plain), {"__doc__": f"{plain.__name__} with {mistake.__name__}."})
+
+
+def both(mistake: type) -> tuple[type, type]:
+    """``mistake`` made in ``PlainBatchNorm1D`` and in ``PlainBatchNorm2D``."""
+    return variant(mistake, PlainBatchNorm1D), variant(mistake, PlainBatchNorm2D)
+
+
+# Module attributes, so that each variant can be named as `norm.py:RunningVarBiased1D`.
+ReshapeWithoutTranspose1D, ReshapeWithoutTranspose2D = both(ReshapeWithoutTranspose)
+EpsOutsideSqrt1D, EpsOutsideSqrt2D = both(EpsOutsideSqrt)
+OnePassVariance1D, OnePassVariance2D = both(OnePassVariance)
+StatsConstantBackward1D, StatsConstantBackward2D = both(StatsConstantBackward)
+MomentumReversed1D, MomentumReversed2D = both(MomentumReversed)
+RunningVarBiased1D, RunningVarBiased2D = both(RunningVarBiased)
+EvalBatchStatistics1D, EvalBatchStatistics2D = both(EvalBatchStatistics)
 
 
 def batchnorm_catalogue(kind: str, plain: type, prefix: str) -> Catalogue:

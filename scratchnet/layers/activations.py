@@ -9,7 +9,14 @@ import numpy as np
 from scratchnet.layers.base import Layer
 
 
-class ReLU(Layer):
+class Elementwise(Layer):
+    """A layer that maps each value on its own: its output has its input's shape."""
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+
+class ReLU(Elementwise):
     """``y = max(0, x)`` (11); ``dy/dx = 1 if x > 0 else 0`` (12).
 
     The seed leaves the derivative at exactly ``x = 0`` open; like PyTorch, it is 0 here.
@@ -22,9 +29,6 @@ class ReLU(Layer):
     def __init__(self) -> None:
         super().__init__()
         self._y: np.ndarray | None = None
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(input_shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "of any shape")
@@ -39,13 +43,10 @@ class ReLU(Layer):
         return grad_y * (self._y != 0)
 
 
-class Identity(Layer):
+class Identity(Elementwise):
     """The seed's "Linear" activation: ``y = x`` (13), ``dy/dx = 1`` (14)."""
 
     kind = "identity"
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(input_shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "of any shape")
@@ -56,7 +57,7 @@ class Identity(Layer):
         return grad_y
 
 
-class Sigmoid(Layer):
+class Sigmoid(Elementwise):
     """``y = 1 / (1 + exp(-x))``; ``dy/dx = y (1 - y)``, as ``torch.sigmoid``.
 
     Forward as ``naive.sigmoid_forward``, written so that no ``exp`` overflows: with
@@ -74,9 +75,6 @@ class Sigmoid(Layer):
         super().__init__()
         self._y: np.ndarray | None = None
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(input_shape)
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "of any shape")
         e = np.exp(-np.abs(x))
@@ -89,7 +87,7 @@ class Sigmoid(Layer):
         return grad_y * ((1 - self._y) * self._y)
 
 
-class Tanh(Layer):
+class Tanh(Elementwise):
     """``y = tanh(x)``; ``dy/dx = 1 - y^2``, as ``torch.tanh``.
 
     Forward as ``naive.tanh_forward`` (``np.tanh`` saturates to +-1 without overflow);
@@ -104,9 +102,6 @@ class Tanh(Layer):
         super().__init__()
         self._y: np.ndarray | None = None
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(input_shape)
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "of any shape")
         self._y = np.tanh(x)
@@ -117,7 +112,7 @@ class Tanh(Layer):
         return grad_y * (1 - self._y * self._y)
 
 
-class LeakyReLU(Layer):
+class LeakyReLU(Elementwise):
     """``y = x`` for ``x > 0``, ``negative_slope * x`` otherwise; ``dy/dx = 1`` for ``x > 0``,
     ``negative_slope`` otherwise, as ``torch.nn.LeakyReLU``.
 
@@ -143,9 +138,6 @@ class LeakyReLU(Layer):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(input_shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "of any shape")

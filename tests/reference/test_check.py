@@ -21,14 +21,15 @@ from reference.check.battery import battery
 from reference.check.report import COLUMNS
 from reference.kinds import KINDS
 from reference.mistakes import PLAIN, Mistake, substitute
+from reference.mistakes.conv import (
+    AssertStrideDivides,
+    KernelNotFlippedInputGrad,
+    PaddingIgnoredInputGrad,
+    StrideIgnoredInputGrad,
+)
 from scratchnet import (
-    Conv2D,
-    Dense,
     Flatten,
-    MaxPool2D,
-    ReLU,
     Sequential,
-    SoftmaxCrossEntropy,
     seed_network,
 )
 from tests.reference import student_layers as student
@@ -36,8 +37,7 @@ from tests.reference import student_layers as student
 STUDENTS = {"conv2d": student.StudentConv2D, "maxpool2d": student.StudentMaxPool2D,
             "dense": student.StudentDense, "relu": student.StudentReLU,
             "softmax-ce": student.StudentSoftmaxCrossEntropy}
-SCRATCHNET = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "dense": Dense, "relu": ReLU,
-              "softmax-ce": SoftmaxCrossEntropy} | {k: KINDS[k].scratchnet for k in CHECKED_KINDS}
+SCRATCHNET = {k: KINDS[k].scratchnet for k in CHECKED_KINDS}
 LIGHT = {"random_configurations": 0}     # the named configurations only
 
 
@@ -105,7 +105,7 @@ CHECKED = [m for m in MISTAKES.values() if m.kind in CHECKED_KINDS]
 
 def test_every_layer_and_loss_mistake_is_in_the_parametrization() -> None:
     kinds = {m.kind for m in MISTAKES.values()} - set(CHECKED_KINDS)
-    assert kinds == {"sgd", "adam", "clip"}          # optimizers: not layers, not check's
+    assert kinds == {"clip"}          # clipping is a function of the gradients, not a kind
     assert len(CHECKED) == sum(m.kind in CHECKED_KINDS for m in MISTAKES.values()) >= 20
 
 
@@ -318,3 +318,32 @@ def test_check_network_in_float32_names_the_mistake_within_float32s_tolerance() 
     report = check_network(net, x.astype(np.float32), labels)
     assert report.first_divergence == f"fc2 {mistake.quantity}"   # grad weight
     assert report.matches == [mistake.id], report.text()
+
+
+# ---- one quantity, two causes ----------------------------------------------------------
+
+class StrideAndPaddingIgnored(StrideIgnoredInputGrad, PaddingIgnoredInputGrad):
+    """Two mistakes in one input gradient, each showing in its own configurations."""
+
+
+class AssertsAndUnflipped(AssertStrideDivides, KernelNotFlippedInputGrad):
+    """An assert that raises where the stride leaves rows over, and eq. (4) without R180
+    everywhere else."""
+
+
+def test_two_mistakes_in_one_quantity_are_each_named_where_they_show() -> None:
+    report = check_layer(StrideAndPaddingIgnored, "conv2d", **LIGHT)
+    assert report.matches["grad input"] == ["conv-stride-ignored-input-grad",
+                                            "conv-padding-ignored-input-grad"]
+    text = report.text()
+    assert "only with padding > 0 (the backward pass: the input gradient)" in text
+    assert "may be acting together" in text          # where both show, neither alone does
+
+
+def test_an_error_and_wrong_numbers_are_two_findings() -> None:
+    report = check_layer(AssertsAndUnflipped, "conv2d", **LIGHT)
+    assert report.status == "wrong"
+    causes = [f for f in report.findings if f.quantity in ("output", "grad input")]
+    assert {f.error is None for f in causes} == {True, False}
+    assert named(report) == {"conv-assert-stride-divides",
+                             "conv-kernel-not-flipped-input-grad"}

@@ -37,7 +37,7 @@ from reference.mistakes import (
 )
 from scratchnet import Conv2D, Dense, MaxPool2D, ReLU, SoftmaxCrossEntropy, seed_network
 from scratchnet.layers import Layer
-from scratchnet.optim import SGD, Adam, clip_grad_norm
+from scratchnet.optim import SGD, Adam, RMSprop, clip_grad_norm
 from tests.strategies import ConvCase, PoolCase, random_input
 from tests.torch_check import (
     clip_and_torch,
@@ -105,6 +105,11 @@ INPUTS = {
         "weight decay": {"lr": 0.01, "weight_decay": 0.05},
         "small betas": {"lr": 0.1, "betas": (0.3, 0.5), "eps": 1e-3},
     },
+    "rmsprop": {
+        PLAINEST: {"lr": 0.01},
+        "momentum": {"lr": 0.01, "momentum": 0.9},
+        "centered": {"lr": 0.01, "centered": True, "weight_decay": 0.05},
+    },
     "clip": {   # max_norm; the seed network's random gradients have a norm of about 147
         PLAINEST: 5.0, "norm below max_norm": 1e4,
     },
@@ -134,10 +139,11 @@ INPUTS = {
 }
 
 SCRATCHNET = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "dense": Dense, "relu": ReLU,
-              "softmax-ce": SoftmaxCrossEntropy, "sgd": SGD, "adam": Adam,
+              "softmax-ce": SoftmaxCrossEntropy, "sgd": SGD, "adam": Adam, "rmsprop": RMSprop,
               "clip": clip_grad_norm} | {k: KINDS_BY_NAME[k].scratchnet
                                          for k in ("batchnorm1d", "batchnorm2d", "layernorm")}
-TORCH_OPTIMIZER = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+TORCH_OPTIMIZER = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam,
+                   "rmsprop": torch.optim.RMSprop}
 
 
 def scratchnet_layer(kind: str, case) -> tuple[Layer, np.ndarray]:
@@ -170,7 +176,7 @@ def disagreements(kind: str, case_name: str, implementation) -> list[str]:
     case = INPUTS[kind][case_name]
     if isinstance(case, Configuration):
         return checked_disagreements(kind, case, implementation)
-    if kind in ("sgd", "adam"):
+    if kind in TORCH_OPTIMIZER:
         pairs = optimizer_and_torch(lambda net: implementation(net, **case),
                                     lambda params: TORCH_OPTIMIZER[kind](params, **case),
                                     seed_network("full", seed=3))

@@ -98,8 +98,8 @@ def test_the_named_configurations_catch_a_tied_only_convolutions_mistake(mistake
     assert named(report) == {mistake.id}, report.text()
 
 
-ABOUT_THE_BIAS = {"the plain first layer", "untied bias", "untied bias, batch > 1",
-                  "stride, padding and untied bias"}
+ABOUT_THE_BIAS = {"the plain first layer", "the plain first layer, not square", "untied bias",
+                  "untied bias, batch > 1", "stride, padding and untied bias"}
 
 
 def test_a_cs231n_convolution_is_checked_in_every_configuration_but_the_bias_modes() -> None:

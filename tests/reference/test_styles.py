@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference.check import check_implementation, declare, discover, load
+from reference.check import check_implementation, check_layer, declare, discover, load
 from reference.check.styles import DeclarationError, Implementation, ImportFailedError
+from reference.guard import NotSupportedError
+from tests.reference import student_layers as student
 from tests.reference.examples import tutorial_layers
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -139,3 +141,29 @@ def test_the_affine_weight_is_handed_transposed_and_compared_back() -> None:
     assert np.array_equal(y, np.arange(6.0).reshape(2, 3).T)          # x @ W.T
     layer.backward(np.ones((3, 2)))
     assert layer.grads["weight"].shape == (2, 3)                       # back to (out, in)
+
+
+def test_the_seeds_homework_layer_needs_a_declaration_not_an_adapter() -> None:
+    """The README's example: the homework's one-image convolution with the seed's untied
+    bias, checked where HomeworkConv2D (the hand-written adapter) is."""
+    declared = declare(student.HomeworkConvLayer, "conv2d",
+                       args="input_shape, out_channels, kernel_size", fixed="bias=untied",
+                       weight="K", bias="B", grad_weight="dK", grad_bias="dB",
+                       input="(C, H, W)", output="(C, H, W)")
+    report = check_implementation(Implementation("HomeworkConvLayer", "conv2d",
+                                                 "declared class", declared))
+    adapter = check_layer(student.HomeworkConv2D, "conv2d")
+    assert report.status == adapter.status == "passed", report.text()
+    assert set(report.unsupported) == set(adapter.unsupported)
+    assert "it has bias=untied only (declared fixed)" in report.text()
+
+
+def test_fixed_arguments_are_checked_only_where_they_hold() -> None:
+    with pytest.raises(DeclarationError, match="fixed: expected NAME=VALUE"):
+        declare(student.HomeworkConvLayer, "conv2d", fixed="colour=red")
+    built = declare(student.HomeworkConvLayer, "conv2d", fixed="stride=1",
+                    args="input_shape, out_channels, kernel_size")
+    with pytest.raises(NotSupportedError, match="it has stride=1 only"):
+        built(1, 2, 3, stride=2, bias="untied", input_shape=(1, 6, 6))
+    with pytest.raises(NotSupportedError, match="gives no input_shape"):
+        built(1, 2, 3)

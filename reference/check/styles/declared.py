@@ -10,6 +10,8 @@ from the command line (``--declare weight=filters``) and in a grading config::
     args            the constructor's arguments, as the kind's names, in its order:
                     "in_channels, out_channels, kernel_size" (positional) or
                     "num_filters=out_channels" (keyword); default: scratchnet's
+    fixed           the kind's arguments the class has one value of, built in: "bias=untied",
+                    "stride=1" (configurations with another value are not its)
     weight, bias    where the weights are: an attribute "W", or a dict item "params[W]";
                     bias = "none": it has no bias (configurations with one are not its)
     grad_weight, grad_bias
@@ -39,7 +41,7 @@ import numpy as np
 from reference.guard import NotSupportedError, ProtocolError
 from reference.kinds import KINDS
 
-KEYS = ("args", "weight", "bias", "grad_weight", "grad_bias", "grads", "weight_layout",
+KEYS = ("args", "fixed", "weight", "bias", "grad_weight", "grad_bias", "grads", "weight_layout",
         "bias_layout", "input", "output", "grads_averaged", "learning_rate")
 
 #: PyTorch's axes of the data, by the names a declaration uses.
@@ -155,6 +157,23 @@ def parse_args(text: str | None, kind: str) -> list[tuple[str | None, str]]:
     return parsed
 
 
+def parse_fixed(text: str | None, kind: str) -> dict[str, Any]:
+    """``"bias=untied, stride=1"`` -> ``{"bias": "untied", "stride": 1}`` (numbers as
+    numbers, ``none`` as None), each a name of the kind's arguments."""
+    if not text:
+        return {}
+    names = list(inspect.signature(KINDS[kind].scratchnet).parameters)
+    fixed: dict[str, Any] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, equals, value = (t.strip() for t in part.partition("="))
+        if not equals or name not in names:
+            raise DeclarationError(f"fixed: expected NAME=VALUE with NAME one of "
+                                   f"{', '.join(names)}, got {part!r}")
+        fixed[name] = (None if value.lower() == "none" else int(value)
+                       if value.lstrip("-").isdigit() else value)
+    return fixed
+
+
 def read(declaration: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The declaration checked and parsed: unknown keys and malformed values raise a
     DeclarationError that names them."""
@@ -169,7 +188,7 @@ def read(declaration: Mapping[str, Any], kind: str) -> dict[str, Any]:
     for key in ("grads_averaged",):
         if isinstance(d.get(key), str):
             d[key] = d[key].lower() in TRUE
-    parsed = {"args": parse_args(d.get("args"), kind)}
+    parsed = {"args": parse_args(d.get("args"), kind), "fixed": parse_fixed(d.get("fixed"), kind)}
     parsed["no_bias"] = str(d.get("bias", "")).lower() == "none"
     for key in ("weight", "bias", "grad_weight", "grad_bias"):
         if d.get(key) and not (key == "bias" and parsed["no_bias"]):
@@ -216,11 +235,18 @@ def declare(cls: type, kind: str, **declaration: Any) -> type:
                 else set(inspect.signature(cls).parameters))
     if d["no_bias"]:
         accepted.add("bias")                      # bias=None only: others are not its
+    accepted |= set(d["fixed"])                   # the fixed value only: others are not its
 
     class Declared:
         """``cls`` seen through its declaration, as the layer protocol."""
 
         def __init__(self, *args: Any, **options: Any) -> None:
+            names = list(inspect.signature(scratchnet).parameters)
+            values = dict(zip(names, args, strict=False)) | options
+            defaults = {n: p.default for n, p in inspect.signature(scratchnet).parameters.items()}
+            for name, value in d["fixed"].items():
+                if values.get(name, defaults.get(name)) != value:
+                    raise NotSupportedError(f"it has {name}={value} only (declared fixed)")
             reference = scratchnet(*args, **options)
             if d["no_bias"] and "bias" in reference.params:
                 raise NotSupportedError("it has no bias (declared bias=none)")
@@ -235,10 +261,12 @@ def declare(cls: type, kind: str, **declaration: Any) -> type:
                            for k, v in reference.params.items()}
             self.grads: dict[str, Any] = {}
             if d["args"]:
-                names = list(inspect.signature(scratchnet).parameters)
-                values = dict(zip(names, args, strict=False)) | options
-                positional = [values[n] for k, n in d["args"] if k is None and n in values]
-                keywords = {k: values[n] for k, n in d["args"] if k is not None and n in values}
+                absent = [n for _, n in d["args"] if n not in values]
+                if absent:
+                    raise NotSupportedError(f"this configuration gives no {absent[0]}, which "
+                                            f"its constructor takes (declared args)")
+                positional = [values[n] for k, n in d["args"] if k is None]
+                keywords = {k: values[n] for k, n in d["args"] if k is not None}
                 self.inner = cls(*positional, **keywords)
             else:
                 self.inner = cls(*args, **options)

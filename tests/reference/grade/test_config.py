@@ -2,8 +2,10 @@
 
 import pytest
 
+from reference.grade import grade
 from reference.grade.config import ConfigError, load_config, parse_config
 from reference.kinds import CHECKED_KINDS
+from tests.reference.test_styles import EXAMPLES
 
 
 def test_a_config_is_read(tmp_path):
@@ -33,6 +35,12 @@ def test_without_kinds_every_kind_is_expected():
     ({"kinds": {"relu": {"points": "ten"}}}, "[kinds.relu] points must be a number"),
     ({"kinds": {"relu": {"pts": 1}}}, "[kinds.relu]: unknown key 'pts'"),
     ({"kinds": {"relu": {"hidden": ["nope"]}}}, "no configuration named 'nope'"),
+    ({"kinds": {"relu": {"exclude": "one example"}}}, "exclude must be a list"),
+    ({"kinds": {"relu": {"exclude": ["one example"], "hidden": ["one example"]}}},
+     "'one example' is both hidden and excluded"),
+    ({"random_configurations": 0, "kinds": {"relu": {"exclude": [
+        "the plainest", "exact zeros", "exact zeros, 4-D", "4-D input", "one example",
+        "non-contiguous input"]}}}, "exclude leaves no configuration to check"),
     ({"kinds": {}}, "[kinds] must name at least one kind"),
 ])
 def test_a_wrong_config_is_one_line_naming_the_key(data, words):
@@ -47,3 +55,21 @@ def test_invalid_toml_names_the_file(tmp_path):
     path.write_text("seed = = 1\n")
     with pytest.raises(ConfigError, match=r"grading\.toml: not valid TOML"):
         load_config(path)
+
+
+def test_excluded_configurations_are_neither_checked_nor_scored(tmp_path):
+    """A CS231n convolution (tied bias only) graded with the configurations about other
+    bias modes excluded gets full marks; without the exclusion it loses them."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    source = (EXAMPLES / "cs231n_layers.py").read_text()
+    (subs / "student.py").write_text(source)
+    other_bias = ["untied bias", "untied bias, batch > 1", "stride, padding and untied bias",
+                  "the plain first layer", "the plain first layer, not square"]
+    base = {"random_configurations": 0, "time_limit": 30}
+    full = grade(subs, tmp_path / "a", parse_config(
+        base | {"kinds": {"conv2d": {"points": 10, "exclude": other_bias}}}), jobs=1)
+    plain = grade(subs, tmp_path / "b", parse_config(
+        base | {"kinds": {"conv2d": {"points": 10}}}), jobs=1)
+    assert full.submissions[0].kinds[0].points == 10.0
+    assert plain.submissions[0].kinds[0].points < 10.0
