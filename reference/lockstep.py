@@ -12,11 +12,23 @@ gives both the same optimizer and hyperparameters, and each epoch:
    prediction (``EVAL_BATCH`` images at a time), and measures how far apart their weights
    are.
 
-Why alternating whole epochs is true lockstep: both sides are deterministic (no dropout,
-no random augmentation, CPU kernels), the batches are a function of ``(seed, epoch)``
-only, and neither side reads the other's state. So the weights each side holds after
-epoch ``e`` are exactly what they would hold if the two were stepped batch by batch in
-alternation; interleaving at the epoch level just keeps each framework's timing clean.
+Why alternating whole epochs is true lockstep: both sides are deterministic (CPU kernels,
+no random augmentation), the batches are a function of ``(seed, epoch)`` only, and
+neither side reads the other's state. So the weights each side holds after epoch ``e``
+are exactly what they would hold if the two were stepped batch by batch in alternation;
+interleaving at the epoch level just keeps each framework's timing clean.
+
+**Dropout.** The one random thing in a step is a dropout mask, and scratchnet draws it:
+each step's masks are recorded after scratchnet's step (``record_masks``) and handed back
+before the twin's step of the same batch (``hand_masks``), by putting them in the layer's
+``mask``, which the twin's dropout reads at forward time (``reference/kinds/dropout.py``).
+So the twin drops exactly what scratchnet dropped, step by step.
+
+**Modes and buffers.** Both sides train in training mode (batch statistics, dropout) and
+are evaluated in eval mode (running statistics, no dropout; ``Sequential.infer`` and
+:func:`torch_evaluate` switch and switch back). A network with buffers (a batch norm's
+running statistics) gets a ``buffer_gap`` column, their largest difference, computed as
+``param_gap`` is for the weights.
 
 Why the pause: after a BLAS call, OpenBLAS's worker threads keep spinning for about a
 tenth of a second before they sleep. On the 2-core machines this project targets they
@@ -27,6 +39,7 @@ than it is. The pause is outside both timed regions.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -80,8 +93,13 @@ def torch_train_epoch(
     config: TrainConfig,
     epoch: int,
     progress: bool = True,
+    before_step: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
     """The twin's counterpart of ``train_epoch``: same batches, same metrics (no norms).
+
+    The twin trains in training mode. ``before_step`` is called with the step number
+    (from 1) before each step, outside the timed part: :func:`train_lockstep` hands the
+    twin that step's dropout masks there.
 
     Returns:
         ``train_loss`` (mean over examples of the batch losses), ``train_acc`` (of the
@@ -90,7 +108,10 @@ def torch_train_epoch(
     batches = epoch_batches(len(x), config.batch_size, config.seed, epoch)
     total_loss, correct, seconds = 0.0, 0, 0.0
     bar = tqdm(batches, desc=f"torch epoch {epoch}", disable=not progress, leave=False)
-    for idx in bar:
+    twin.train()
+    for step, idx in enumerate(bar, start=1):
+        if before_step is not None:
+            before_step(step)
         index = torch.from_numpy(idx)
         xb, yb = x.index_select(0, index), y.index_select(0, index)  # faster than x[index]
         start = time.perf_counter()
@@ -116,15 +137,23 @@ def torch_evaluate(
 ) -> tuple[float, float, np.ndarray]:
     """Mean loss, accuracy and the predicted classes ``(N,)`` of the twin on ``(x, y)``.
 
-    The loss is averaged as ``scratchnet.train.evaluate_predictions`` averages it (batch
-    means weighted by batch size), so the two are the same formula.
+    The twin runs in eval mode, whatever its mode, which it gets back afterwards: as
+    scratchnet's ``Sequential.infer``. The loss is averaged as
+    ``scratchnet.train.evaluate_predictions`` averages it (batch means weighted by batch
+    size), so the two are the same formula.
     """
     total_loss, predictions = 0.0, []
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-        logits = twin(xb)
-        total_loss += F.cross_entropy(logits, yb).item() * len(yb)
-        predictions.append(logits.argmax(dim=1).numpy())
+    modes = {module: module.training for module in twin.modules()}
+    twin.eval()
+    try:
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            logits = twin(xb)
+            total_loss += F.cross_entropy(logits, yb).item() * len(yb)
+            predictions.append(logits.argmax(dim=1).numpy())
+    finally:
+        for module, mode in modes.items():
+            module.training = mode
     predicted = np.concatenate(predictions)
     accuracy = float((predicted == y.numpy()).mean())
     return total_loss / len(x), accuracy, predicted
@@ -137,9 +166,38 @@ def as_int64(labels: np.ndarray) -> np.ndarray:
 
 def param_gap(net: Sequential, twin: nn.Module) -> float:
     """The largest absolute difference between any parameter of ``net`` and of ``twin``."""
+    return _largest_gap(net.named_params(), twin)
+
+
+def buffer_gap(net: Sequential, twin: nn.Module) -> float:
+    """The largest absolute difference between any buffer of ``net`` (a batch norm's
+    running statistics and batch count) and of ``twin``; NaN for a network without."""
+    buffers = net.named_buffers()
+    return _largest_gap(buffers, twin) if buffers else float("nan")
+
+
+def _largest_gap(ours: dict[str, np.ndarray], twin: nn.Module) -> float:
     theirs = twin.state_dict()
-    return max(float(np.max(np.abs(p - theirs[key].numpy())))
-               for key, p in net.named_params().items())
+    return max(float(np.max(np.abs(value - theirs[key].numpy()), initial=0.0))
+               for key, value in ours.items())
+
+
+def masked_layers(net: Sequential) -> dict[str, Any]:
+    """The layers of ``net`` that draw a mask in training (a ``Dropout``: they take a mask
+    with ``use_mask`` and keep the one drawn in ``mask``), by name."""
+    return {name: layer for name, layer in net.layers.items() if hasattr(layer, "use_mask")}
+
+
+def record_masks(layers: dict[str, Any], masks: list[dict[str, np.ndarray]]) -> None:
+    """Append the masks ``layers`` drew in the step just made to ``masks``."""
+    masks.append({name: layer.mask for name, layer in layers.items()})
+
+
+def hand_masks(layers: dict[str, Any], step_masks: dict[str, np.ndarray]) -> None:
+    """Put one step's recorded masks back in ``layers``' ``mask``, where the twin's
+    dropout reads them at its forward pass."""
+    for name, layer in layers.items():
+        layer.mask = step_masks[name]
 
 
 def train_lockstep(
@@ -168,7 +226,8 @@ def train_lockstep(
     Returns:
         One row per epoch: ``epoch``; for ``f`` in (scratchnet, torch):
         ``f_train_loss, f_train_acc, f_test_loss, f_test_acc, f_seconds``; then
-        ``param_gap`` (largest absolute weight difference), ``prediction_agreement``
+        ``param_gap`` (largest absolute weight difference), for a network with buffers
+        ``buffer_gap`` (largest absolute buffer difference), ``prediction_agreement``
         (fraction of test images both classify alike) and ``epoch_seconds`` (wall time of
         the whole epoch: both frameworks' steps, the pause, the evaluations and the
         comparison). ``df.attrs["config"]`` holds ``config.to_dict()``.
@@ -184,15 +243,21 @@ def train_lockstep(
     # Whole sets converted once; from_numpy shares memory (labels copied only if not int64).
     train_xt, train_yt = torch.from_numpy(train_x), torch.from_numpy(as_int64(train_y))
     test_xt, test_yt = torch.from_numpy(test_x), torch.from_numpy(as_int64(test_y))
+    masked = masked_layers(net)
+    masks: list[dict[str, np.ndarray]] = []      # this epoch's, one dict per step
+    record = (lambda step: record_masks(masked, masks)) if masked else None
+    hand = (lambda step: hand_masks(masked, masks[step - 1])) if masked else None
 
     rows: list[dict[str, Any]] = []
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
+        masks.clear()
+        net.train()
         ours = train_epoch(net, optimizer, loss_fn, train_x, train_y, config, epoch, progress,
-                           grad_norms=False)
+                           grad_norms=False, after_step=record)
         time.sleep(pause)
         theirs = torch_train_epoch(twin, torch_optimizer, train_xt, train_yt, config, epoch,
-                                   progress)
+                                   progress, before_step=hand)
         ours["test_loss"], ours["test_acc"], our_predictions = evaluate_predictions(
             net, test_x, test_y, EVAL_BATCH)
         theirs["test_loss"], theirs["test_acc"], their_predictions = torch_evaluate(
@@ -203,6 +268,8 @@ def train_lockstep(
             for key in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds"):
                 row[f"{name}_{key}"] = metrics[key]
         row["param_gap"] = param_gap(net, twin)
+        if net.named_buffers():
+            row["buffer_gap"] = buffer_gap(net, twin)
         row["prediction_agreement"] = float((our_predictions == their_predictions).mean())
         row["epoch_seconds"] = time.perf_counter() - start
         rows.append(row)
@@ -211,5 +278,6 @@ def train_lockstep(
     return history
 
 
-__all__ = ["EVAL_BATCH", "FRAMEWORKS", "make_torch_optimizer", "param_gap", "torch_evaluate",
-           "torch_train_epoch", "train_lockstep"]
+__all__ = ["EVAL_BATCH", "FRAMEWORKS", "buffer_gap", "hand_masks", "make_torch_optimizer",
+           "masked_layers", "param_gap", "record_masks", "torch_evaluate", "torch_train_epoch",
+           "train_lockstep"]

@@ -9,7 +9,17 @@ import pandas as pd
 
 from scratchnet import kernels
 from scratchnet.flat import FlatParameters, gather_parameters
-from scratchnet.layers import Conv2D, Dense, Flatten, Identity, Layer, MaxPool2D, ReLU
+from scratchnet.layers import (
+    BatchNorm2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    Layer,
+    MaxPool2D,
+    ReLU,
+)
 from scratchnet.layers.base import LayerProtocol, ShapeError, as_float_dtype, fmt_shape
 from scratchnet.layers.pool import MaxPoolReLU
 
@@ -332,7 +342,11 @@ def run_order(layers: list[LayerProtocol]) -> list[LayerProtocol]:
     return order
 
 
-VARIANTS = ("full", "shallow")
+VARIANTS = ("full", "shallow", "full-bn-dropout")
+
+#: The dropout probability of ``seed_network("full-bn-dropout")``: PyTorch's default, the
+#: rate Srivastava et al. (2014) use for fully connected layers.
+DROPOUT_P = 0.5
 
 
 def seed_network(
@@ -354,12 +368,23 @@ def seed_network(
 
         conv1 4@5x5 -> relu1 -> pool1 2x2 -> flatten1 (576) -> fc1 128 -> relu2 -> fc2 10
 
+    ``"full-bn-dropout"``: ``"full"`` with batch norm after each convolution (before its
+    ReLU and pooling) and dropout (``DROPOUT_P``) before the last layer::
+
+        conv1 -> bn1 -> relu1 -> pool1 -> conv2 -> bn2 -> relu2 -> pool2 -> flatten1
+        -> fc1 -> relu3 -> dropout1 -> fc2 -> identity1
+
+    Its convolutions and dense layers get the same initial weights as ``"full"``'s for the
+    same ``seed`` (batch norm starts at weight 1, bias 0, and draws nothing); the dropout
+    masks are drawn from the same generator, after the weights.
+
     Args:
-        variant: ``"full"`` or ``"shallow"``.
+        variant: one of ``VARIANTS``: ``"full"``, ``"shallow"`` or ``"full-bn-dropout"``.
         bias: the convolutions' bias: ``"untied"`` (the seed's, one per output position),
             ``"tied"`` (one per channel, as PyTorch) or None.
         dtype: ``np.float64`` or ``np.float32``.
-        seed: seeds the initialization; the same seed gives the same weights.
+        seed: seeds the initialization (and the dropout masks); the same seed gives the
+            same weights.
         init: ``"torch"`` (PyTorch's default initialization, the default) or ``"he"``.
     """
     if variant not in VARIANTS:
@@ -367,29 +392,33 @@ def seed_network(
     dtype = as_float_dtype(dtype)
     rng = np.random.default_rng(seed)
     common = {"dtype": dtype, "rng": rng, "init": init}
-    if variant == "full":
+    if variant == "shallow":
         return Sequential(
             Conv2D(1, 4, 5, bias=bias, input_shape=(1, 28, 28), **common),
             ReLU(),
             MaxPool2D(2),
-            Conv2D(4, 8, 5, bias=bias, input_shape=(4, 12, 12), **common),
-            ReLU(),
-            MaxPool2D(2),
             Flatten(),
-            Dense(128, 128, **common),
+            Dense(576, 128, **common),
             ReLU(),
             Dense(128, 10, **common),
-            Identity(),
         )
+    norm = variant == "full-bn-dropout"
     return Sequential(
         Conv2D(1, 4, 5, bias=bias, input_shape=(1, 28, 28), **common),
+        *([BatchNorm2D(4, dtype=dtype)] if norm else []),
+        ReLU(),
+        MaxPool2D(2),
+        Conv2D(4, 8, 5, bias=bias, input_shape=(4, 12, 12), **common),
+        *([BatchNorm2D(8, dtype=dtype)] if norm else []),
         ReLU(),
         MaxPool2D(2),
         Flatten(),
-        Dense(576, 128, **common),
+        Dense(128, 128, **common),
         ReLU(),
+        *([Dropout(DROPOUT_P, rng=rng)] if norm else []),
         Dense(128, 10, **common),
+        Identity(),
     )
 
 
-__all__ = ["VARIANTS", "Sequential", "ShapeError", "seed_network"]
+__all__ = ["DROPOUT_P", "VARIANTS", "Sequential", "ShapeError", "seed_network"]

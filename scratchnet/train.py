@@ -361,6 +361,7 @@ def train_epoch(
     progress: bool = True,
     bounds: Bounds = Bounds(),
     grad_norms: bool = True,
+    after_step: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
     """Train ``net`` one epoch on the batches ``epoch_batches(len(x), ..., epoch)``.
 
@@ -373,6 +374,9 @@ def train_epoch(
         bounds: when the run counts as diverged.
         grad_norms: record the ``grad_norm.<layer>`` metrics (bookkeeping after every
             step, outside the timed part; the training is the same without it).
+        after_step: called with the step number (from 1) after each step, outside the
+            timed part: e.g. to record the dropout masks the step drew
+            (``reference/lockstep.py`` hands them to the PyTorch twin).
 
     Raises:
         DivergenceError: a step's outputs, loss or gradient norm are not finite, or its
@@ -423,6 +427,8 @@ def train_epoch(
         for layer, layer_norm in norms.items():
             max_norms[layer] = max(layer_norm, max_norms.get(layer, -math.inf))  # all finite
         bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        if after_step is not None:
+            after_step(step)
     metrics = {"train_loss": total_loss / len(x), "train_acc": correct / len(x),
                "seconds": seconds}
     metrics.update({f"grad_norm.{layer}": norm for layer, norm in max_norms.items()})

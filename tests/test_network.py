@@ -24,15 +24,18 @@ from scratchnet import (
     seed_network,
 )
 from scratchnet.layers import MaxPoolReLU, ShapeError
-from scratchnet.network import infer_chunk
+from scratchnet.network import DROPOUT_P, infer_chunk
 from scratchnet.optim import SGD
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.synthetic_data import digits
 from tests.torch_check import check
 
 
-def assert_network_matches_twin(net: Sequential, x: np.ndarray, labels: np.ndarray) -> None:
-    """Logits, loss, every parameter gradient and the input gradient agree with the twin."""
+def assert_network_matches_twin(net: Sequential, x: np.ndarray, labels: np.ndarray,
+                                infer: bool = True) -> None:
+    """Logits, loss, every parameter gradient and the input gradient agree with the twin;
+    with ``infer``, ``net.infer``'s logits and predictions too (for a network without
+    batch norm or dropout, whose training and eval modes compute alike)."""
     twin = to_torch(net)
     loss_fn = SoftmaxCrossEntropy()
     logits = net.forward(x)
@@ -52,8 +55,9 @@ def assert_network_matches_twin(net: Sequential, x: np.ndarray, labels: np.ndarr
     for key, grad in net.named_grads().items():
         check(grad, t_params[key].grad.numpy(), dtype, key)
     check(grad_x, xt.grad.numpy(), dtype, "input gradient")
-    check(net.infer(x), t_logits.detach().numpy(), dtype, "infer logits")
-    assert np.array_equal(net.predict(x), t_logits.argmax(dim=1).numpy())
+    if infer:
+        check(net.infer(x), t_logits.detach().numpy(), dtype, "infer logits")
+        assert np.array_equal(net.predict(x), t_logits.argmax(dim=1).numpy())
 
 
 @pytest.mark.parametrize("variant", ["full", "shallow"])
@@ -396,6 +400,26 @@ def test_training_steps_then_eval_match_torch() -> None:
         for key, value in net.named_buffers().items():
             check(value, t_buffers[key].numpy(), np.float64, f"step {step} {key}")
         twin.zero_grad()
+
+
+def test_the_seed_network_with_batch_norm_and_dropout() -> None:
+    """``seed_network("full-bn-dropout")``: the full network's layers and initial weights,
+    batch norm after each convolution, dropout before fc2; a training step (the twin's
+    dropout applying scratchnet's mask) and then eval mode agree with its twin (float64
+    rule, 1e-12)."""
+    net, full = seed_network("full-bn-dropout", seed=3), seed_network("full", seed=3)
+    assert list(net.layers) == ["conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2",
+                                "pool2", "flatten1", "fc1", "relu3", "dropout1", "fc2",
+                                "identity1"]
+    assert net["dropout1"].p == DROPOUT_P and net["bn2"].num_features == 8
+    for key, value in full.named_params().items():
+        np.testing.assert_array_equal(net.named_params()[key], value)
+    rng = np.random.default_rng(3)
+    x, labels = digits(rng, 6, np.float64), rng.integers(0, 10, 6)
+    assert_network_matches_twin(net, x, labels, infer=False)
+    assert not net["dropout1"].mask.all()             # it dropped something
+    twin = to_torch(net).eval()                        # the buffers after that step
+    check(net.infer(x), twin(torch.from_numpy(x)).detach().numpy(), np.float64, "eval logits")
 
 
 def test_train_and_eval_set_every_layers_mode() -> None:

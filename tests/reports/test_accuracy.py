@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -14,7 +15,7 @@ from reports.workers import one_thread
 from scratchnet.data import load_dataset
 from tests.real_data import require_real_mnist
 
-QUICK = ["seed-shallow-1k", "full-mnist-untied", "float32-drift"]
+QUICK = ["seed-shallow-1k", "full-mnist-untied", "full-mnist-bn-dropout", "float32-drift"]
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +39,30 @@ def test_quick_report_writes_every_output(quick_report) -> None:
     assert "Produced by `scratchnet report --quick`" in text
     for name in QUICK:
         assert f"![accuracy and loss curves]({name}.png)" in text
+    # The batch-norm network's row sits right below the seed network's, with its buffer gap;
+    # the networks without buffers have none to show.
+    rows = [line for line in text.splitlines() if line.startswith("| [")]
+    assert [row.split("]")[0][3:] for row in rows] == QUICK
+    assert "largest buffer gap" in text and re.search(r"\| +buffer gap +\|", text)
+    assert rows[1].split("|")[9].strip() == "" and "e-" in rows[2].split("|")[9]
     assert "NumPy " + np.__version__ in text
     assert not list(out.glob(".*.tmp")), "temporary files left behind"
 
 
 def test_float64_runs_agree_with_pytorch(quick_report) -> None:
-    """In float64 scratchnet and the twin predict alike and their weights stay within the
-    project's float64 agreement bound (1e-12; measured about 1e-16 here)."""
+    """In float64 scratchnet and the twin predict alike every epoch and their weights, and
+    the batch norm's running statistics, stay within the project's float64 agreement bound
+    (1e-12; measured about 1e-16 for the weights here, 1e-15 for the statistics, which
+    stay below 1 in these 26 steps)."""
     _, results = quick_report
     for experiment, history in results:
         if experiment.dtype == "float64":
             assert (history["prediction_agreement"] == 1.0).all(), experiment.name
             assert history["param_gap"].max() < 1e-12, experiment.name
+            has_buffers = experiment.variant == "full-bn-dropout"
+            assert ("buffer_gap" in history) == has_buffers, experiment.name
+            if has_buffers:
+                assert history["buffer_gap"].max() < 1e-12, experiment.name
             np.testing.assert_array_equal(history["scratchnet_test_acc"],
                                           history["torch_test_acc"])
             assert history["scratchnet_train_loss"].iloc[-1] < np.log(10)  # it learned
@@ -86,6 +99,18 @@ def test_resume_keeps_finished_experiments(quick_report, monkeypatch, tmp_path) 
     again = accuracy.run_report(out, quick_run=True, only=QUICK[:1], resume=True,
                                 progress=False, download=False)
     pd.testing.assert_frame_equal(again[0][1], pd.read_csv(out / f"{QUICK[0]}.csv"))
+
+
+def test_the_batch_norm_experiment_is_the_seed_networks_with_its_layers_added() -> None:
+    """full-mnist-bn-dropout differs from full-mnist-untied (the row it sits below) in the
+    network only: same data, bias, dtype, optimizer and epochs, so the two compare."""
+    by_name = {e.name: e for e in accuracy.EXPERIMENTS}
+    names = list(by_name)
+    assert names.index("full-mnist-bn-dropout") == names.index("full-mnist-untied") + 1
+    bn, seed = by_name["full-mnist-bn-dropout"], by_name["full-mnist-untied"]
+    assert bn.variant == "full-bn-dropout" and seed.variant == "full"
+    differ = {k for k, v in bn.settings().items() if seed.settings()[k] != v}
+    assert differ == {"name", "title", "variant", "expected"}
 
 
 def test_unknown_experiment_is_named() -> None:
