@@ -9,9 +9,11 @@ One training *step* on a batch ``(x_b, y_b)``::
     optimizer.step()
 
 An *epoch* is one step per batch of :func:`epoch_batches`, a shuffle that depends only on
-``(seed, epoch)``. Nothing random is carried from one epoch to the next, so a run resumed
-from a checkpoint sees exactly the batches the uninterrupted run would have seen, and the
-PyTorch twin in ``reference/lockstep.py`` can be fed the very same batches.
+``(seed, epoch)``, and the masks its dropout layers draw come from generators seeded by
+``(seed, epoch, layer)`` too (:func:`seed_epoch`). Nothing random is carried from one epoch
+to the next, so a run resumed from a checkpoint sees exactly the batches and masks the
+uninterrupted run would have seen, and the PyTorch twin in ``reference/lockstep.py`` can be
+fed the very same batches.
 
 Epochs are numbered from 1. ``train`` returns the history, one row per epoch::
 
@@ -350,6 +352,16 @@ def all_grads(net: Sequential) -> dict[str, np.ndarray]:
     return {"all": flat.grads} if in_use else grads
 
 
+def seed_epoch(net: Sequential, seed: int, epoch: int) -> None:
+    """Give every layer that draws at random while it trains (a ``Dropout``: its ``rng``)
+    a generator seeded by ``(seed, epoch, its position)``, so that an epoch's masks, like
+    its batches, depend on nothing carried from the epochs before (a resumed run draws the
+    uninterrupted run's masks)."""
+    for position, layer in enumerate(net):
+        if isinstance(getattr(layer, "rng", None), np.random.Generator):
+            layer.rng = np.random.default_rng([seed, epoch, position])
+
+
 def train_epoch(
     net: Sequential,
     optimizer: Optimizer,
@@ -363,7 +375,8 @@ def train_epoch(
     grad_norms: bool = True,
     after_step: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
-    """Train ``net`` one epoch on the batches ``epoch_batches(len(x), ..., epoch)``.
+    """Train ``net`` one epoch on the batches ``epoch_batches(len(x), ..., epoch)``, its
+    dropout masks drawn as ``seed_epoch`` seeds them.
 
     Args:
         net, optimizer, loss_fn: the network, its optimizer and the loss.
@@ -389,6 +402,7 @@ def train_epoch(
         layer's gradient (before clipping) over the epoch's steps.
     """
     batches = epoch_batches(len(x), config.batch_size, config.seed, epoch)
+    seed_epoch(net, config.seed, epoch)
     total_loss, correct, seconds = 0.0, 0, 0.0
     max_norms: dict[str, float] = {}
     bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False)

@@ -380,28 +380,31 @@ def test_zip_error_is_what_a_truncated_npz_raises(saved: Path) -> None:
 # ----------------------------------------------------------------------------- resume
 
 
-@pytest.mark.parametrize("config", [SGD_MOMENTUM, ADAM, RMSPROP],
-                         ids=["sgd-momentum", "adam", "rmsprop"])
-def test_resume_equals_the_uninterrupted_run(tmp_path: Path, config: TrainConfig) -> None:
+@pytest.mark.parametrize("config, variant", [
+    (SGD_MOMENTUM, "full"), (ADAM, "full"), (RMSPROP, "full"), (SGD_MOMENTUM, "full-bn-dropout")],
+    ids=["sgd-momentum", "adam", "rmsprop", "bn-dropout"])
+def test_resume_equals_the_uninterrupted_run(tmp_path: Path, config: TrainConfig,
+                                             variant: str) -> None:
     """Stop after 2 of 4 epochs, resume into a differently initialized net: bitwise equal.
 
     Both runs do the same operations on the same numbers in the same order (the batches
-    depend only on seed and epoch; weights and optimizer state are restored exactly), so
-    every column but ``seconds`` and every final weight must be identical, not just close.
+    and the dropout masks depend only on seed and epoch; weights, running statistics and
+    optimizer state are restored exactly), so every column but ``seconds``, every final
+    weight and buffer must be identical, not just close.
     """
     x, y = block_images(100, seed=0)
     test_x, test_y = block_images(40, seed=1)
 
-    net = seed_network("full", seed=0)
+    net = seed_network(variant, seed=0)
     full = train(net, x, y, test_x, test_y, config, checkpoint=tmp_path / "full.npz",
                  progress=False)
 
     path = tmp_path / "split.npz"
-    first = train(seed_network("full", seed=0), x, y, test_x, test_y,
+    first = train(seed_network(variant, seed=0), x, y, test_x, test_y,
                   TrainConfig(**{**config.to_dict(), "epochs": 2}), checkpoint=path,
                   progress=False)
     assert len(first) == 2 and load_checkpoint(path).epoch == 2
-    resumed_net = seed_network("full", seed=99)  # other weights: resume must replace them
+    resumed_net = seed_network(variant, seed=99)  # other weights: resume must replace them
     resumed = train(resumed_net, x, y, test_x, test_y, config, checkpoint=path, resume=True,
                     progress=False)
 
@@ -412,6 +415,8 @@ def test_resume_equals_the_uninterrupted_run(tmp_path: Path, config: TrainConfig
         assert np.array_equal(resumed[column].to_numpy(), full[column].to_numpy()), column
     for key, value in net.named_params().items():
         assert np.array_equal(resumed_net.named_params()[key], value), key
+    for key, value in net.named_buffers().items():
+        assert np.array_equal(resumed_net.named_buffers()[key], value), key
     # The checkpoints at the end hold the same state too.
     a, b = load_checkpoint(tmp_path / "full.npz"), load_checkpoint(path)
     for key, value in a.optimizer_state.items():
