@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from reference.grade import GradingConfig, grade
-from reference.grade.sample import write_class
+from reference.grade.config import KindConfig
+from reference.grade.sample import CLASS_NAMES, write_class
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,12 +34,13 @@ def main(argv: list[str] | None = None) -> None:
         subs = Path(tmp) / "submissions"
         out = args.out or Path(tmp) / "results"
         write_class(subs, args.students)
+        config = GradingConfig(kinds={kind: KindConfig() for kind in CLASS_NAMES})
         start = time.perf_counter()
-        result = grade(subs, out, GradingConfig(), args.jobs, progress=True)
+        result = grade(subs, out, config, args.jobs, progress=True)
         seconds = time.perf_counter() - start
-    implementations = sum(len(s.kinds) for s in result.submissions)
+    implementations = sum(k.verdict != "not found" for s in result.submissions for k in s.kinds)
     print(f"graded {len(result.submissions)} submissions ({implementations} implementations, "
-          f"{len(GradingConfig().kinds)} kinds) in {seconds:.1f} s with {args.jobs} jobs "
+          f"{len(config.kinds)} kinds) in {seconds:.1f} s with {args.jobs} jobs "
           f"on {platform.processor() or platform.machine()} ({os.cpu_count()} cores); "
           f"{seconds / len(result.submissions):.2f} s per submission")
     print(f"sandbox: {result.sandbox}")
