@@ -150,14 +150,25 @@ class Finding:
         return lines
 
 
+def cause(run: Run, q: str) -> str | None:
+    """What went wrong with ``q`` in ``run``: None when it was computed (and is wrong);
+    else its error: for an exception raised in the user's code, its type and the line
+    that raised it (the same line raising with other shapes in its message is one cause),
+    for anything else the message itself."""
+    failure = run.failures.get(q)
+    if failure is None or run.error_where is None or failure != run.error:
+        return failure
+    return f"{failure.split(':')[0]} at {run.error_where}"
+
+
 def causes(runs: list[Run], q: str, failing: list[int]) -> list[list[int]]:
-    """``failing`` split by what went wrong with ``q``: one group per error message (an
-    exception or a protocol problem), then one for the configurations where it was
-    computed and is wrong. Two different errors, or an error and wrong numbers, are two
-    causes, and each is diagnosed on its own."""
+    """``failing`` split by what went wrong with ``q`` (``cause``): one group per error,
+    then one for the configurations where it was computed and is wrong. Two different
+    errors, or an error and wrong numbers, are two causes, and each is diagnosed on its
+    own."""
     groups: dict[str | None, list[int]] = {}
     for i in failing:
-        groups.setdefault(runs[i].failures.get(q), []).append(i)
+        groups.setdefault(cause(runs[i], q), []).append(i)
     return [groups[key] for key in sorted(groups, key=lambda k: (k is None, k or ""))]
 
 
@@ -189,7 +200,8 @@ def diagnose(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
         passing = [i for i in checked if i not in failing]
         for group in causes(runs, q, failing):
             error = runs[group[0]].failures.get(q)
-            earlier = [reported.get((i, error)) for i in group] if error else [None]
+            key = cause(runs[group[0]], q)
+            earlier = [reported.get((i, key)) for i in group] if error else [None]
             if earlier[0] is not None and all(f is earlier[0] for f in earlier):
                 earlier[0].also.append(q)                   # the same error, reported once
                 continue
@@ -213,7 +225,7 @@ def diagnose(kind: str, configs: list[Configuration], inputs: list[np.ndarray],
             parts = [] if finding.matches or error else _split(finding, group, passing, q,
                                                                runs, run_variant)
             if error:
-                reported.update({(i, error): finding for i in group})
+                reported.update({(i, key): finding for i in group})
             split = [finding_for(part) for part in parts]
             for found in split[1:]:
                 found.rest = not found.matches
