@@ -226,9 +226,15 @@ def train_lockstep(
     Returns:
         One row per epoch: ``epoch``; for ``f`` in (scratchnet, torch):
         ``f_train_loss, f_train_acc, f_test_loss, f_test_acc, f_seconds``; then
+<<<<<<< HEAD
         ``param_gap`` (largest absolute weight difference), for a network with buffers
         ``buffer_gap`` (largest absolute buffer difference), ``prediction_agreement``
         (fraction of test images both classify alike) and ``epoch_seconds`` (wall time of
+=======
+        ``param_gap`` (largest absolute weight difference), ``prediction_agreement``
+        (fraction of test images both classify alike), ``eval_seconds`` (wall time of the
+        two frameworks' evaluations on the test set) and ``epoch_seconds`` (wall time of
+>>>>>>> speed
         the whole epoch: both frameworks' steps, the pause, the evaluations and the
         comparison). ``df.attrs["config"]`` holds ``config.to_dict()``.
     """
@@ -258,10 +264,12 @@ def train_lockstep(
         time.sleep(pause)
         theirs = torch_train_epoch(twin, torch_optimizer, train_xt, train_yt, config, epoch,
                                    progress, before_step=hand)
+        evaluated = time.perf_counter()
         ours["test_loss"], ours["test_acc"], our_predictions = evaluate_predictions(
             net, test_x, test_y, EVAL_BATCH)
         theirs["test_loss"], theirs["test_acc"], their_predictions = torch_evaluate(
             twin, test_xt, test_yt)
+        eval_seconds = time.perf_counter() - evaluated
 
         row: dict[str, Any] = {"epoch": epoch}
         for name, metrics in zip(FRAMEWORKS, (ours, theirs), strict=True):
@@ -271,6 +279,7 @@ def train_lockstep(
         if net.named_buffers():
             row["buffer_gap"] = buffer_gap(net, twin)
         row["prediction_agreement"] = float((our_predictions == their_predictions).mean())
+        row["eval_seconds"] = eval_seconds
         row["epoch_seconds"] = time.perf_counter() - start
         rows.append(row)
     history = pd.DataFrame(rows)

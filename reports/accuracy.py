@@ -350,14 +350,17 @@ def write_report(
 
 def _overhead_line(results: list[tuple[Experiment, pd.DataFrame]]) -> list[str]:
     """The share of the experiments' time spent outside the two frameworks' training steps
-    (evaluation, comparison, batching), from the histories' ``epoch_seconds``."""
-    histories = [h for _, h in results if "epoch_seconds" in h]
+    and their evaluations on the test set (which the per-epoch figures need): comparing,
+    batching, bookkeeping; from the histories' ``epoch_seconds`` and ``eval_seconds``."""
+    histories = [h for _, h in results if {"epoch_seconds", "eval_seconds"} <= set(h)]
     if not histories:
         return []
     total = sum(h["epoch_seconds"].sum() for h in histories)
     steps = sum((h["scratchnet_seconds"] + h["torch_seconds"]).sum() for h in histories)
-    return ["", f"Outside the two frameworks' training steps (evaluating, comparing, "
-                f"batching): {1 - steps / total:.1%} of the experiments' time."]
+    evals = sum(h["eval_seconds"].sum() for h in histories)
+    return ["", f"Outside the two frameworks' training steps and evaluations (comparing, "
+                f"batching): {1 - (steps + evals) / total:.1%} of the experiments' time "
+                f"(the evaluations: {evals / total:.1%})."]
 
 
 def _finished(out_dir: Path, experiment: Experiment) -> pd.DataFrame | None:

@@ -54,12 +54,15 @@ import argparse
 import datetime as dt
 import errno
 import math
+import multiprocessing
 import os
 import re
 import shlex
 import statistics
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +70,7 @@ import pandas as pd
 
 from reference.lockstep import train_lockstep
 from reference.twin import to_torch
-from reports.machine import description
+from reports.machine import cpu_line, description
 from reports.steps import (
     INFER_BATCH,
     LR,
@@ -117,7 +120,7 @@ from scratchnet.network import infer_chunk
 from scratchnet.train import TrainConfig
 
 SPEED_DIR = Path(__file__).parent / "speed"  # the committed results
-OUTPUTS = ("bench.csv", "bias.csv", "memory.csv", "overhead.csv", "bench.md")
+OUTPUTS = ("bench.csv", "bias.csv", "load.csv", "memory.csv", "overhead.csv", "bench.md")
 INFER_IMAGES = 10_000              # images per inference pass: the test set's size
 #: The training grid of a full run: batch sizes, dtypes, bias modes (the first bias mode
 #: is also the one of the README's path and of inference).
@@ -132,23 +135,41 @@ ALLOCATOR_KEPT = "glibc malloc, keeping freed memory (no mmap'd blocks, no trimm
 QUIET_TIMEOUT = 30.0               # full run: wait up to this long for other processes...
 BUSY_CORES = 0.25                  # ...and redo a row whose background load exceeded this
 BUSY_RETRIES = 2
-ROW_SECONDS = 20.0                 # timed seconds of a speed row (quick: QUICK_SECONDS)...
-BIAS_SECONDS = 20.0                # ...and of an untied-vs-tied row. With 10 s (about 23
-                                   # rounds) per-round ratios had IQRs of 0.07-0.34 and row
-                                   # ratios moved by up to 0.1 between runs of the same code
+#: Every row is timed in this many fresh processes (a --quick run: one); the row shown is
+#: the one whose ratio is their median. One process's ratio is one draw from a spread:
+#: torch's float64 batch-64 step took 4.4-8.6 ms in four processes one after another
+#: (reports/speed/history.md), whatever the length of the row.
+PROCESSES = 3
+ROW_SECONDS = 6.0                  # timed seconds of a speed row in each process (quick:
+BIAS_SECONDS = 6.0                 # QUICK_SECONDS), and of an untied-vs-tied row
+#: What the server of the fresh processes imports once (:func:`in_fresh_processes`); not
+#: this module, which a ``python -m reports.bench`` child imports as its main module.
+FORK_PRELOAD = ("numpy", "pandas", "torch", "reference.twin", "reports.steps")
+LOAD_BATCH = 64                    # the batch of the under-load rows
+#: The background process of the under-load rows: it keeps one core busy until it is
+#: killed (a browser tab, a test suite beside the training).
+BUSY_LOOP = (sys.executable, "-c", "while True: pass")
 
 SPEED_COLUMNS = [
     "task", "dtype", "bias", "batch", "scratchnet_ms", "torch_ms", "scratchnet_img_s",
     "torch_img_s", "ratio", "ratio_iqr", "scratchnet_gflops", "torch_gflops", "peak_gflops",
     "peak_fraction", "scratchnet_faults", "torch_faults", "blocks", "background_cpu",
+    "process_ratios",
 ]
 BIAS_COLUMNS = [
     "dtype", "batch", "tied_ms", "untied_ms", "untied_over_tied", "ratio_iqr", "blocks",
-    "background_cpu",
+    "background_cpu", "process_ratios",
 ]
+LOAD_COLUMNS = [
+    "task", "dtype", "bias", "batch", "quiet_ms", "loaded_ms", "loaded_over_quiet",
+    "torch_quiet_ms", "torch_loaded_ms", "loaded_ratio", "background_cpu", "load_cpu",
+    "process_ratios",
+]
+#: The column whose median over the processes picks the row shown, per kind of row.
+MEDIAN_OF = {"speed": "ratio", "bias": "untied_over_tied", "load": "loaded_over_quiet"}
 OVERHEAD_COLUMNS = [
-    "run", "train_images", "test_images", "batch", "epoch_s", "steps_s", "outside_fraction",
-    "background_cpu",
+    "run", "train_images", "test_images", "batch", "epoch_s", "steps_s", "eval_s",
+    "outside_fraction", "background_cpu",
 ]
 #: The accuracy report's two kinds of experiment (reports/accuracy.py): (training images,
 #: batch), each tested on the test set (``INFER_IMAGES``).
@@ -190,7 +211,8 @@ def bench_report_overhead(what: str, train_images: int, test_images: int, batch:
                           epochs: int = 1) -> dict[str, float | int | str]:
     """One row of the overhead table: ``train_lockstep`` as the accuracy report runs it
     (one thread, no pause between the frameworks; ``reports/workers.py``) on random images,
-    and the share of its time outside the two frameworks' training steps."""
+    and the share of its time outside the two frameworks' training steps and their
+    evaluations on the test set."""
     x, labels = random_batch(train_images, "float64", seed=2)
     test_x, test_labels = random_batch(test_images, "float64", seed=3)
     net = seed_network("full", bias="untied", dtype=np.float64, seed=0)
@@ -200,20 +222,24 @@ def bench_report_overhead(what: str, train_images: int, test_images: int, batch:
             net, x, labels, test_x, test_labels, config, progress=False, pause=0.0))
     total = history["epoch_seconds"].sum()
     steps = (history["scratchnet_seconds"] + history["torch_seconds"]).sum()
+    evals = history["eval_seconds"].sum()
     return {"run": what, "train_images": train_images, "test_images": test_images,
             "batch": batch, "epoch_s": total / epochs, "steps_s": steps / epochs,
-            "outside_fraction": 1 - steps / total, "background_cpu": background}
+            "eval_s": evals / epochs, "outside_fraction": 1 - (steps + evals) / total,
+            "background_cpu": background}
 
 
 def committed_report(path: Path = REPORT_README) -> dict[str, float]:
     """What the committed accuracy report's README says of its run: ``minutes`` (its wall
-    time) and ``outside_fraction`` (its share outside the training steps), where it says."""
+    time) and ``outside_fraction`` (its share outside the training steps and evaluations),
+    where it says."""
     try:
         text = path.read_text()
     except OSError:
         return {}
     found = {"minutes": re.search(r" in ([0-9.]+) minutes", text),
-             "outside_fraction": re.search(r"training steps \(.*?\): ([0-9.]+)% of", text)}
+             "outside_fraction": re.search(
+                 r"training steps and evaluations \(.*?\): ([0-9.]+)% of", text)}
     scale = {"minutes": 1.0, "outside_fraction": 0.01}
     return {key: float(m.group(1)) * scale[key] for key, m in found.items() if m}
 
@@ -270,6 +296,72 @@ def bench_bias(dtype: str, batch: int, seconds: float = BIAS_SECONDS, quick: boo
         "blocks": min(timings["tied"].blocks, timings["untied"].blocks),
         "background_cpu": background,
     }
+
+
+def bench_load(dtype: str, bias: str, seconds: float, quick: bool = False,
+               batch: int = LOAD_BATCH) -> list[dict[str, float | int | str]]:
+    """The under-load rows: the ``train`` and ``train_readme`` steps (and torch's) timed as
+    :func:`bench_train` times them, first on the machine as it is, then again while a
+    background process (``BUSY_LOOP``, started and killed here) keeps one core busy.
+
+    Returns:
+        One row per task, the columns of ``LOAD_COLUMNS``: ``quiet_ms`` and ``loaded_ms``
+        (scratchnet's step without and with the busy core), ``loaded_over_quiet``,
+        torch's two times, ``loaded_ratio`` (scratchnet's loaded step over torch's
+        loaded step), ``background_cpu`` (others' load while the quiet rows were timed)
+        and ``load_cpu`` (others' load, the busy loop's included, under load).
+    """
+    quiet = bench_train(dtype, bias, batch, seconds, quick, readme=True)
+    busy = subprocess.Popen(BUSY_LOOP)
+    try:
+        loaded = bench_train(dtype, bias, batch, seconds, quick, readme=True)
+    finally:
+        busy.kill()
+        busy.wait()
+    return [{"task": q["task"], "dtype": dtype, "bias": bias, "batch": batch,
+             "quiet_ms": q["scratchnet_ms"], "loaded_ms": b["scratchnet_ms"],
+             "loaded_over_quiet": b["scratchnet_ms"] / q["scratchnet_ms"],
+             "torch_quiet_ms": q["torch_ms"], "torch_loaded_ms": b["torch_ms"],
+             "loaded_ratio": b["ratio"], "background_cpu": q["background_cpu"],
+             "load_cpu": b["background_cpu"]}
+            for q, b in zip(quiet, loaded, strict=True)]
+
+
+def _fresh_process_call(fn: Callable[..., dict | list[dict]], *args: object
+                        ) -> list[dict]:
+    """In a fresh process: keep freed memory (as the parent does), then ``fn(*args)``'s
+    rows."""
+    keep_freed_memory()
+    got = fn(*args)
+    return got if isinstance(got, list) else [got]
+
+
+def in_fresh_processes(fn: Callable[..., dict | list[dict]], args: tuple, processes: int,
+                       median_of: str) -> list[dict]:
+    """``fn(*args)``'s rows timed in ``processes`` fresh processes, one after another;
+    for each row, the one whose ``median_of`` is the median over the processes (the lower
+    median for an even count), so its columns stay those of one timing.
+
+    The processes are forked from a server that has imported the heavy libraries
+    (``FORK_PRELOAD``; multiprocessing's ``forkserver``): fresh (no allocation or timing
+    history, no threads of an earlier row) and started in a fraction of a second. Each
+    row gains ``process_ratios``, the processes' ``median_of`` values in order, and its
+    ``background_cpu`` becomes the largest of the processes'.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(FORK_PRELOAD))
+    runs = []
+    for _ in range(processes):
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            runs.append(pool.submit(_fresh_process_call, fn, *args).result())
+    rows = []
+    for timings in zip(*runs, strict=True):
+        values = [row[median_of] for row in timings]
+        chosen = dict(sorted(timings, key=lambda row: row[median_of])[(len(timings) - 1) // 2])
+        chosen["background_cpu"] = max(row["background_cpu"] for row in timings)
+        chosen["process_ratios"] = " ".join(f"{v:.3f}" for v in values)
+        rows.append(chosen)
+    return rows
 
 
 def _check_finite(net: Sequential, whose: str) -> None:
@@ -369,12 +461,44 @@ def _bias_section(bias: pd.DataFrame | None) -> list[str]:
     ]
 
 
+def _processes(n: int) -> str:
+    """``n`` processes in words: ``"one fresh process"``, ``"3 fresh processes"``."""
+    return "one fresh process" if n == 1 else f"{n} fresh processes"
+
+
+def _median_process(n: int) -> str:
+    """Which process's row a table shows, in words."""
+    return "that process's" if n == 1 else "the one of the process with the median ratio"
+
+
+def _load_section(load: pd.DataFrame | None) -> list[str]:
+    """The lines of the under-load section (none without a table)."""
+    if load is None or not len(load):
+        return []
+    return [
+        "## Under load: one core kept busy by another process",
+        "",
+        f"The batch-{LOAD_BATCH} training steps (`train` and `train_readme`) and PyTorch's, "
+        "timed as the speed rows are, first on the machine as it is (`quiet_ms`, "
+        "`torch_quiet_ms`), then while a process the benchmark starts and kills "
+        f"(`{' '.join(BUSY_LOOP[1:])}`) keeps one of the cores busy (`loaded_ms`, "
+        "`torch_loaded_ms`): a browser or a test suite beside the training. "
+        "`loaded_over_quiet` = loaded_ms / quiet_ms; `loaded_ratio`: scratchnet's loaded "
+        "step over PyTorch's (below 1: scratchnet is faster under the same load). "
+        "`background_cpu`: others' load during the quiet timing; `load_cpu`: during the "
+        "loaded one, the busy process included (about 1).",
+        "",
+        _markdown_table(load),
+        "",
+    ]
+
+
 def _overhead_section(overhead: pd.DataFrame | None) -> list[str]:
     """The lines of the report-overhead section (none without a table)."""
     if overhead is None or not len(overhead):
         return []
     return [
-        "## The accuracy report's time outside the training steps",
+        "## The accuracy report's time outside the training steps and evaluations",
         "",
         "`reference.lockstep.train_lockstep` as the accuracy report runs it (each experiment "
         "in a process with one thread, no pause between the two frameworks), for one epoch "
@@ -382,8 +506,9 @@ def _overhead_section(overhead: pd.DataFrame | None) -> list[str]:
         "their size, training and test images in the same proportion. `epoch_s`: the "
         "epoch's wall time (both frameworks' steps, then evaluating the test set on both, "
         "comparing their weights); "
-        "`steps_s`: the two frameworks' training steps in it; `outside_fraction` = 1 - "
-        "steps_s / epoch_s.",
+        "`steps_s`: the two frameworks' training steps in it; `eval_s`: their evaluations "
+        "(the report's per-epoch figures need them); `outside_fraction` = 1 - "
+        "(steps_s + eval_s) / epoch_s.",
         "",
         _markdown_table(overhead, percent=["outside_fraction"]),
         "",
@@ -393,12 +518,14 @@ def _overhead_section(overhead: pd.DataFrame | None) -> list[str]:
 def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, float],
                     info: dict[str, str], command: str, quick: bool,
                     infer_images: int = INFER_IMAGES, bias: pd.DataFrame | None = None,
-                    overhead: pd.DataFrame | None = None) -> str:
+                    overhead: pd.DataFrame | None = None, load: pd.DataFrame | None = None,
+                    processes: int = PROCESSES) -> str:
     """The report: header (machine, versions, threads, command), how to read, tables.
 
     ``bias`` is the table of :func:`bench_bias` (``None`` or empty: the run did not compare
     the two bias modes, and its section says so); ``overhead`` that of
-    :func:`bench_report_overhead` (``None``: no such section).
+    :func:`bench_report_overhead` and ``load`` that of :func:`bench_load` (``None``: no
+    such section); ``processes``: how many processes each row was timed in.
     """
     net = seed_network("full")
     flops = flop_table(net)
@@ -410,6 +537,10 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
         f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} by `{command}` "
         "(run from the repository root).",
+        "",
+        f"**CPU**: {cpu_line(info)}. The ratios depend on it: on an AMD EPYC "
+        "with AVX2 only (Zen 3, 1 MiB of L2 per core) scratchnet's lead over PyTorch was a "
+        "third smaller than with AVX-512 (issue 24).",
     ]
     if quick:
         lines += ["", "**Quick run**: few and short blocks; the numbers are rough."]
@@ -419,7 +550,9 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
         pd.DataFrame(list(info.items()), columns=["item", "value"]).to_markdown(index=False),
         "",
-        "Thread settings are the defaults, recorded, not changed. The C allocator is told "
+        "Thread settings are the defaults, recorded, not changed, except that scratchnet's "
+        "network passes run NumPy's BLAS on one thread (`scratchnet/threads.py`, which says "
+        "why); PyTorch runs with its defaults. The C allocator is told "
         "to keep the memory that is freed (`keep_freed_memory` in `reports/timing.py`): "
         "with glibc's defaults, PyTorch's times include page faults for memory handed back "
         "to the kernel and taken again, as many or as few as the process's allocation "
@@ -441,15 +574,21 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "at a time without recording anything for backward; torch's model under "
         "`torch.inference_mode()`). Random images, the full seed network, the same "
         "weights in both frameworks.",
+        f"- Every row is timed in {_processes(processes)}, one after another; "
+        f"the row shown is {_median_process(processes)} (its ratio; the bias "
+        "table: its `untied_over_tied`; the under-load table: its `loaded_over_quiet`), "
+        "and `process_ratios` lists that ratio in each process. `background_cpu` is the "
+        "largest of the processes'.",
         "- `scratchnet_ms`, `torch_ms`: median time per step (per whole "
         f"{infer_images:,}-image pass for `infer`) over `blocks` interleaved blocks of about "
         f"{BLOCK_SECONDS * 1e3:g} ms each, with {PAUSE_SECONDS:g} s pauses between blocks so "
         "OpenBLAS's spinning thread does not slow torch down.",
         "- `ratio` = scratchnet_ms / torch_ms: **below 1 means scratchnet is faster**. Ratios "
-        "from one process vary about +-0.05, absolute times 15-25% between runs (more on "
-        "a busy host). `ratio_iqr`: interquartile range of the ratios of the individual "
-        "rounds (one scratchnet block against the torch block next to it); a difference "
-        "smaller than that between two rows is noise.",
+        "from one process vary by 0.05-0.1 between processes (a float64 row by up to a "
+        "third), absolute times 15-25% between runs (more on a busy host). `ratio_iqr`: "
+        "interquartile range of the ratios of the individual rounds (one scratchnet block "
+        "against the torch block next to it); a difference smaller than that between two "
+        "rows is noise.",
         f"- `*_gflops`: achieved GFLOP/s, counting {infer_flops:,} FLOPs per image for "
         f"inference and {train_flops:,} per image for a training step (table below). "
         f"`peak_gflops`: NumPy's own {MATMUL_SIZE}x{MATMUL_SIZE} matmul in that dtype on this "
@@ -472,11 +611,12 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "covers (ratios: scratchnet time / PyTorch time; `rows`: how many rows it covers). "
         "The untied bias's extra time is `untied_over_tied - 1` from the untied-vs-tied "
         "table, not the difference of two `train` rows. The accuracy report's minutes and "
-        "its share of time outside the training steps are what its committed run says "
+        "its share of time outside the training steps and evaluations are what its "
+        "committed run says "
         "(`reports/accuracy/README.md`), not measured by this run; the overhead table "
         "below shows that share per epoch of each kind of its experiments.",
         "",
-        _markdown_table(target_table(speed, memory, bias, committed_report())),
+        _markdown_table(target_table(speed, memory, bias, committed_report(), load)),
         "",
         "## Speed",
         "",
@@ -486,6 +626,7 @@ def render_markdown(speed: pd.DataFrame, memory: pd.DataFrame, peaks: dict[str, 
         "",
         *_bias_section(bias),
         "",
+        *_load_section(load),
         *_overhead_section(overhead),
         "## Work per image",
         "",
@@ -530,6 +671,13 @@ def _overhead_summary(row: dict) -> str:
             f"{row['outside_fraction']:.1%}")
 
 
+def _load_summary(row: dict) -> str:
+    """An under-load row in a progress line."""
+    return (f"quiet {row['quiet_ms']:.3f} ms, loaded {row['loaded_ms']:.3f} ms "
+            f"({row['loaded_over_quiet']:.2f}x), torch loaded {row['torch_loaded_ms']:.3f} ms, "
+            f"ratio {row['loaded_ratio']:.2f}")
+
+
 def _bias_summary(row: dict) -> str:
     """A bias row in a progress line."""
     return (f"tied {row['tied_ms']:.3f} ms, untied {row['untied_ms']:.3f} ms, untied/tied "
@@ -562,6 +710,7 @@ def run_benchmark(
     infer_images: int = INFER_IMAGES,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
+    processes: int | None = None,
 ) -> pd.DataFrame:
     """Run every configuration, write ``bench.csv``, ``bias.csv``, ``memory.csv``,
     ``overhead.csv``, ``bench.md``.
@@ -585,12 +734,15 @@ def run_benchmark(
         infer_images: images per inference pass (``INFER_IMAGES``, the test set's size).
         command: the command line written in the report (default: rebuilt from arguments).
         log: called with a progress line per row (e.g. ``print``).
+        processes: fresh processes each row is timed in (:func:`in_fresh_processes`;
+            default ``PROCESSES``, 1 with ``quick``). The report-overhead rows run here.
 
     Returns:
         The speed table (columns ``SPEED_COLUMNS``); the memory table is in
         ``.attrs["memory"]``, the untied-vs-tied table (``BIAS_COLUMNS``) in
-        ``.attrs["bias"]``, the report-overhead table (``OVERHEAD_COLUMNS``) in
-        ``.attrs["overhead"]``, the matmul peaks in ``.attrs["peaks"]``.
+        ``.attrs["bias"]``, the under-load table (``LOAD_COLUMNS``) in ``.attrs["load"]``,
+        the report-overhead table (``OVERHEAD_COLUMNS``) in ``.attrs["overhead"]``, the
+        matmul peaks in ``.attrs["peaks"]``.
     """
     if seconds_per_config is not None:
         seconds = bias_seconds = seconds_per_config
@@ -598,6 +750,8 @@ def run_benchmark(
         seconds, bias_seconds = ((QUICK_SECONDS, QUICK_SECONDS) if quick
                                  else (ROW_SECONDS, BIAS_SECONDS))
     say = log or (lambda _msg: None)
+    if processes is None:
+        processes = 1 if quick else PROCESSES
     out = check_outputs(out_dir)
     allocator = (ALLOCATOR_KEPT if keep_freed_memory()
                  else "the C library's default (it has no glibc mallopt)")
@@ -607,15 +761,20 @@ def run_benchmark(
     peaks = {d: matmul_peak_gflops(d, repeats=2 if quick else 5) for d in dtypes}
     say("matmul peak: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
 
-    def measure(label: str | Callable[[dict], str], bench_rows: Callable[[], dict | list[dict]],
-                describe: Callable[[dict], str] = _speed_summary) -> list[dict]:
-        """Time one row (or the rows one timing gives; ``label`` then names each from it);
-        in a full run, redo it (``BUSY_RETRIES`` times at most) if others used the CPU."""
+    def measure(label: str | Callable[[dict], str], fn: Callable, args: tuple,
+                kind: str = "speed", describe: Callable[[dict], str] = _speed_summary,
+                fresh: bool = True) -> list[dict]:
+        """Time one row (or the rows one timing gives; ``label`` then names each from it),
+        ``fn(*args)``, in ``processes`` fresh processes (``fresh``; else here); in a full
+        run, redo it (``BUSY_RETRIES`` times at most) if others used the CPU."""
         best = None
         for attempt in range(1 if quick else 1 + BUSY_RETRIES):
             wait_for_quiet(0.0 if quick else QUIET_TIMEOUT)
-            got = bench_rows()
-            got = got if isinstance(got, list) else [got]
+            if fresh:
+                got = in_fresh_processes(fn, args, processes, MEDIAN_OF[kind])
+            else:
+                got = fn(*args)
+                got = got if isinstance(got, list) else [got]
             background = got[0]["background_cpu"]
             if best is None or background < best[0]["background_cpu"]:
                 best = got
@@ -634,8 +793,7 @@ def run_benchmark(
             for batch in batches:
                 train, *readme = measure(
                     lambda row: f"{row['task']} {row['dtype']} {row['bias']} batch {row['batch']}",
-                    lambda d=dtype, b=bias, n=batch:
-                    bench_train(d, b, n, seconds, quick, readme=b == biases[0]))
+                    bench_train, (dtype, bias, batch, seconds, quick, bias == biases[0]))
                 rows.append(train)
                 readme_rows += readme
         rows += readme_rows
@@ -643,26 +801,32 @@ def run_benchmark(
     if {"untied", "tied"} <= set(biases):
         for dtype in dtypes:
             for batch in batches:
-                bias_rows.extend(measure(f"untied vs tied {dtype} batch {batch}",
-                                         lambda d=dtype, n=batch:
-                                         bench_bias(d, n, bias_seconds, quick),
+                bias_rows.extend(measure(f"untied vs tied {dtype} batch {batch}", bench_bias,
+                                         (dtype, batch, bias_seconds, quick), kind="bias",
                                          describe=_bias_summary))
     for dtype in dtypes:
-        rows.extend(measure(f"infer {dtype}", lambda d=dtype:
-                            bench_infer(d, biases[0], seconds, quick, infer_images)))
+        rows.extend(measure(f"infer {dtype}", bench_infer,
+                            (dtype, biases[0], seconds, quick, infer_images)))
+    load_rows = []
+    for dtype in dtypes:
+        load_rows.extend(measure(
+            lambda row: f"under load: {row['task']} {row['dtype']} batch {row['batch']}",
+            bench_load, (dtype, biases[0], seconds, quick), kind="load",
+            describe=_load_summary))
     overhead_rows = []
     for what, train_images, test_images, batch in OVERHEAD_RUNS:
         scale = QUICK_SCALE if quick else 1
         overhead_rows.extend(measure(
-            f"report overhead, {what}",
-            lambda w=what, n=train_images // scale, t=test_images // scale, b=batch:
-            bench_report_overhead(w, n, t, b), describe=_overhead_summary))
+            f"report overhead, {what}", bench_report_overhead,
+            (what, train_images // scale, test_images // scale, batch),
+            describe=_overhead_summary, fresh=False))
     overhead = pd.DataFrame(overhead_rows, columns=OVERHEAD_COLUMNS)
     speed = pd.DataFrame(rows)
     speed["peak_gflops"] = speed["dtype"].map(peaks)
     speed["peak_fraction"] = speed["scratchnet_gflops"] / speed["peak_gflops"]
     speed = speed[SPEED_COLUMNS]
     bias_table = pd.DataFrame(bias_rows, columns=BIAS_COLUMNS)
+    load = pd.DataFrame(load_rows, columns=LOAD_COLUMNS)
 
     memory = pd.DataFrame([measure_train_memory(d, biases[0]) for d in dtypes])[MEMORY_COLUMNS]
     say("memory: " + ", ".join(f"{r.dtype} peak {r.traced_peak_mb:.1f} MB vs needed "
@@ -675,13 +839,18 @@ def run_benchmark(
             command += f" --seconds {seconds_per_config:g}"
         if infer_images != INFER_IMAGES:
             command += f" --images {infer_images}"
+        if processes != (1 if quick else PROCESSES):
+            command += f" --processes {processes}"
     _write_atomic(out / "bench.csv", speed.to_csv(index=False))
     _write_atomic(out / "bias.csv", bias_table.to_csv(index=False))
+    _write_atomic(out / "load.csv", load.to_csv(index=False))
     _write_atomic(out / "memory.csv", memory.to_csv(index=False))
     _write_atomic(out / "overhead.csv", overhead.to_csv(index=False))
     _write_atomic(out / "bench.md", render_markdown(speed, memory, peaks, info, command, quick,
-                                                    infer_images, bias_table, overhead))
+                                                    infer_images, bias_table, overhead, load,
+                                                    processes))
     speed.attrs["memory"], speed.attrs["bias"] = memory, bias_table
+    speed.attrs["load"] = load
     speed.attrs["overhead"] = overhead
     speed.attrs["peaks"] = peaks
     return speed
@@ -700,6 +869,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"timed seconds per configuration (default {ROW_SECONDS:g}, "
                              f"untied-vs-tied rows {BIAS_SECONDS:g}; {QUICK_SECONDS:g} with "
                              "--quick)")
+    parser.add_argument("--processes", type=positive_int, default=None,
+                        help=f"fresh processes each row is timed in, the median shown "
+                             f"(default {PROCESSES}; 1 with --quick)")
     parser.add_argument("--images", type=positive_int, default=INFER_IMAGES,
                         help=f"images per inference pass (default {INFER_IMAGES})")
     parser.add_argument("--batches", type=positive_ints, default=None,
@@ -734,7 +906,8 @@ def run_from_args(args: argparse.Namespace, argv: Sequence[str]) -> None:
             grid[key] = getattr(args, key)
     speed = run_benchmark(
         out_dir=out, quick=args.quick, seconds_per_config=args.seconds,
-        infer_images=args.images, command=shlex.join(["python", "-m", "reports.bench", *argv]),
+        infer_images=args.images, processes=args.processes,
+        command=shlex.join(["python", "-m", "reports.bench", *argv]),
         log=lambda msg: print(msg, file=sys.stderr, flush=True), **grid,
     )
     print(_markdown_table(speed, percent=["peak_fraction"]))

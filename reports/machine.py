@@ -34,17 +34,77 @@ def cpu_model() -> str:
         return platform.processor() or "unknown"
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f
+                         if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+def vector_extensions(flags: set[str] | None = None) -> str:
+    """The widest vector instructions the CPU has, as the speed figures depend on them:
+    ``AVX-512``, ``AVX2 (no AVX-512)``, ``no AVX2``, or ``unknown`` without flags."""
+    flags = cpu_flags() if flags is None else flags
+    if not flags:
+        return "unknown"
+    if "avx512f" in flags:
+        return "AVX-512"
+    return "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
+
+
+def _size(text: str) -> str:
+    """A sysfs cache size (``1024K``) in KiB or MiB (``1 MiB``)."""
+    kib = int(text.rstrip("K")) if text.endswith("K") else int(text) // 1024
+    return f"{kib // 1024} MiB" if kib >= 1024 and kib % 1024 == 0 else f"{kib} KiB"
+
+
+def cache_sizes(root: str | Path = "/sys/devices/system/cpu/cpu0/cache") -> str:
+    """The data caches one core sees, from sysfs, e.g. ``L1d 32 KiB, L2 1 MiB, L3 32 MiB``
+    (the L3 is shared by the cores); ``unknown`` where sysfs does not say."""
+    found = []
+    for index in sorted(Path(root).glob("index*")):
+        try:
+            level, kind, size = ((index / name).read_text().strip()
+                                 for name in ("level", "type", "size"))
+            found.append((int(level), kind, _size(size)))
+        except (OSError, ValueError):
+            continue
+    caches = [f"L{level}{'d' if kind == 'Data' else ''} {size}"
+              for level, kind, size in sorted(found) if kind != "Instruction"]
+    return ", ".join(caches) or "unknown"
+
+
 def machine_facts() -> dict[str, str]:
-    """The CPU, its cores and the operating system with the architecture."""
-    return {"CPU": cpu_model(), "cores": str(os.cpu_count()),
+    """The CPU (model, vector extensions, caches), its cores and the operating system with
+    the architecture."""
+    return {"CPU": cpu_model(), "vector extensions": vector_extensions(),
+            "caches (per core; L3 shared)": cache_sizes(), "cores": str(os.cpu_count()),
             "system": f"{platform.system()} {platform.machine()}"}
+
+
+def _cpu_details(info: dict[str, str]) -> list[str]:
+    """What ``info`` says of the CPU besides its model: vector extensions, caches."""
+    return [info[key] for key in ("vector extensions", "caches (per core; L3 shared)")
+            if info.get(key)]
+
+
+def cpu_line(info: dict[str, str] | None = None) -> str:
+    """The CPU of ``info`` (default: this one) in a line, e.g. ``AMD EPYC, AVX-512, L1d 32
+    KiB, L2 1 MiB, L3 32 MiB``: the model, then its vector extensions and caches."""
+    info = machine_facts() if info is None else info
+    return ", ".join([info.get("CPU", "unknown"), *_cpu_details(info)])
 
 
 def machine_line(info: dict[str, str] | None = None) -> str:
     """The machine of ``info`` (default: this one) in a few words, e.g. ``2 cores,
-    Intel(R) Xeon(R) Processor, Linux x86_64``."""
+    AMD EPYC (AVX2 (no AVX-512); L1d 32 KiB, L2 1 MiB, L3 32 MiB), Linux x86_64``."""
     info = machine_facts() if info is None else info
-    return f"{info['cores']} cores, {info['CPU']}, {info['system']}"
+    details = _cpu_details(info)
+    cpu = f"{info['CPU']} ({'; '.join(details)})" if details else info["CPU"]
+    return f"{info['cores']} cores, {cpu}, {info['system']}"
 
 
 

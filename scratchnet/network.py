@@ -22,6 +22,7 @@ from scratchnet.layers import (
 )
 from scratchnet.layers.base import LayerProtocol, ShapeError, as_float_dtype, fmt_shape
 from scratchnet.layers.pool import MaxPoolReLU
+from scratchnet.threads import network_threads
 
 #: Images per pass in ``Sequential.infer`` in float32; float64 passes half as many, so that
 #: a pass's arrays take the same bytes (see ``infer_chunk``).
@@ -187,9 +188,11 @@ class Sequential:
         return None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """``x: (N, C, H, W)`` -> ``logits: (N, K)``; the layers run in ``run_order``."""
-        for layer in self.run_order:
-            x = layer.forward(x)
+        """``x: (N, C, H, W)`` -> ``logits: (N, K)``; the layers run in ``run_order``,
+        with NumPy's BLAS on ``network_threads`` (``scratchnet/threads.py``)."""
+        with network_threads():
+            for layer in self.run_order:
+                x = layer.forward(x)
         return x
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
@@ -199,10 +202,11 @@ class Sequential:
         never needs it) and None is returned.
         """
         layers = self.run_order
-        for i, layer in enumerate(reversed(layers)):
-            if i == len(layers) - 1 and not need_input_grad and isinstance(layer, Conv2D):
-                return layer.backward(grad, need_input_grad=False)
-            grad = layer.backward(grad)
+        with network_threads():
+            for i, layer in enumerate(reversed(layers)):
+                if i == len(layers) - 1 and not need_input_grad and isinstance(layer, Conv2D):
+                    return layer.backward(grad, need_input_grad=False)
+                grad = layer.backward(grad)
         return grad
 
     def train(self, mode: bool = True) -> Sequential:
@@ -260,11 +264,12 @@ class Sequential:
                 layer.training = False
             chunk = infer_chunk(x.dtype)
             chunks = []
-            for i in range(0, max(len(x), 1), chunk):         # an empty batch: one empty pass
-                h = x[i : i + chunk]
-                for layer in self.run_order:
-                    h = layer.infer(h) if hasattr(layer, "infer") else layer.forward(h)
-                chunks.append(h)
+            with network_threads():
+                for i in range(0, max(len(x), 1), chunk):     # an empty batch: one empty pass
+                    h = x[i : i + chunk]
+                    for layer in self.run_order:
+                        h = layer.infer(h) if hasattr(layer, "infer") else layer.forward(h)
+                    chunks.append(h)
         finally:
             for layer, mode in modes:
                 layer.training = mode

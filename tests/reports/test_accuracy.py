@@ -86,7 +86,7 @@ def test_workers_train_exactly_as_one_thread_here(quick_report) -> None:
     dataset = load_dataset("mnist", str(require_real_mnist()), download=False)
     with one_thread():
         here = accuracy.run_experiment(experiment, dataset, progress=False, pause=0.0)
-    timed = ["scratchnet_seconds", "torch_seconds", "epoch_seconds"]
+    timed = ["scratchnet_seconds", "torch_seconds", "eval_seconds", "epoch_seconds"]
     pd.testing.assert_frame_equal(from_worker.drop(columns=timed), here.drop(columns=timed),
                                   check_exact=True)
 

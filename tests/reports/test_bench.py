@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,8 @@ def test_report_says_when_the_bias_modes_were_not_compared() -> None:
 
 def test_bench_bias_times_the_two_bias_modes_against_each_other() -> None:
     row = bench.bench_bias("float32", 4, seconds=0.05, quick=True)
-    assert list(row) == bench.BIAS_COLUMNS
+    # Every column but the processes' ratios, which in_fresh_processes adds.
+    assert [*row, "process_ratios"] == bench.BIAS_COLUMNS
     assert (row["dtype"], row["batch"]) == ("float32", 4)
     for column in ["tied_ms", "untied_ms", "untied_over_tied"]:
         assert row[column] > 0 and math.isfinite(row[column])
@@ -141,23 +144,99 @@ def test_quick_run_writes_the_report_overhead(quick_run: Path) -> None:
     # Quick: the report's two kinds of experiment at a tenth of the benchmark's size.
     assert overhead[["train_images", "test_images", "batch"]].values.tolist() == [
         [n // 10, t // 10, b] for _, n, t, b in bench.OVERHEAD_RUNS]
-    assert ((overhead["steps_s"] > 0) & (overhead["epoch_s"] > overhead["steps_s"])).all()
-    assert np.allclose(overhead["outside_fraction"], 1 - overhead["steps_s"] / overhead["epoch_s"])
-    assert "## The accuracy report's time outside the training steps" in (
+    assert ((overhead["steps_s"] > 0) & (overhead["eval_s"] > 0)).all()
+    assert (overhead["epoch_s"] > overhead["steps_s"] + overhead["eval_s"]).all()
+    assert np.allclose(overhead["outside_fraction"],
+                       1 - (overhead["steps_s"] + overhead["eval_s"]) / overhead["epoch_s"])
+    assert "## The accuracy report's time outside the training steps and evaluations" in (
         quick_run / "bench.md").read_text()
+
+
+def test_quick_run_writes_the_under_load_table(quick_run: Path) -> None:
+    load = pd.read_csv(quick_run / "load.csv")
+    assert list(load.columns) == bench.LOAD_COLUMNS
+    assert load[["task", "dtype", "batch"]].values.tolist() == [
+        ["train", "float32", bench.LOAD_BATCH], ["train_readme", "float32", bench.LOAD_BATCH]]
+    times = load[["quiet_ms", "loaded_ms", "torch_quiet_ms", "torch_loaded_ms"]]
+    assert np.isfinite(times.to_numpy()).all() and (times > 0).all().all()
+    assert np.allclose(load["loaded_over_quiet"], load["loaded_ms"] / load["quiet_ms"])
+    assert np.allclose(load["loaded_ratio"], load["loaded_ms"] / load["torch_loaded_ms"])
+    # The two tasks were timed in the same rounds: against the same torch blocks.
+    assert load["torch_loaded_ms"].nunique() == 1 and load["torch_quiet_ms"].nunique() == 1
+    # The busy loop ran while the loaded rows were timed: a core of others' load, give or
+    # take what the scheduler shared.
+    assert (load["load_cpu"] > 0.5).all()
+    text = (quick_run / "bench.md").read_text()
+    assert "## Under load: one core kept busy by another process" in text
+    assert "under load, batch 64: ratio to PyTorch under the same load" in text
+
+
+def test_the_busy_process_is_stopped_even_when_timing_fails(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    started = []
+    popen = subprocess.Popen
+
+    def recording_popen(args: Sequence[str]) -> subprocess.Popen:
+        started.append(popen(args))
+        return started[-1]
+
+    def failing_under_load(*_args: object, **_kwargs: object) -> list[dict]:
+        if started:
+            raise RuntimeError("the timing failed")
+        return []
+
+    monkeypatch.setattr(bench, "BUSY_LOOP", (sys.executable, "-c", "import time; time.sleep(60)"))
+    monkeypatch.setattr(bench.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr(bench, "bench_train", failing_under_load)
+    with pytest.raises(RuntimeError, match="the timing failed"):
+        bench.bench_load("float32", "untied", 0.1, quick=True)
+    assert len(started) == 1 and started[0].poll() is not None        # killed and reaped
+
+
+def test_each_row_shown_is_the_median_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Of three processes' rows, the one with the median ratio is shown, whole, with every
+    process's ratio and the largest background load."""
+    rows = iter([[{"ratio": 0.6, "x": 1, "background_cpu": 0.01}],
+                 [{"ratio": 0.4, "x": 2, "background_cpu": 0.2}],
+                 [{"ratio": 0.5, "x": 3, "background_cpu": 0.0}]])
+
+    class OneCall:
+        def __init__(self, **_kwargs: object) -> None:
+            pass
+
+        def __enter__(self) -> OneCall:
+            return self
+
+        def __exit__(self, *_args: object) -> None:
+            pass
+
+        def submit(self, *_args: object) -> OneCall:
+            return self
+
+        def result(self) -> list[dict]:
+            return next(rows)
+
+    monkeypatch.setattr(bench, "ProcessPoolExecutor", OneCall)
+    got = bench.in_fresh_processes(bench.bench_train, (), 3, "ratio")
+    assert got == [{"ratio": 0.5, "x": 3, "background_cpu": 0.2,
+                    "process_ratios": "0.600 0.400 0.500"}]
 
 
 def test_committed_report_is_read_from_its_header(tmp_path: Path) -> None:
     """The report targets read what the accuracy report writes (its header lines)."""
     history = pd.DataFrame({"scratchnet_seconds": [1.0, 2.0], "torch_seconds": [3.0, 4.0],
-                            "epoch_seconds": [5.0, 6.0]})
+                            "eval_seconds": [0.5, 0.5], "epoch_seconds": [6.0, 6.0]})
     header = ["Produced by `make report` on 2026-12-01 in 7.5 minutes.",
               *accuracy._overhead_line([(None, history)])]
     readme = tmp_path / "README.md"
     readme.write_text("\n".join(header))
     got = bench.committed_report(readme)
     assert got["minutes"] == 7.5
-    assert got["outside_fraction"] == pytest.approx(0.091)   # 1 - 10/11, printed as 9.1%
+    assert got["outside_fraction"] == pytest.approx(0.083)   # 1 - 11/12, printed as 8.3%
+    # An older report's line counted the evaluations as outside: it is not read as this one.
+    readme.write_text("Outside the two frameworks' training steps (evaluating, comparing, "
+                      "batching): 22.5% of the experiments' time.")
+    assert "outside_fraction" not in bench.committed_report(readme)
     assert bench.committed_report(tmp_path / "missing.md") == {}
 
 

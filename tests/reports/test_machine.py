@@ -26,8 +26,36 @@ def test_cpu_and_blas_are_named() -> None:
 
 def test_machine_line_names_cores_cpu_and_system() -> None:
     line = machine.machine_line()
-    assert line.startswith(f"{os.cpu_count()} cores, {machine.cpu_model()}, ")
+    assert line.startswith(f"{os.cpu_count()} cores, {machine.cpu_model()} (")
+    assert f"({machine.vector_extensions()}; {machine.cache_sizes()}), " in line
     assert line.endswith(f"{platform.system()} {platform.machine()}")
+    facts = {"CPU": "X", "cores": "2", "system": "S"}        # read back without the details
+    assert machine.machine_line(facts) == "2 cores, X, S"
+    assert machine.cpu_line(facts) == "X"
+
+
+def test_vector_extensions_are_named_from_the_flags() -> None:
+    assert machine.vector_extensions({"avx2", "avx512f", "fma"}) == "AVX-512"
+    assert machine.vector_extensions({"avx", "avx2", "fma"}) == "AVX2 (no AVX-512)"
+    assert machine.vector_extensions({"sse4_2", "avx"}) == "no AVX2"
+    assert machine.vector_extensions(set()) == "unknown"
+    # These machines are x86 with at least AVX2 (AMD EPYC, Intel Xeon).
+    assert machine.vector_extensions() in ("AVX-512", "AVX2 (no AVX-512)")
+
+
+def test_cache_sizes_are_read_from_sysfs(tmp_path) -> None:
+    for index, (level, kind, size) in enumerate([(1, "Data", "32K"), (1, "Instruction", "32K"),
+                                                 (2, "Unified", "1024K"),
+                                                 (3, "Unified", "32768K")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(f"{value}\n")
+    assert machine.cache_sizes(tmp_path) == "L1d 32 KiB, L2 1 MiB, L3 32 MiB"
+    (tmp_path / "index2" / "size").write_text("512K\n")
+    assert machine.cache_sizes(tmp_path) == "L1d 32 KiB, L2 512 KiB, L3 32 MiB"
+    assert machine.cache_sizes(tmp_path / "missing") == "unknown"
+    assert machine.cache_sizes().startswith("L1d ")                 # this machine's
 
 
 def test_thread_settings_are_recorded_not_changed(monkeypatch) -> None:
