@@ -149,7 +149,9 @@ def enter(root: Path, submission: Path, hide: list[Path], slot: int) -> None:
     for device in DEVICES:
         (root / "dev" / device).touch()
         _bind(Path("/dev") / device, root / "dev" / device, 0, read_only=False)
-    (root / "tmp").mkdir(mode=0o1777)
+    # /tmp may exist already: the project or its environment may live under it (a CI
+    # clone in /tmp), and its folders are bound above, read-only inside a writable /tmp.
+    (root / "tmp").mkdir(mode=0o1777, exist_ok=True)
     os.chmod(root / "tmp", 0o1777)
     copy_submission(submission, root / "submission")
     if as_root:

@@ -3,6 +3,7 @@ what a worker may send, see and use, and what the grader hears when it misbehave
 
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -111,3 +112,13 @@ def test_os_exit_is_reported_with_its_status(outcomes):
 
 def test_memory_beyond_the_limit_is_refused(outcomes):
     assert outcomes[0]["allocate"].frames[0][0]["type"] == "MemoryError"
+
+
+def test_the_sandbox_holds_when_python_imports_from_under_tmp(tmp_path, monkeypatch):
+    """A fresh CI clone may live under /tmp: the folders Python imports from are then bound
+    inside the sandbox's own /tmp, which must still be made (it was refused as existing)."""
+    under_tmp = tmp_path / "clone"
+    under_tmp.mkdir()
+    assert str(under_tmp.resolve()).startswith("/tmp/")
+    monkeypatch.setattr(sys, "path", [*sys.path, str(under_tmp)])
+    assert sandbox_probe(tmp_path) is None
