@@ -25,6 +25,9 @@ What is timed, on the full seed network (``seed_network("full")``):
   steps (evaluating the test set, comparing weights, batching): ``train_lockstep`` as the
   report runs it (one thread, no pause), for one epoch on random images, in the proportions
   of the report's two kinds of experiment (:data:`OVERHEAD_RUNS`).
+* **under load**: the batch-64 ``train`` and ``train_readme`` steps and torch's, timed
+  quiet, then again while a background process the bench starts (``BUSY_LOOP``) keeps one
+  core busy, and killed after (:func:`bench_load`).
 * **bias**: scratchnet against itself, the untied bias against the tied one: the two
   networks' training steps timed against each other (:func:`bench_bias`), for every dtype
   and batch size, when both bias modes are asked for. ``untied_over_tied`` is the median
@@ -39,9 +42,13 @@ about ``BLOCK_SECONDS``, with a ``PAUSE_SECONDS`` pause after every block and th
 alternating each round (:mod:`reports.timing` explains why: OpenBLAS's spinning thread, the
 host's drift). The time
 per step is the median over blocks of ``block time / k``; ``ratio`` is the ratio of the
-two medians. Thread settings are left at their defaults and recorded, not changed.
+two medians. Every row is timed so in ``PROCESSES`` fresh processes one after another
+(:func:`in_fresh_processes`), and the row shown is the one with the median ratio: one
+process's ratio is one draw from a spread. Thread settings are left at their defaults and
+recorded; scratchnet's network passes set NumPy's BLAS to one thread themselves
+(``scratchnet/threads.py``).
 
-Run ``python -m reports.bench`` (about 9-10 minutes) or ``python -m reports.bench --quick``
+Run ``python -m reports.bench`` (about 15 minutes) or ``python -m reports.bench --quick``
 (seconds; a rough smoke run, written to the user cache, never over the committed results).
 Results go to ``reports/speed/`` (the files of ``OUTPUTS``). ``render_markdown`` builds
 every figure its prose states from the constants above and in :mod:`reports.timing`,
