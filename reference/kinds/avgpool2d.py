@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference.guard import NotSupportedError, unpack
+from reference.guard import NotSupportedError
+from reference.kinds import maxpool2d
 from reference.kinds.kind import (
     NON_CONTIGUOUS,
     Configuration,
@@ -114,26 +115,14 @@ def rebuild(layer: Any, input_shape: tuple[int, ...]) -> tuple[tuple, dict[str, 
 
 
 def cs231n_layer(forward: Callable, backward: Callable, names: tuple[str, str]) -> type:
-    class FunctionAvgPool2D:
-        """``forward(x, pool_param) -> (out, cache)``, ``backward(dout, cache) -> dx``;
-        ``pool_param`` as max pooling's (no padding: the course code has none)."""
-
+    """Max pooling's CS231n pair (``pool_param``), for average pooling: course code has no
+    padding, so a padded configuration is not its."""
+    class FunctionAvgPool2D(maxpool2d.cs231n_layer(forward, backward, names)):
         def __init__(self, kernel_size: int, stride: int | None = None,
                      padding: int = 0) -> None:
             if padding:
                 raise NotSupportedError("CS231n's pool_param has no padding")
-            self.params: dict[str, Any] = {}
-            self.grads: dict[str, Any] = {}
-            self.pool_param = {"pool_height": kernel_size, "pool_width": kernel_size,
-                               "stride": kernel_size if stride is None else stride}
-
-        def forward(self, x: np.ndarray) -> Any:
-            out, self.cache = unpack(forward(x, dict(self.pool_param)), ("out", "cache"),
-                                     names[0])
-            return out
-
-        def backward(self, dout: np.ndarray) -> Any:
-            return backward(dout, self.cache)
+            super().__init__(kernel_size, stride)
 
     return FunctionAvgPool2D
 
