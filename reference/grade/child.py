@@ -56,9 +56,11 @@ def blind(prepared: Iterable[Prepared]) -> None:
         p._variant_runs.clear()
 
 
-def check_submission(where: Path, send: Send, prepared: dict[str, Prepared]) -> None:
+def check_submission(where: Path, send: Send, prepared: dict[str, Prepared],
+                     declarations: dict[str, dict[str, Any]] | None = None) -> None:
     """Import every ``.py`` file of ``where``, and run each implementation of an expected
-    kind (``prepared``'s keys) through its battery; send the frames (see the module)."""
+    kind (``prepared``'s keys) through its battery, the classes ``declarations`` names
+    checked through their declarations; send the frames (see the module)."""
     files = python_files(where)
 
     def name(path: Path) -> str:
@@ -67,7 +69,11 @@ def check_submission(where: Path, send: Send, prepared: dict[str, Prepared]) -> 
     send({"type": "files", "files": [name(p) for p in files]}, None)
     for path in files:
         try:
-            implementations = discover(load(path))
+            module = load(path)
+            own = {name for name, value in vars(module).items()
+                   if getattr(value, "__module__", None) == module.__name__}
+            implementations = discover(module, {name: declaration for name, declaration
+                                                in (declarations or {}).items() if name in own})
         except BaseException as err:  # the submission's error
             send({"type": "import error", "file": name(path), "error": _raised(err, where)}, None)
             continue

@@ -18,6 +18,11 @@
     [kinds.maxpool2d]
     points = 5
 
+    [declare.FullyConnected]     # a class of its own making, checked through a declaration
+    kind = "dense"               # (the keys of ``reference.check.declare``)
+    weight = "W"
+    weight_layout = "(in, out)"
+
 Every kind listed is expected: a submission without one gets 0 of its points, "not found".
 Without a file, every checked kind is expected, for 1 point each.
 """
@@ -36,11 +41,13 @@ else:                                                      # the same parser, fr
     import tomli as tomllib
 
 from reference.check.battery import RANDOM_CONFIGURATIONS, battery
+from reference.check.styles.declared import DeclarationError
+from reference.check.styles.declared import read as declare_read
 from reference.grade.isolation import Limits
-from reference.kinds import CHECKED_KINDS
+from reference.kinds import CHECKED_KINDS, KINDS
 
 TOP_KEYS = ("seed", "random_configurations", "time_limit", "memory_limit", "processes",
-            "kinds")
+            "kinds", "declare")
 KIND_KEYS = ("points", "hidden", "exclude")
 
 
@@ -69,6 +76,7 @@ class GradingConfig:
     seed: int = 0
     random_configurations: int = RANDOM_CONFIGURATIONS
     limits: Limits = field(default_factory=Limits)
+    declarations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def max_score(self) -> float:
@@ -145,4 +153,24 @@ def parse_config(data: dict[str, Any], where: str = "grading.toml") -> GradingCo
         kinds[kind] = KindConfig(float(points), hidden, exclude)
     limits = Limits(wall_seconds=float(time_limit), cpu_seconds=time_limit,
                     memory_bytes=memory * 2**20, processes=processes)
-    return GradingConfig(kinds, seed, random_configurations, limits)
+    return GradingConfig(kinds, seed, random_configurations, limits,
+                         declarations(data.get("declare", {}), fail))
+
+
+def declarations(data: Any, fail: Any) -> dict[str, dict[str, Any]]:
+    """``[declare.NAME]`` tables: class name -> its declaration (``kind`` and the keys of
+    ``reference.check.declare``), each read as the checker reads it, so a wrong key is one
+    line here, before any submission runs."""
+    if not isinstance(data, dict):
+        raise fail("[declare] must hold one table per class, e.g. [declare.Conv3x3]")
+    read = {}
+    for name, spec in data.items():
+        if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
+            raise fail(f"[declare.{name}] needs kind = one of {', '.join(KINDS)}")
+        options = {k: v for k, v in spec.items() if k != "kind"}
+        try:
+            declare_read(options, spec["kind"])
+        except DeclarationError as err:
+            raise fail(f"[declare.{name}] {err}") from None
+        read[name] = dict(spec)
+    return read

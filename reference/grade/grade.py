@@ -65,7 +65,8 @@ def run_class(submissions: list[Path], config: GradingConfig, jobs: int, hide: l
     try:
         problem = sandbox_probe(scratch) if use_sandbox else "--no-sandbox was given"
         mode = "namespaces" if problem is None else "none"
-        isolator = Isolator(partial(child.check_submission, prepared=prepared),
+        isolator = Isolator(partial(child.check_submission, prepared=prepared,
+                                    declarations=config.declarations),
                             partial(child.blind, list(prepared.values())), config.limits,
                             jobs, [*hide, scratch], mode, scratch)
         names = {p: p.name for p in submissions}

@@ -85,3 +85,28 @@ def test_a_configuration_passes_where_nothing_compared_disagrees(tmp_path):
         {"random_configurations": 0, "time_limit": 30, "kinds": {"batchnorm1d": {}}}), jobs=1)
     kind = result.submissions[0].kinds[0]
     assert (kind.verdict, kind.passed, kind.points) == ("passed", kind.total, 1.0)
+
+
+def test_declared_classes_are_graded_through_their_declarations(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "student.py").write_text((EXAMPLES / "tutorial_layers.py").read_text())
+    declared = {"FullyConnected": {"kind": "dense", "args": "in_features, out_features",
+                                   "weight": "W", "bias": "b", "grad_weight": "dW",
+                                   "grad_bias": "db", "weight_layout": "(in, out)",
+                                   "bias_layout": "(out, 1)", "grads_averaged": "true"}}
+    config = parse_config({"random_configurations": 0, "time_limit": 30,
+                           "kinds": {"dense": {}}, "declare": declared})
+    kind = grade(subs, tmp_path / "out", config, jobs=1).submissions[0].kinds[0]
+    assert (kind.verdict, kind.points) == ("passed", 1.0)
+    assert kind.implementation == "FullyConnected"
+
+
+@pytest.mark.parametrize(("declare", "words"), [
+    ({"X": {"weight": "W"}}, "[declare.X] needs kind = one of"),
+    ({"X": {"kind": "dense", "colour": "red"}}, "[declare.X] unknown declaration key 'colour'"),
+])
+def test_a_wrong_declaration_is_one_line(declare, words):
+    with pytest.raises(ConfigError) as err:
+        parse_config({"declare": declare}, "g.toml")
+    assert words in str(err.value) and "\n" not in str(err.value)
