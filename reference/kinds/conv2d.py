@@ -144,11 +144,15 @@ def twin(layer: Any, dtype: torch.dtype) -> nn.Module:
                      s["padding"], bias=s["bias"] == "tied", dtype=dtype)
 
 
-def rebuild(layer: Any, input_shape: tuple[int, ...]) -> tuple[tuple, dict[str, Any]]:
+def rebuild(layer: Any, input_shape: tuple[int, ...] | None) -> tuple[tuple, dict[str, Any]]:
+    """``Conv2D``'s arguments for ``layer`` on inputs of ``input_shape`` (None: the
+    ``input_shape`` the layer keeps, as scratchnet's does for an untied bias)."""
     s = settings(layer)
     dtype = layer.params["weight"].dtype
+    shape = (getattr(layer, "input_shape", None) if input_shape is None
+             else tuple(input_shape[1:]))
     return ((s["in_channels"], s["out_channels"], s["kernel_size"], s["stride"], s["padding"]),
-            {"bias": s["bias"], "input_shape": tuple(input_shape[1:]), "dtype": dtype})
+            {"bias": s["bias"], "input_shape": shape, "dtype": dtype})
 
 
 def cs231n_layer(forward: Callable, backward: Callable, names: tuple[str, str]) -> type:

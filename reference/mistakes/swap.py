@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 from reference.kinds import KINDS
-from scratchnet import Conv2D, Dense, MaxPool2D, ReLU
 from scratchnet.layers import Layer
 
 
 def configuration(layer: Layer) -> tuple[tuple, dict]:
-    """The constructor arguments ``(args, kwargs)`` that build another ``layer``.
-
-    ``layer`` is a scratchnet Conv2D, MaxPool2D, Dense or ReLU (or a subclass), or a layer
-    of a kind whose module says how to rebuild it (``Kind.rebuild``).
-    """
-    if isinstance(layer, Conv2D):
-        return ((layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-                 layer.padding),
-                {"bias": layer.bias_mode, "input_shape": layer.input_shape,
-                 "dtype": layer.dtype})
-    if isinstance(layer, MaxPool2D):
-        return (layer.kernel_size, layer.stride), {}
-    if isinstance(layer, Dense):
-        return (layer.in_features, layer.out_features), {"dtype": layer.dtype}
-    if isinstance(layer, ReLU):
-        return (), {}
+    """The constructor arguments ``(args, kwargs)`` that build another ``layer``: its
+    kind's ``Kind.rebuild`` (``layer`` is scratchnet's, a subclass, or any layer of a
+    known kind)."""
     kind = KINDS.get(getattr(layer, "kind", None))
-    if kind is not None:                       # the kinds that say how to rebuild a layer
-        return kind.rebuild(layer, None)
-    raise TypeError(f"configuration: no constructor arguments known for {layer.label}")
+    if kind is None:
+        raise TypeError(f"configuration: no constructor arguments known for {layer.label}")
+    return kind.rebuild(layer, None)
 
 
 def substitute(layer: Layer, cls: type) -> Layer:
