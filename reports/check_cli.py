@@ -18,10 +18,10 @@ from reference.check import (
     discover,
     load,
     protocol_problem,
+    styles,
 )
 from reference.check.styles import DeclarationError, ImportFailedError
 from reference.check.styles.declared import KEYS, declare
-from reference.kinds import KINDS
 from reports.usage import UsageError, non_negative_int
 from scratchnet.atomic import write_atomically
 
@@ -118,13 +118,11 @@ def function_pair(module, path: Path, name: str, kind: str | None) -> Implementa
     for fn in (forward, backward):
         if not callable(getattr(module, fn, None)):
             raise UsageError(f"{path} has no function {fn!r}")
-    style = KINDS[kind].functions
-    if style is None:
-        raise UsageError(f"--kind: a {kind} has no function style: check a class")
-    build = style.adapter(getattr(module, forward), getattr(module, backward),
-                          (forward, backward))
-    return Implementation(f"{forward} / {backward}", kind, "functions", build,
-                          style.conventions)
+    try:
+        return styles.function_pair(kind, getattr(module, forward), getattr(module, backward),
+                                    (forward, backward))
+    except ValueError as err:
+        raise UsageError(f"--kind: {err}") from None
 
 
 def one_class(module, path: Path, name: str, args: argparse.Namespace) -> Implementation:

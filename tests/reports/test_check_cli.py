@@ -107,3 +107,13 @@ def test_bad_options_are_refused_before_any_work(capsys, extra, message) -> None
     code, _, err = run(capsys, "check", f"{STUDENTS}:StudentReLU", "--kind", "relu", *extra)
     assert code == 2
     assert err == f"scratchnet check: error: {message}\n"
+
+
+def test_a_named_function_pair_is_checked_as_discovery_checks_it(capsys) -> None:
+    """FILE.py:FORWARD,BACKWARD builds the pair the way discovery does: the dropout adapter's
+    inferred meaning of p is said in both."""
+    target = f"{Path(__file__).parents[1]}/reference/examples/cs231n_more.py"
+    code, out, _ = run(capsys, "check", f"{target}:dropout_forward,dropout_backward",
+                       "--kind", "dropout", "--random", "0")
+    assert code == 0
+    assert "p read as the probability of keeping a value (inferred from its output)" in out

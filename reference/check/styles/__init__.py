@@ -104,11 +104,10 @@ def discover(module: ModuleType,
             missing = [n for n in names if n is not None and not callable(own.get(n))]
             problem = (f"it defines {' and '.join(n for n in names if n and n in own)} but no "
                        f"function {missing[0]}") if missing else None
-            build = None if problem else style.adapter(own[forward], own.get(backward), names)
             line = min(_line(own[n]) for n in names if n in own)
-            conventions = getattr(build, "conventions", style.conventions)  # as it found them
-            found.append((line, Implementation(label, kind, "functions", build,
-                                               tuple(conventions), problem)))
+            found.append((line, Implementation(label, kind, "functions", None,
+                                               style.conventions, problem) if problem else
+                          function_pair(kind, own[forward], own.get(backward), names)))
     for name, declaration in (declarations or {}).items():
         cls = own.get(name)
         options = dict(declaration)
@@ -126,6 +125,20 @@ def discover(module: ModuleType,
     return [impl for _, impl in sorted(found, key=lambda pair: pair[0])]
 
 
+def function_pair(kind: str, forward: Callable, backward: Callable | None,
+                  names: tuple[str, str | None]) -> Implementation:
+    """The functions ``forward`` and ``backward`` (called ``names``) as an implementation
+    of ``kind`` in its CS231n conventions (``Kind.functions``), with the conventions the
+    adapter found where it infers them (dropout's ``p``)."""
+    style = KINDS[kind].functions
+    if style is None:
+        raise ValueError(f"a {kind} has no function style: check a class")
+    build = style.adapter(forward, backward, names)
+    label = names[0] if names[1] is None else f"{names[0]} / {names[1]}"
+    return Implementation(label, kind, "functions", build,
+                          tuple(getattr(build, "conventions", style.conventions)))
+
+
 def _line(obj: Any) -> int:
     try:
         return inspect.getsourcelines(obj)[1]
@@ -140,5 +153,6 @@ __all__ = [
     "ImportFailedError",
     "declare",
     "discover",
+    "function_pair",
     "load",
 ]
