@@ -48,6 +48,10 @@ Task = Callable[[Path, Callable[[dict[str, Any], dict[str, np.ndarray]], None]],
 
 PR_SET_PDEATHSIG = 1
 
+#: How long a submission's sandbox may take to be made before its worker starts (its
+#: wall-time clock starts then: ``_Job.watch``).
+SETUP_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -203,9 +207,11 @@ class Isolator:
                     if not job.read(which, self.limits.result_bytes):
                         selector.unregister(key.fd)
                 for job in list(running.values()):
+                    job.watch(self.limits.wall_seconds)
                     if not job.finished and time.monotonic() > job.deadline:
                         job.kill(f"the wall-time limit of {self.limits.wall_seconds:g} s "
-                                 "was reached")
+                                 "was reached" if job.running else
+                                 f"its sandbox was not ready within {SETUP_SECONDS:g} s")
                     if job.too_much is not None and not job.finished:
                         job.kill(job.too_much)
                     if job.finished:
@@ -239,7 +245,7 @@ class Isolator:
         for fd in (result_w, control_w, out, err):
             os.close(fd)
         return _Job(submission, slot, result_r, control_r, logs,
-                    time.monotonic() + self.limits.wall_seconds)
+                    time.monotonic() + SETUP_SECONDS)
 
     # ---- the fork server ---------------------------------------------------------------
 
@@ -363,6 +369,16 @@ class _Job:
     killed: str | None = None
     too_much: str | None = None
     ended: float | None = None
+    running: bool = False
+
+    def watch(self, wall_seconds: float) -> None:
+        """Start the wall-time clock when the worker starts (its nanny says so once the
+        sandbox is made): making namespaces can wait on the kernel (a network namespace
+        behind the cleanup of earlier ones took seconds here under load), which is not
+        the submission's time."""
+        if not self.running and "worker" in self.messages():
+            self.running = True
+            self.deadline = time.monotonic() + wall_seconds
 
     @property
     def finished(self) -> bool:
