@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from scratchnet import kernels
+from scratchnet.chunks import Chunks, backward_through, forward_through
 from scratchnet.flat import FlatParameters, gather_parameters
 from scratchnet.layers import (
     BatchNorm2D,
@@ -25,7 +26,8 @@ from scratchnet.layers.pool import MaxPoolReLU
 from scratchnet.threads import network_threads
 
 #: Images per pass in ``Sequential.infer`` in float32; float64 passes half as many, so that
-#: a pass's arrays take the same bytes (see ``infer_chunk``).
+#: a pass's arrays take the same bytes (see ``infer_chunk``). Training passes run in chunks
+#: too, of ``scratchnet.chunks.TRAIN_CHUNK`` images above ``scratchnet.chunks.CHUNKS_ABOVE``.
 INFER_CHUNK = 128
 
 # Short names for auto-naming layers by kind (conv1, relu1, pool1, ..., fc1), as the seed's
@@ -152,6 +154,7 @@ class Sequential:
         layers = list(self.layers.values())
         self.run_order: list[LayerProtocol] = run_order(layers)
         self._flat = gather_parameters(layers)
+        self._chunks = Chunks()
 
     def flat_parameters(self) -> FlatParameters | None:
         """The one array all parameters are views into and the one of the gradients, for
@@ -189,25 +192,27 @@ class Sequential:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x: (N, C, H, W)`` -> ``logits: (N, K)``; the layers run in ``run_order``,
-        with NumPy's BLAS on ``network_threads`` (``scratchnet/threads.py``)."""
+        with NumPy's BLAS on ``network_threads`` (``scratchnet/threads.py``).
+
+        A large batch through layers that treat each example on its own runs in chunks,
+        which keeps each layer's arrays in the CPU's cache; the numbers are the same (see
+        ``scratchnet.chunks``)."""
         with network_threads():
-            for layer in self.run_order:
-                x = layer.forward(x)
-        return x
+            if Chunks.takes(self.run_order, x):
+                return self._chunks.forward(self.run_order, x)
+            self._chunks.forget()
+            return forward_through(self.run_order, x)
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """``grad: (N, K)`` -> ``grad_x: (N, C, H, W)``; fills every layer's ``grads``.
 
         With ``need_input_grad=False`` a first Conv2D skips its input gradient (training
-        never needs it) and None is returned.
+        never needs it) and None is returned. Runs in chunks when the last forward did.
         """
-        layers = self.run_order
         with network_threads():
-            for i, layer in enumerate(reversed(layers)):
-                if i == len(layers) - 1 and not need_input_grad and isinstance(layer, Conv2D):
-                    return layer.backward(grad, need_input_grad=False)
-                grad = layer.backward(grad)
-        return grad
+            if self._chunks.ran:
+                return self._chunks.backward(grad, need_input_grad)
+            return backward_through(self.run_order, grad, need_input_grad)
 
     def train(self, mode: bool = True) -> Sequential:
         """Set training mode (``mode=True``) or eval mode (False) on the network and every

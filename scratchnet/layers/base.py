@@ -191,12 +191,21 @@ class Layer:
         """Check ``backward`` follows a ``forward`` and ``grad_y`` matches that output."""
         if cache is None:
             self._fail("backward called before forward")
-        if not isinstance(grad_y, np.ndarray):
-            self._fail(f"expected grad_y as a NumPy array, got {type(grad_y).__name__}")
-        if grad_y.shape != self._out_shape:
-            self._fail(
-                f"expected grad_y of shape {self._out_shape} (the last forward's output), "
-                f"got {grad_y.shape}"
-            )
-        if grad_y.dtype != self._out_dtype:
-            self._fail(f"expected {self._out_dtype} grad_y like the output, got {grad_y.dtype}")
+        problem = grad_mismatch(grad_y, self._out_shape, self._out_dtype)
+        if problem:
+            self._fail(problem)
+
+
+def grad_mismatch(grad_y: Any, out_shape: tuple[int, ...] | None, out_dtype: np.dtype | None
+                  ) -> str | None:
+    """What is wrong with ``grad_y`` as the gradient of an output of ``out_shape`` and
+    ``out_dtype`` (None: nothing). ``Layer._check_grad`` says it of a layer's last output,
+    ``scratchnet.chunks`` of a network's logits computed in chunks."""
+    if not isinstance(grad_y, np.ndarray):
+        return f"expected grad_y as a NumPy array, got {type(grad_y).__name__}"
+    if grad_y.shape != out_shape:
+        return (f"expected grad_y of shape {out_shape} (the last forward's output), "
+                f"got {grad_y.shape}")
+    if grad_y.dtype != out_dtype:
+        return f"expected {out_dtype} grad_y like the output, got {grad_y.dtype}"
+    return None
