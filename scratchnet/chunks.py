@@ -1,19 +1,21 @@
-"""Training passes in chunks: a large batch goes through a network ``TRAIN_CHUNK`` images
-at a time, with the numbers of one pass over the whole batch.
+"""Training passes in chunks: a large batch goes through a network at most ``TRAIN_CHUNK``
+images at a time, with the numbers of one pass over the whole batch.
 
 Why. A pass keeps every layer's input, output and scratch arrays for the batch; at 256
 MNIST images those outgrow the CPU's L2 cache (1 MiB a core), and each layer then streams
-its arrays from the slower L3 cache. Chunks of 64 images keep a layer's arrays close to the
-core, which makes a training step at batch 256 cheaper by about a tenth
-(``reports/speed/history.md`` has the figures).
+its arrays from the slower L3 cache. Chunks of at most 128 images keep a layer's arrays
+closer to the core, which makes a training step at batch 256 cheaper by a few to a quarter
+(float64 / float32), and at 512 by about 40% (``reports/speed/history.md`` has the
+figures).
 
-How. ``forward`` runs each chunk through its own copies of the layers and stacks their
-outputs; the loss then sees the whole batch, as ever. ``backward`` runs each chunk's slice
-of the gradient back through that chunk's copies, stacks the input gradients and sums the
-copies' parameter gradients into the layers' ``grads``. Every example's numbers are those
-of the whole pass (each layer here computes an example's output from that example alone);
-only the parameter gradients are summed in another order (per chunk, then over the chunks),
-so they differ from the whole pass's by rounding.
+How. ``forward`` cuts the batch into equal chunks (``chunk_slices``) and runs each
+through its own copies of the layers, stacking their outputs; the loss then sees the whole
+batch, as ever. ``backward`` runs each chunk's slice of the gradient back through that
+chunk's copies, stacks the input gradients and sums the copies' parameter gradients into
+the layers' ``grads``. Every example's numbers are those of the whole pass (each layer here
+computes an example's output from that example alone), up to rounding where the BLAS
+splits a product between its threads by the batch size; the parameter gradients are summed
+in another order (per chunk, then over the chunks), so they too differ by rounding only.
 
 A chunk's copy of a layer (:func:`chunk_copy`) shares everything with the layer (its
 parameters, its settings) except its **per-chunk state**:
@@ -59,16 +61,19 @@ from scratchnet.layers import (
 )
 from scratchnet.layers.base import LayerProtocol, ShapeError, grad_mismatch
 
-#: Images per chunk of a training pass, in float32 and float64 alike. Measured on the bench
-#: machine (AMD EPYC, AVX-512, 1 MiB L2 a core), interleaved A/B of a training step of the
-#: seed network at batch 256: chunks of 64 took 0.85 (float32) and 0.88 (float64) of the
-#: whole pass's time on the training path, 0.93 on the README's (input gradient too);
-#: chunks of 32 were no faster than the whole pass (0.99 / 1.05).
-TRAIN_CHUNK = 64
+#: The most images in a chunk of a training pass, in float32 and float64 alike (a batch is
+#: cut into equal chunks: ``chunk_slices``). Measured on the bench machine (AMD EPYC,
+#: AVX-512, 1 MiB L2 a core), interleaved A/B of a training step of the seed network
+#: against the whole pass, median of per-round ratios: equal chunks of at most 128 took
+#: 0.74-0.88 (float32) and 0.95-0.96 (float64) of its time at batches 192 and 256, 0.56 and
+#: 0.59 at 512; chunks of 64 (and a smaller last one) 0.92-0.98 and 0.93-1.01 at 192 and
+#: 256; chunks of 32 lost (1.03-1.17). ``reports/speed/history.md`` has the figures.
+TRAIN_CHUNK = 128
 
 #: Batches of more images than this run in chunks; smaller ones as one pass, as ever.
-#: Measured as ``TRAIN_CHUNK``: see ``reports/speed/history.md``.
-CHUNKS_ABOVE = 128
+#: Chunked, batches of 129 to 152 took 1.03-1.23 of the whole pass's time, 160 to 176
+#: 0.88-0.94 (float32) and 0.95-1.03 (float64), measured as ``TRAIN_CHUNK``.
+CHUNKS_ABOVE = 160
 
 #: The layers whose output for an example depends on that example alone (in either mode):
 #: scratchnet's own, by exact type.
@@ -95,6 +100,14 @@ def backward_through(layers: list[LayerProtocol], grad: np.ndarray,
     return grad
 
 
+def chunk_slices(n: int) -> list[slice]:
+    """The chunks of a batch of ``n`` examples: as few as hold at most ``TRAIN_CHUNK``
+    examples each, of equal sizes (within one), since a small last chunk would cost a
+    pass's overhead for little work."""
+    k = -(-n // TRAIN_CHUNK)
+    return [slice(n * c // k, n * (c + 1) // k) for c in range(k)]
+
+
 def chunk_copy(layer: LayerProtocol, own: dict[str, Any]) -> LayerProtocol:
     """A copy of ``layer`` for one chunk: its attributes, but the per-chunk state in
     ``own`` (filled on the first call: gradient arrays and workspaces of its own).
@@ -112,14 +125,14 @@ def chunk_copy(layer: LayerProtocol, own: dict[str, Any]) -> LayerProtocol:
 
 
 class Chunks:
-    """A network's training passes in chunks: the chunks' copies of the last forward and
-    each chunk's own state (see the module docstring)."""
+    """A network's training passes in chunks: each chunk's own state, and the chunks and
+    copies of the last forward (see the module docstring)."""
 
     def __init__(self) -> None:
         self._layers: list[LayerProtocol] = []      # the layers ``_own`` was made for
         self._own: list[list[dict[str, Any]]] = []  # [chunk][layer]: its per-chunk state
-        self._copies: list[list[LayerProtocol]] | None = None   # the last forward's
-        self._out: tuple[tuple[int, ...], np.dtype] | None = None
+        self._chunks: list[tuple[slice, list[LayerProtocol]]] | None = None  # last forward's
+        self._out: tuple[tuple[int, ...], np.dtype] | None = None            # its output
 
     @staticmethod
     def takes(layers: list[LayerProtocol], x: Any) -> bool:
@@ -131,47 +144,47 @@ class Chunks:
     @property
     def ran(self) -> bool:
         """Whether the last forward ran in chunks (its backward then does too)."""
-        return self._copies is not None
+        return self._chunks is not None
 
     def forget(self) -> None:
         """The last forward ran as one pass: a backward follows it, not the chunks."""
-        self._copies = self._out = None
+        self._chunks = self._out = None
 
     def forward(self, layers: list[LayerProtocol], x: np.ndarray) -> np.ndarray:
-        """``x: (N, ...)`` -> the output of ``layers``, ``TRAIN_CHUNK`` examples at a time.
+        """``x: (N, ...)`` -> the output of ``layers``, in chunks (``chunk_slices``).
 
         A ShapeError runs the whole batch as one pass to raise it, so that its message
         names the batch's shapes (and not a chunk's)."""
         self.forget()
         if self._layers != layers:                       # other layers: other state
             self._layers, self._own = list(layers), []
-        starts = range(0, len(x), TRAIN_CHUNK)
-        while len(self._own) < len(starts):
+        slices = chunk_slices(len(x))
+        while len(self._own) < len(slices):
             self._own.append([{} for _ in layers])
-        copies = [[chunk_copy(layer, own) for layer, own in zip(layers, row, strict=True)]
-                  for row in self._own[:len(starts)]]
+        chunks = [(part, [chunk_copy(layer, own) for layer, own in zip(layers, row,
+                                                                       strict=True)])
+                  for part, row in zip(slices, self._own, strict=False)]
         try:
-            y = np.concatenate([forward_through(row, x[i : i + TRAIN_CHUNK])
-                                for i, row in zip(starts, copies, strict=True)])
+            y = np.concatenate([forward_through(copies, x[part]) for part, copies in chunks])
         except ShapeError:
             forward_through(layers, x)
             raise
-        self._copies, self._out = copies, (y.shape, y.dtype)
+        self._chunks, self._out = chunks, (y.shape, y.dtype)
         return y
 
     def backward(self, grad: Any, need_input_grad: bool) -> np.ndarray | None:
         """``grad`` (the gradient of the last forward's output) back through the chunks'
         copies; fills the layers' ``grads`` with the sums of the copies'. Returns the
         gradient of the whole input, or None as ``backward_through``."""
-        copies, layers = self._copies, self._layers
         problem = grad_mismatch(grad, *self._out)
         if problem:
-            layers[-1]._fail(problem)
-        grads = [backward_through(row, grad[i : i + TRAIN_CHUNK], need_input_grad)
-                 for i, row in zip(range(0, len(grad), TRAIN_CHUNK), copies, strict=True)]
-        for j, layer in enumerate(layers):
+            self._layers[-1]._fail(problem)
+        grads = [backward_through(copies, grad[part], need_input_grad)
+                 for part, copies in self._chunks]
+        rows = [copies for _, copies in self._chunks]
+        for j, layer in enumerate(self._layers):
             for key, total in layer.grads.items():
-                np.copyto(total, copies[0][j].grads[key])
-                for row in copies[1:]:
-                    total += row[j].grads[key]
+                np.copyto(total, rows[0][j].grads[key])
+                for copies in rows[1:]:
+                    total += copies[j].grads[key]
         return None if grads[0] is None else np.concatenate(grads)

@@ -3,6 +3,8 @@ per-example layers runs ``TRAIN_CHUNK`` images at a time, with the numbers of on
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -22,7 +24,7 @@ from scratchnet import (
     seed_network,
 )
 from scratchnet import chunks as chunks_module
-from scratchnet.chunks import CHUNKS_ABOVE, TRAIN_CHUNK, Chunks
+from scratchnet.chunks import CHUNKS_ABOVE, TRAIN_CHUNK, Chunks, chunk_slices
 from scratchnet.layers import ShapeError
 from tests.synthetic_data import digits
 from tests.test_network import CountingReLU, bn_dropout_network, torch_bn_dropout_network
@@ -56,11 +58,22 @@ def assert_step_matches_twin(net: Sequential, x: np.ndarray, need_input_grad: bo
         assert grad_x is None
 
 
+def test_chunks_are_equal_and_at_most_train_chunk() -> None:
+    assert chunk_slices(CHUNKS_ABOVE + 1) == [slice(0, 80), slice(80, 161)]
+    for n in range(1, 5 * TRAIN_CHUNK):
+        parts = chunk_slices(n)
+        sizes = np.array([part.stop - part.start for part in parts])
+        assert parts[0].start == 0 and parts[-1].stop == n, n
+        assert all(a.stop == b.start for a, b in itertools.pairwise(parts)), n
+        assert sizes.max() <= TRAIN_CHUNK and sizes.max() - sizes.min() <= 1, n
+        assert len(sizes) == -(-n // TRAIN_CHUNK), n         # as few chunks as fit
+
+
 @pytest.mark.parametrize("batch", [CHUNKS_ABOVE - 1, CHUNKS_ABOVE, CHUNKS_ABOVE + 1, 200, 257])
 @pytest.mark.parametrize("bias", ["untied", "tied", None])
 def test_chunked_seed_network_matches_twin(batch: int, bias) -> None:
-    """Below, at and above the threshold, batches that are no multiple of the chunk (the
-    last chunk has 1, 8 or 1 image): float64 rule (1e-12 scaled)."""
+    """Below, at and above the threshold, batches that are no multiple of the chunk
+    (chunks of 80 and 81, 100, 85 and 86): float64 rule (1e-12 scaled)."""
     rng = np.random.default_rng(batch)
     net = seed_network("full", bias=bias, seed=batch)
     x = digits(rng, batch, np.float64)
@@ -70,9 +83,9 @@ def test_chunked_seed_network_matches_twin(batch: int, bias) -> None:
 
 
 def test_non_contiguous_input_and_float32() -> None:
-    """Every other image of a batch of 400 (a strided view), in float32 (rule 1e-5)."""
+    """Every other image of a batch of 500 (a strided view), in float32 (rule 1e-5)."""
     rng = np.random.default_rng(7)
-    x = digits(rng, 400, np.float32)[::2]
+    x = digits(rng, 500, np.float32)[::2]
     assert not x.flags.c_contiguous
     net = seed_network("full", dtype=np.float32, seed=7)
     assert_step_matches_twin(net, x, need_input_grad=True)
@@ -91,7 +104,8 @@ def test_every_per_example_kind_in_chunks_matches_twin() -> None:
     assert_step_matches_twin(net, x)
     assert chunked(net)
     tail = Sequential(Flatten(), Dense(12, 4, rng=rng), Sigmoid())
-    assert_step_matches_twin(tail, rng.standard_normal((150, 3, 2, 2)), need_input_grad=False)
+    x = rng.standard_normal((CHUNKS_ABOVE + 9, 3, 2, 2))
+    assert_step_matches_twin(tail, x, need_input_grad=False)
     assert chunked(tail)
 
 
