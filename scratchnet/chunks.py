@@ -4,9 +4,9 @@ images at a time, with the numbers of one pass over the whole batch.
 Why. A pass keeps every layer's input, output and scratch arrays for the batch; at 256
 MNIST images those outgrow the CPU's L2 cache (1 MiB a core), and each layer then streams
 its arrays from the slower L3 cache. Chunks of at most 128 images keep a layer's arrays
-closer to the core, which makes a training step at batch 256 cheaper by a few to a quarter
-(float64 / float32), and at 512 by about 40% (``reports/speed/history.md`` has the
-figures).
+closer to the core, which makes a training step at batch 256 cheaper by about a tenth
+(float64) to a fifth (float32), and at 512 by about 40% (``reports/speed/history.md`` has
+the figures).
 
 How. ``forward`` cuts the batch into equal chunks (``chunk_slices``) and runs each
 through its own copies of the layers, stacking their outputs; the loss then sees the whole
@@ -64,10 +64,13 @@ from scratchnet.layers.base import LayerProtocol, ShapeError, grad_mismatch
 #: The most images in a chunk of a training pass, in float32 and float64 alike (a batch is
 #: cut into equal chunks: ``chunk_slices``). Measured on the bench machine (AMD EPYC,
 #: AVX-512, 1 MiB L2 a core), interleaved A/B of a training step of the seed network
-#: against the whole pass, median of per-round ratios: equal chunks of at most 128 took
-#: 0.74-0.88 (float32) and 0.95-0.96 (float64) of its time at batches 192 and 256, 0.56 and
-#: 0.59 at 512; chunks of 64 (and a smaller last one) 0.92-0.98 and 0.93-1.01 at 192 and
-#: 256; chunks of 32 lost (1.03-1.17). ``reports/speed/history.md`` has the figures.
+#: against the whole pass, medians of per-round ratios: at batch 256 a step took 0.76-0.78
+#: (float32) and 0.87-0.89 (float64) of the whole pass's time, 0.84 and 0.89-0.91 on the
+#: README's path (input gradient too), and 0.55-0.72 at batch 512. Against each other in one
+#: process, equal chunks of at most 128 beat those of at most 96 in float32 and matched them
+#: in float64 (within the noise), and beat fixed chunks of 64 or 128 with a smaller last
+#: one (64: 0.91-1.01 in float32 at 192 and 256); chunks of 32 lost (1.03-1.17).
+#: ``reports/speed/history.md`` has the figures.
 TRAIN_CHUNK = 128
 
 #: Batches of more images than this run in chunks; smaller ones as one pass, as ever.
