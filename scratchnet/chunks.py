@@ -166,7 +166,7 @@ class Chunks:
             self._own.append([{} for _ in layers])
         chunks = [(part, [chunk_copy(layer, own) for layer, own in zip(layers, row,
                                                                        strict=True)])
-                  for part, row in zip(slices, self._own, strict=False)]
+                  for part, row in zip(slices, self._own, strict=False)]  # (own: maybe more)
         try:
             y = np.concatenate([forward_through(copies, x[part]) for part, copies in chunks])
         except ShapeError:
