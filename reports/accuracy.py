@@ -407,7 +407,8 @@ def run_report(
                 for name in dict.fromkeys(e.dataset for e in todo)}
     pool, running = None, {}
     if workers > 1 and todo:
-        largest_first = sorted(todo, key=lambda e: -_images_trained(e))
+        work = expected_work(out_dir, todo)
+        largest_first = sorted(todo, key=lambda e: -work[e.name])
         pool, futures = start_jobs(run_in_worker, [(e.name, quick_run, data_dir, download)
                                                    for e in largest_first], workers)
         running = {e.name: f for e, f in zip(largest_first, futures, strict=True)}
@@ -496,9 +497,27 @@ def prepare_outputs(out_dir: Path, experiments: Sequence[Experiment], quick_run:
     check_writable(readme)
 
 
+def expected_work(out_dir: Path, experiments: Sequence[Experiment]) -> dict[str, float]:
+    """How much work each experiment is, to start the largest first (two workers then
+    finish together as nearly as the sizes allow): the seconds its last finished run in
+    ``out_dir`` took, when each has one made with its settings; otherwise training images
+    times epochs.
+
+    The seconds are the better guide: an epoch of 1,000 batch-1 steps and its evaluation
+    of 10,000 test images costs more than its images say, and batch norm more than the
+    same network without it (``reports/speed/history.md`` has the figures).
+    """
+    seconds = {}
+    for experiment in experiments:
+        history = _finished(out_dir, experiment)
+        if history is None or "epoch_seconds" not in history:
+            return {e.name: float(_images_trained(e)) for e in experiments}
+        seconds[experiment.name] = float(history["epoch_seconds"].sum())
+    return seconds
+
+
 def _images_trained(experiment: Experiment) -> int:
-    """Training images times epochs: how much work an experiment is, to start large ones
-    first."""
+    """Training images times epochs."""
     images = 60_000 if experiment.per_class is None else 10 * experiment.per_class
     return images * experiment.config.epochs
 

@@ -208,3 +208,23 @@ def test_the_relu_boundary_study_is_part_of_the_report() -> None:
     assert [s.name for s in accuracy.STUDIES] == ["relu-boundary"]
     with pytest.raises(ValueError, match=r"known: seed-shallow-1k, .*, relu-boundary$"):
         accuracy.run_report(only=["nope"])
+
+
+def test_the_largest_experiment_by_its_last_run_starts_first(quick_report, tmp_path) -> None:
+    out = shutil.copytree(quick_report[0], tmp_path / "report")
+    experiments = [accuracy.quick(e) for e in accuracy.EXPERIMENTS if e.name in QUICK]
+    by_images = accuracy.expected_work(tmp_path / "empty", experiments)
+    assert by_images == {e.name: accuracy._images_trained(e) for e in experiments}
+    # The last run's seconds rank them once every experiment has a finished run: the
+    # last one (by images no larger than the first) is made the slowest by its CSV.
+    small = experiments[-1]
+    assert by_images[small.name] <= by_images[experiments[0].name]
+    history = pd.read_csv(out / f"{small.name}.csv")
+    history["epoch_seconds"] = 1e6
+    history.to_csv(out / f"{small.name}.csv", index=False)
+    by_seconds = accuracy.expected_work(out, experiments)
+    assert max(by_seconds, key=by_seconds.get) == small.name
+    assert by_seconds[small.name] == 1e6 * len(history)
+    # One experiment without a finished run: images again, for all.
+    (out / f"{experiments[0].name}.csv").unlink()
+    assert accuracy.expected_work(out, experiments) == by_images
