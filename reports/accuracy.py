@@ -31,7 +31,8 @@ import io
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -391,8 +392,9 @@ def run_report(
     Every dataset is loaded, and every output path checked (:func:`prepare_outputs`),
     before the first experiment starts. ``workers`` > 1 trains that many experiments at a
     time, each in a single-threaded process (:func:`run_in_worker`; progress bars are then
-    off), the largest first. Returns the lockstep experiments run (or resumed) and their
-    histories.
+    off), the largest first (:func:`expected_work`), then the studies; each experiment's
+    files and plot are written as its worker finishes it. Returns the lockstep experiments
+    run (or resumed) and their histories, in the order of ``EXPERIMENTS``.
     """
     every = select_experiments(None, quick_run)
     experiments = select_experiments(only, quick_run)
@@ -412,7 +414,12 @@ def run_report(
         pool, futures = start_jobs(run_in_worker, [(e.name, quick_run, data_dir, download)
                                                    for e in largest_first], workers)
         running = {e.name: f for e, f in zip(largest_first, futures, strict=True)}
-    for experiment in experiments:
+        # The studies go to the worker that is free first, after the experiments.
+        running.update({study.name: pool.submit(study.run, out_dir, command)
+                        for study in studies if not (resume and study.finished(out_dir))})
+        print(f"[report] {len(running)} jobs on {workers} workers, largest first: "
+              f"{', '.join(running)}", file=sys.stderr)
+    for experiment in finishing_order(experiments, running):
         history = _finished(out_dir, experiment) if resume else None
         if history is None:
             print(f"[{experiment.name}] {experiment.title}", file=sys.stderr)
@@ -430,16 +437,31 @@ def run_report(
         print(f"[{experiment.name}] test accuracy: scratchnet {last['scratchnet_test_acc']:.4f}, "
               f"PyTorch {last['torch_test_acc']:.4f}; param gap "
               f"{history['param_gap'].max():.1e}", file=sys.stderr)
-    if pool is not None:
-        pool.shutdown()
+    results.sort(key=lambda result: experiments.index(result[0]))
     for study in studies:
         if not (resume and study.finished(out_dir)):
             print(f"[{study.name}] {study.title}", file=sys.stderr)
-            study.run(out_dir, command)
+            if study.name in running:
+                running[study.name].result()
+            else:
+                study.run(out_dir, command)
+    if pool is not None:
+        pool.shutdown()
     shown, shown_studies, earlier = _shown(results, every, studies, out_dir)
     write_report(shown, out_dir, command, time.perf_counter() - start, quick_run, env,
                  workers if pool is not None else 1, studies=shown_studies, earlier=earlier)
     return results
+
+
+def finishing_order(experiments: Sequence[Experiment], running: dict[str, Future]
+                    ) -> Iterator[Experiment]:
+    """``experiments`` in the order their results can be written and plotted: those no
+    worker runs first (finished earlier, or run here), then the others as their workers
+    finish them, so that plotting one overlaps the training of the rest."""
+    waiting = {running[e.name]: e for e in experiments if e.name in running}
+    yield from (e for e in experiments if e.name not in running)
+    for future in as_completed(waiting):
+        yield waiting[future]
 
 
 def _shown(
