@@ -47,26 +47,23 @@ The operations
   small product per output row, ``kernel (C_out, kh*C_in*kw) @ window (kh*C_in*kw,
   W_out*N)``, written straight into ``y``; the weight gradient sums ``dy_row @ window^T``
   over the rows.
-* Convolution, input gradient (eq. 4): one product per block of ``R`` output rows
-  against a *banded* matrix built from the kernel (:func:`band_matrix`)::
+* Convolution, input gradient (eq. 4): eq. (4) read literally, the full cross-correlation
+  of the zero-dilated, zero-padded output gradient with the rotated kernel, with the
+  forward's trick turned around. :func:`spread_rows` lays the output gradient's rows out
+  ``stride`` apart between zero rows, so the ``kh`` rows that reach input row ``h`` are
+  consecutive and their window is a view (:func:`row_windows` again). One product per
+  input row, ``rotated_kernel (C_in*kw, kh*C_out) @ window (kh*C_out, W_out*N)``, gives
+  the gradient of that row's ``kw`` shifted copies (:func:`shifted_columns`), and
+  :func:`add_shifts` adds the shifts up into the pixels they were copied from, in one
+  reduction over a strided view.
 
-        band[(r, o), (h, c, j)] = weight[o, c, h - r*stride, j]   if 0 <= h - r*stride < kh
-                                  0                               otherwise
-
-  ``band.T`` takes the gradient of the block's ``R`` rows, in place in ``dy``, to the
-  gradient of the ``span = (R-1)*stride + kh`` input rows' shifted copies, already summed
-  over the kernel rows (per-row products would leave ``kh*kw`` overlapping pieces to
-  add up instead of ``kw``); :func:`block_col2im` adds those over the ``kw`` shifts. The
-  band spends multiply-adds on its zeros (``span/kh`` times im2col's), which BLAS does
-  faster than the additions they save.
-
-  Eq. (4) read literally, the full cross-correlation of the zero-dilated, zero-padded
-  output gradient with the rotated kernel, would reuse the forward's per-row products,
-  but those products have only ``C_in`` rows (1 for the seed's conv1, 4 for conv2): each
-  multiply-add then reads a number of the gradient's shifted copies (``kh*kw*C_out`` per
-  input pixel, a third of them padding), and BLAS runs them at the speed of memory. The
-  band's products have ``span*C_in*kw`` rows and ``R*C_out`` columns and read the
-  gradient once, so the band is what runs here.
+  The product has ``C_in*kw`` rows and ``kh*C_out`` columns (5 x 20 for the seed's conv1,
+  20 x 40 for conv2) and reads each window once per row: only the zero rows of the padding
+  and the dilation are multiplied in vain. Two other arrangements are slower (measured in
+  ``reports/speed/history.md``): products with ``C_in`` rows over ``kh*kw`` shifted copies
+  of the gradient, which BLAS runs at the speed of memory, and a banded matrix over blocks
+  of output rows, which reads the gradient once but spends more than half of its
+  multiply-adds on zeros.
 * Max-pooling takes ``np.maximum`` over the ``k*k`` strided views of the input (one per
   position inside the window) instead of reducing over a reshaped axis, which is far faster
   on small windows. It records, per window, which position the gradient goes to: exactly
@@ -226,11 +223,12 @@ def _window_view(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
 class Workspace:
     """Scratch arrays that a layer keeps from one call to the next.
 
-    The convolution's large temporaries (the shifted columns, the gradient of a block's
-    input rows) have the same shapes at every step. Allocating them afresh each time costs
-    more than the arithmetic: glibc hands big blocks back to the kernel on ``free``, and
-    mapping them again while OpenBLAS's second thread runs costs page faults and
-    cross-core TLB flushes, several times the seed's conv1 forward itself. So each layer
+    The convolution's large temporaries (the shifted columns, the spread output gradient,
+    the gradient of the shifted columns) have the same shapes at every step. Allocating
+    them afresh each time costs more than the arithmetic: glibc hands big blocks back to
+    the kernel on ``free``, and mapping them again while OpenBLAS's second thread runs
+    costs page faults and cross-core TLB flushes, several times the seed's conv1 forward
+    itself. So each layer
     keeps its own ``Workspace`` and the kernels write their temporaries into it. Arrays
     handed back to the caller (outputs, gradients) are always fresh; a workspace array is
     only valid until the owning layer's next call.
@@ -334,93 +332,68 @@ def conv_forward(
     return y, (cols, xp.shape)
 
 
-#: Output rows per block of the input gradient's banded products (see :func:`band_matrix`).
-MAX_BLOCK_ROWS = 8
+def spread_rows(dy: np.ndarray, height: int, kh: int, stride: int,
+                ws: Workspace | None = None) -> np.ndarray:
+    """The output gradient's rows ``stride`` apart between zero rows:
+    ``(height + kh - 1, C_out, W_out*N)`` for ``dy: (H_out, C_out, W_out, N)``.
 
-
-def block_rows(h_out: int) -> int:
-    """Rows per block: the largest divisor of ``h_out`` that is at most ``MAX_BLOCK_ROWS``."""
-    return max(r for r in range(1, min(h_out, MAX_BLOCK_ROWS) + 1) if h_out % r == 0)
-
-
-def band_matrix(weight: np.ndarray, rows: int, stride: int, ws: Workspace | None = None
-                ) -> np.ndarray:
-    """The kernel written along a band, ``(R*C_out, span*C_in*kw)``, ``span = (R-1)*stride + kh``::
-
-        band[(r, o), (h, c, j)] = weight[o, c, h - r*stride, j]   if 0 <= h - r*stride < kh
-                                  0                               otherwise
-
-    It maps the ``span`` input rows that a block of ``R`` output rows reads to those
-    rows' outputs; its transpose maps a block's output gradient back to them. Kept in
-    ``ws``: the zeros are written once, when the array is made, and each call writes the
-    kernel.
+    Row ``kh - 1 + r*stride`` holds ``dy[r]``, every other row is zero: ``kh - 1`` zero rows
+    above, the rows the stride skips, and the rest below. So the ``kh`` rows from ``h`` on
+    hold, at offset ``t``, the gradient of the output row whose kernel row ``kh - 1 - t``
+    reads input row ``h``, or zeros where no output row's does: their :func:`row_windows`
+    are eq. (4)'s windows, the output gradient zero-dilated by the stride and padded by
+    ``kh - 1`` rows. The zeros are written once, when the array is made (its name in ``ws``
+    carries ``kh`` and ``stride``, which with its shape fix the rows that are written).
     """
+    h_out, C_out, w_out, N = dy.shape
+    spread = _scratch(ws, f"spread kh={kh} stride={stride}",
+                      (height + kh - 1, C_out, w_out * N), dy.dtype, lambda a: a.fill(0))
+    spread[kh - 1 : kh - 1 + (h_out - 1) * stride + 1 : stride] = dy.reshape(h_out, C_out, -1)
+    return spread
+
+
+def rotated_kernel(weight: np.ndarray) -> np.ndarray:
+    """``kernel[(c, j), (t, o)] = weight[o, c, kh - 1 - t, j]``, ``(C_in*kw, kh*C_out)``:
+    eq. (4)'s kernel, its rows reversed and its channels swapped, as a matrix whose columns
+    match the rows of a window of :func:`spread_rows`."""
     C_out, C_in, kh, kw = weight.shape
-    span = (rows - 1) * stride + kh
-    band = _scratch(ws, "band", (rows * C_out, span * C_in * kw), weight.dtype,
-                    lambda a: a.fill(0))
-    # Entry [r, o, i, c, j] of this view is band[(r, o), (r*stride + i, c, j)].
-    s_row, s = band.strides
-    s_h = C_in * kw * s
-    kernel_at = _strided(band, (rows, C_out, kh, C_in, kw),
-                         (C_out * s_row + stride * s_h, s_row, s_h, kw * s, s))
-    kernel_at[...] = weight.transpose(0, 2, 1, 3)      # the same kernel on every row
-    return band
+    return weight[:, :, ::-1].transpose(1, 3, 2, 0).reshape(C_in * kw, kh * C_out)
 
 
 def shift_margin(kw: int) -> int:
-    """Zero columns kept on each side of every row of ``dcols`` (:func:`block_col2im`)."""
+    """Zero columns kept on each side of every row of ``dcols`` (:func:`add_shifts`)."""
     return kw - 1
 
 
-def block_col2im(
-    dcols: np.ndarray, shape: tuple[int, int, int, int], kh: int, kw: int, rows: int,
-    stride: int, ws: Workspace | None = None,
-) -> np.ndarray:
-    """Scatter-add the input rows' gradients of each block of ``R`` output rows back to
-    ``shape (H, C, W, N)``.
+def add_shifts(dcols: np.ndarray, shape: tuple[int, int, int, int], kw: int, stride: int
+               ) -> np.ndarray:
+    """Add each input row's shifted-column gradients up into the pixels they were copied
+    from: ``dx`` of ``shape (H, C, W, N)``; the backward of :func:`shifted_columns`.
 
-    ``dcols: (blocks, span*C*kw, (W_out + 2*margin)*N)``: rows ``(h, c, j)`` as in
-    :func:`shifted_columns`, columns ``(q, n)`` with ``margin = shift_margin(kw)`` zero
-    columns on each side. Entry ``[b, (h, c, j), (q, n)]`` belongs to
-    ``dx[b*R*stride + h, c, q*stride + j, n]``.
+    ``dcols: (H, C*kw, (W_out + 2*margin)*N)``: rows ``(c, j)`` and columns ``(q, n)`` as in
+    :func:`shifted_columns`, between ``margin = shift_margin(kw)`` zero columns on each
+    side. Entry ``[h, (c, j), (margin + q, n)]`` belongs to ``dx[h, c, q*stride + j, n]``.
 
-    With stride 1 the ``kw`` shifts are summed by one reduction per block: the entries
-    that ``dx[.., c, w, n]`` sums, ``[(h, c, j), (w - j, n)]`` for ``j = 0 .. kw-1``, lie
-    equally far apart in memory, so they form one axis of a strided view, and the margins
-    supply the zeros where ``w - j`` falls outside the row. Blocks overlap by ``span - R``
-    rows, which are added; the other rows are written, so ``dx`` needs no zeros first.
-    With a larger stride the shifts are added one at a time.
+    With stride 1 the ``kw`` shifts are summed by one reduction: the entries that
+    ``dx[h, c, w, n]`` sums, ``[h, (c, j), (margin + w - j, n)]`` for ``j = 0 .. kw-1``,
+    lie equally far apart in memory, so they form one axis of a strided view, and the
+    margins supply the zeros where ``w - j`` falls outside the row. With a larger stride
+    the shifts are added one at a time.
     """
     H, C, W, N = shape
-    h_out, w_out = output_size(H, kh, stride), output_size(W, kw, stride)
-    span, blocks = (rows - 1) * stride + kh, h_out // rows
-    margin = shift_margin(kw)
+    w_out, margin = output_size(W, kw, stride), shift_margin(kw)
     if stride > 1:
-        d = dcols[:, :, margin * N : (margin + w_out) * N].reshape(
-            blocks, span, C, kw, w_out, N)
+        by_shift = dcols[:, :, margin * N : (margin + w_out) * N].reshape(H, C, kw, w_out, N)
         dx = np.zeros(shape, dcols.dtype)
-        for b in range(blocks):
-            top = b * rows * stride
-            for j in range(kw):
-                dx[top : top + span, :, j : j + stride * w_out : stride, :] += d[b, :, :, j]
+        for j in range(kw):
+            dx[:, :, j : j + stride * w_out : stride] += by_shift[:, :, j]
         return dx
-    s_block, s_j, s = dcols.strides                # s_j: one shift, a row of dcols
+    s_h, s_j, s = dcols.strides                    # s_j: one shift, a row of dcols
     s_w = N * s                                    # one column
-    # by_shift[b, h, c, w, j, n] = dcols[b, (h, c, j), (margin + w - j, n)]
-    by_shift = np.ndarray((blocks, span, C, W, kw, N), dcols.dtype, buffer=dcols,
-                          offset=margin * s_w,
-                          strides=(s_block, C * kw * s_j, kw * s_j, s_w, s_j - s_w, s))
-    dx = np.empty(shape, dcols.dtype)
-    np.sum(by_shift[0], axis=3, out=dx[:span])
-    overlap = span - rows
-    block_sum = _scratch(ws, "block_sum", (span, C, W, N), dcols.dtype)
-    for b in range(1, blocks):
-        top = b * rows
-        np.sum(by_shift[b], axis=3, out=block_sum)
-        dx[top : top + overlap] += block_sum[:overlap]
-        dx[top + overlap : top + span] = block_sum[overlap:]
-    return dx
+    # by_shift[h, c, w, j, n] = dcols[h, (c, j), (margin + w - j, n)]
+    by_shift = np.ndarray((H, C, W, kw, N), dcols.dtype, buffer=dcols, offset=margin * s_w,
+                          strides=(s_h, kw * s_j, s_w, s_j - s_w, s))
+    return np.sum(by_shift, axis=3)
 
 
 def conv_backward(
@@ -448,18 +421,17 @@ def conv_backward(
     dweight = per_row.sum(axis=0).reshape(C_out, kh, C_in, kw).transpose(0, 2, 1, 3)
     if not need_input_grad:
         return None, dweight
-    # Eq. (4), a block of R output rows at a time: the band's transpose takes a block's
-    # gradient (R*C_out, W_out*N), in place in dy, to the gradient of the span input rows'
-    # shifted columns; block_col2im adds those up over the kw shifts and the blocks.
-    # The products are written between the zero margins block_col2im reads.
-    rows = block_rows(h_out)
-    band = band_matrix(weight, rows, stride, ws)
+    # Eq. (4), one product per input row: the rotated kernel (C_in*kw, kh*C_out) times the
+    # window of the kh output-gradient rows that reach the row, giving the gradient of the
+    # row's shifted columns, written between the zero margins add_shifts reads; add_shifts
+    # adds those up over the kw shifts.
+    height = padded_shape[0]
+    windows = row_windows(spread_rows(dy, height, kh, stride, ws), kh, 1)  # (H, kh*C_out, W_out*N)
     margin = shift_margin(kw)
-    dcols = _scratch(ws, "dcols", (h_out // rows, band.shape[1], (w_out + 2 * margin) * N),
+    dcols = _scratch(ws, f"dcols kw={kw} n={N}", (height, C_in * kw, (w_out + 2 * margin) * N),
                      dy.dtype, lambda a: a.fill(0))
-    np.matmul(band.T, dy.reshape(h_out // rows, rows * C_out, w_out * N),
-              out=dcols[:, :, margin * N : (margin + w_out) * N])
-    dxp = block_col2im(dcols, padded_shape, kh, kw, rows, stride, ws)
+    np.matmul(rotated_kernel(weight), windows, out=dcols[:, :, margin * N : (margin + w_out) * N])
+    dxp = add_shifts(dcols, padded_shape, kw, stride)
     p = padding
     dx = dxp[p:-p, :, p:-p, :] if p else dxp
     return np.ascontiguousarray(dx), dweight

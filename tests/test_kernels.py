@@ -46,52 +46,51 @@ def test_pad_spatial_surrounds_the_image_with_zeros(dtype) -> None:
     assert not padded.any()
 
 
-@pytest.mark.parametrize(("rows", "stride"), [(1, 1), (3, 1), (4, 2)])
-def test_band_matrix_holds_the_kernel_along_its_band(rows: int, stride: int) -> None:
-    C_out, C_in, kh, kw = 2, 3, 3, 2
-    weight = np.random.default_rng(1).standard_normal((C_out, C_in, kh, kw))
+@pytest.mark.parametrize(("h_out", "kh", "stride"), [(4, 3, 1), (3, 2, 2), (2, 3, 3), (1, 5, 1)])
+def test_spread_rows_puts_each_output_row_stride_apart_between_zeros(h_out, kh, stride) -> None:
+    # An input height the floor leaves a row over at stride 2 and 3, as a forward drops it.
+    height = (h_out - 1) * stride + kh + (stride > 1)
+    dy = np.random.default_rng(2).standard_normal((h_out, 2, 3, 4))   # (H_out, C_out, W_out, N)
     ws = kernels.Workspace()
-    kernels.band_matrix(2 * weight, rows, stride, ws)   # a reused workspace must be rewritten
-    band = kernels.band_matrix(weight, rows, stride, ws)
-    span = (rows - 1) * stride + kh
-    expected = np.zeros((rows, C_out, span, C_in, kw))
-    for r in range(rows):
-        expected[r, :, r * stride : r * stride + kh] = weight.transpose(0, 2, 1, 3)
-    assert np.array_equal(band, expected.reshape(rows * C_out, span * C_in * kw))
-    # Without a workspace the zeros are written into a fresh array; the band keeps the dtype.
-    assert np.array_equal(kernels.band_matrix(weight, rows, stride), band)
-    assert kernels.band_matrix(weight.astype(np.float32), rows, stride).dtype == np.float32
+    kernels.spread_rows(2 * dy, height, kh, stride, ws)   # a reused workspace must be rewritten
+    spread = kernels.spread_rows(dy, height, kh, stride, ws)
+    expected = np.zeros((height + kh - 1, 2, 3, 4))
+    for r in range(h_out):
+        expected[kh - 1 + r * stride] = dy[r]
+    assert np.array_equal(spread, expected.reshape(spread.shape))
+    # Without a workspace the zeros are written into a fresh array; the dtype is kept.
+    assert np.array_equal(kernels.spread_rows(dy, height, kh, stride), spread)
+    assert kernels.spread_rows(dy.astype(np.float32), height, kh, stride).dtype == np.float32
 
 
-@pytest.mark.parametrize(("shape", "kh", "kw", "rows", "stride"), [
-    ((11, 2, 7, 3), 3, 3, 3, 1),   # three blocks overlapping by two rows
-    ((6, 1, 5, 2), 2, 4, 5, 1),    # one block, a kernel wider than tall
-    ((9, 2, 9, 3), 3, 2, 2, 2),    # stride 2: the shifts added one at a time
-    ((5, 1, 4, 0), 2, 2, 2, 1),    # an empty batch
+def test_rotated_kernel_reverses_the_rows_and_swaps_the_channels() -> None:
+    C_out, C_in, kh, kw = 2, 3, 4, 5
+    weight = np.random.default_rng(1).standard_normal((C_out, C_in, kh, kw))
+    kernel = kernels.rotated_kernel(weight).reshape(C_in, kw, kh, C_out)
+    for o, c, t, j in np.ndindex(C_out, C_in, kh, kw):
+        assert kernel[c, j, t, o] == weight[o, c, kh - 1 - t, j]
+
+
+@pytest.mark.parametrize(("shape", "kw", "stride"), [
+    ((3, 2, 7, 3), 3, 1),    # odd sizes
+    ((2, 1, 5, 2), 4, 1),    # a kernel almost as wide as the row
+    ((2, 2, 10, 3), 3, 2),   # stride 2, a column the floor leaves over: the shifts one at a time
+    ((2, 1, 4, 0), 2, 1),    # an empty batch
 ])
-def test_block_col2im_adds_each_entry_where_it_belongs(shape, kh, kw, rows, stride) -> None:
-    """Every entry ``[b, (h, c, j), (q, n)]`` lands on ``dx[b*R*stride + h, c, q*stride + j,
-    n]``, added up where entries meet; the zero margins around the columns stay out."""
+def test_add_shifts_adds_each_entry_where_it_belongs(shape, kw, stride) -> None:
+    """Every entry ``[h, (c, j), (margin + q, n)]`` lands on ``dx[h, c, q*stride + j, n]``,
+    added up where entries meet; the zero margins around the columns stay out."""
     H, C, W, N = shape
-    h_out, w_out = kernels.output_size(H, kh, stride), kernels.output_size(W, kw, stride)
-    span, blocks, margin = (rows - 1) * stride + kh, h_out // rows, kernels.shift_margin(kw)
-    rng = np.random.default_rng(3)
-    entries = rng.standard_normal((blocks, span, C, kw, w_out, N))
-    dcols = np.zeros((blocks, span * C * kw, (w_out + 2 * margin) * N))
-    dcols[:, :, margin * N : (margin + w_out) * N] = entries.reshape(blocks, span * C * kw, -1)
+    w_out, margin = kernels.output_size(W, kw, stride), kernels.shift_margin(kw)
+    entries = np.random.default_rng(3).standard_normal((H, C, kw, w_out, N))
+    dcols = np.zeros((H, C * kw, (w_out + 2 * margin) * N))
+    dcols[:, :, margin * N : (margin + w_out) * N] = entries.reshape(H, C * kw, -1)
     expected = np.zeros(shape)
-    for b, h, c, j, q in np.ndindex(blocks, span, C, kw, w_out):
-        expected[b * rows * stride + h, c, q * stride + j] += entries[b, h, c, j, q]
-    got = kernels.block_col2im(dcols, shape, kh, kw, rows, stride, kernels.Workspace())
+    for h, c, j, q in np.ndindex(H, C, kw, w_out):
+        expected[h, c, q * stride + j] += entries[h, c, j, q]
+    got = kernels.add_shifts(dcols, shape, kw, stride)
     np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-14)  # only the order of
-    # the additions differs (float64: a few ulps of sums of at most kh*kw terms)
-
-
-def test_block_rows_is_the_largest_divisor_up_to_the_maximum() -> None:
-    # (h_out, rows per block), with MAX_BLOCK_ROWS = 8: a prime above 8 gets blocks of 1.
-    assert kernels.MAX_BLOCK_ROWS == 8
-    for h_out, rows in [(1, 1), (7, 7), (8, 8), (9, 3), (11, 1), (12, 6), (18, 6), (24, 8)]:
-        assert kernels.block_rows(h_out) == rows, h_out
+    # the additions differs (float64: a few ulps of sums of at most kw terms)
 
 
 def test_workspace_reuses_an_array_only_of_the_same_name_shape_and_dtype() -> None:
