@@ -188,10 +188,11 @@ def output_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...],
-             writeable: bool = True) -> np.ndarray:
-    """A view of ``a`` starting at ``a[0...]``, with the given shape and strides (in
-    bytes): what ``numpy.lib.stride_tricks.as_strided`` makes.
+def _strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
+    """A read-only view of ``a`` starting at ``a[0...]``, with the given shape and strides
+    (in bytes): what ``numpy.lib.stride_tricks.as_strided`` makes. Read-only because the
+    views here overlap (neighbouring windows share memory): a write through one would
+    change others.
 
     For a C-contiguous ``a`` (all the layers pass) it is built with the ``np.ndarray``
     constructor directly, which spends less than half of ``as_strided``'s Python time per
@@ -199,9 +200,9 @@ def _strided(a: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...],
     data.
     """
     if not a.flags.c_contiguous:  # np.ndarray(buffer=) needs one block of memory
-        return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=writeable)
+        return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
     view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)
-    view.flags.writeable = writeable and a.flags.writeable
+    view.flags.writeable = False
     return view
 
 
@@ -213,8 +214,7 @@ def _window_view(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
     H, C, W, N = x.shape
     Ho, Wo = output_size(H, kh, stride), output_size(W, kw, stride)
     sh, sc, sw, sn = x.strides
-    return _strided(x, (kh, kw, Ho, C, Wo, N), (sh, sw, sh * stride, sc, sw * stride, sn),
-                    writeable=False)
+    return _strided(x, (kh, kw, Ho, C, Wo, N), (sh, sw, sh * stride, sc, sw * stride, sn))
 
 
 # ------------------------------------------------------------------------ workspace
@@ -277,8 +277,7 @@ def shifted_columns(x: np.ndarray, kw: int, stride: int, ws: Workspace | None = 
     H, C, W, N = x.shape
     w_out = output_size(W, kw, stride)
     s_h, s_c, s_w, s_n = x.strides
-    view = _strided(x, (H, C, kw, w_out, N), (s_h, s_c, s_w, stride * s_w, s_n),
-                    writeable=False)
+    view = _strided(x, (H, C, kw, w_out, N), (s_h, s_c, s_w, stride * s_w, s_n))
     cols = _scratch(ws, "cols", (H, C * kw, w_out * N), x.dtype)
     np.copyto(cols.reshape(view.shape), view)
     return cols
@@ -294,8 +293,7 @@ def row_windows(cols: np.ndarray, kh: int, stride: int) -> np.ndarray:
     """
     H, ckw, wn = cols.shape
     s_h, s_k, s_n = cols.strides
-    return _strided(cols, (output_size(H, kh, stride), kh * ckw, wn), (stride * s_h, s_k, s_n),
-                    writeable=False)
+    return _strided(cols, (output_size(H, kh, stride), kh * ckw, wn), (stride * s_h, s_k, s_n))
 
 
 def conv_forward(
