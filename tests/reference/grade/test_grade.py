@@ -102,7 +102,8 @@ def test_crashing_and_broken_submissions_are_reported(graded):
 ])
 def test_each_hostile_submission_gets_its_verdict_and_reason(graded, name, verdict, reason):
     got = row(graded, name, "relu")
-    assert got["verdict"] == verdict and reason in got["reason"]
+    assert got["verdict"] == verdict and reason in got["reason"], dict(got)  # the row, when
+    # it fails: exits.py has failed here now and then under load, its reason not yet seen
     assert got["points"] == 0.0 or name == "prints.py"
 
 
