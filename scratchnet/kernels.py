@@ -228,10 +228,9 @@ class Workspace:
     them afresh each time costs more than the arithmetic: glibc hands big blocks back to
     the kernel on ``free``, and mapping them again while OpenBLAS's second thread runs
     costs page faults and cross-core TLB flushes, several times the seed's conv1 forward
-    itself. So each layer
-    keeps its own ``Workspace`` and the kernels write their temporaries into it. Arrays
-    handed back to the caller (outputs, gradients) are always fresh; a workspace array is
-    only valid until the owning layer's next call.
+    itself. So each layer keeps its own ``Workspace`` and the kernels write their
+    temporaries into it. Arrays handed back to the caller (outputs, gradients) are always
+    fresh; a workspace array is only valid until the owning layer's next call.
     """
 
     def __init__(self) -> None:
