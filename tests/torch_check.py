@@ -73,6 +73,9 @@ def assert_layer_matches_torch(
     y, y_torch = pairs["output"]
     assert y.shape == y_torch.shape, f"{layer!r} output shape {y.shape} vs {y_torch.shape}"
     check(y, y_torch, dtype, f"{layer!r} output")
+    grad_x = pairs["grad input"][0]
+    for name, got in (("output", y), ("input gradient", grad_x)):   # float32 stays float32
+        assert got.dtype == dtype, f"{layer!r} {name} dtype {got.dtype}, input {dtype}"
     check(*pairs["grad input"], dtype, f"{layer!r} input gradient")
     assert set(layer.grads) == set(layer.params)
     for key, grad in layer.grads.items():
