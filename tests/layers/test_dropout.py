@@ -160,6 +160,12 @@ def test_dropout_errors() -> None:
         layer.forward(np.zeros((3, 2)))
     with pytest.raises(ShapeError, match="expected float32 or float64 input, got int64"):
         layer.forward(np.zeros(3, np.int64))
+    with pytest.raises(ShapeError, match=r"^drop1 \(Dropout\): expected a NumPy array of any "
+                                         r"shape, got list$"):
+        layer.forward([1.0, 2.0])
+    with pytest.raises(ShapeError, match=r"use_mask expects a boolean NumPy array \(True: "
+                                         r"keep\), got list$"):
+        layer.use_mask([True, False])
     layer.forward(np.zeros((2, 3)))
     with pytest.raises(ShapeError, match=r"expected grad_y of shape \(2, 3\)"):
         layer.backward(np.zeros((3, 2)))
@@ -173,3 +179,7 @@ def test_p_must_be_a_probability(p: float) -> None:
 
 def test_repr_and_kind() -> None:
     assert repr(Dropout()) == "Dropout(p=0.5)" and Dropout.kind == "dropout"
+
+
+def test_output_shape_is_the_input_shape() -> None:
+    assert Dropout().output_shape([2, 3, 5]) == (2, 3, 5)
