@@ -241,7 +241,9 @@ class Workspace:
         """Array ``name`` of ``shape`` and ``dtype``, reused when it fits.
 
         Its contents are what the last user left, except that a newly allocated array is
-        first passed to ``init`` (if given): for parts that never change between calls.
+        first passed to ``init`` (if given): for parts that never change between calls,
+        such as zero margins. Such parts must be the same for every call that finds the
+        array, so ``name`` carries whatever, beside the shape, decides where they lie.
         """
         a = self._arrays.get(name)
         if a is None or a.shape != shape or a.dtype != dtype:
@@ -340,7 +342,7 @@ def spread_rows(dy: np.ndarray, height: int, kh: int, stride: int,
     reads input row ``h``, or zeros where no output row's does: their :func:`row_windows`
     are eq. (4)'s windows, the output gradient zero-dilated by the stride and padded by
     ``kh - 1`` rows. The zeros are written once, when the array is made (its name in ``ws``
-    carries ``kh`` and ``stride``, which with its shape fix the rows that are written).
+    carries ``kh`` and ``stride``: see :meth:`Workspace.get`).
     """
     h_out, C_out, w_out, N = dy.shape
     spread = _scratch(ws, f"spread kh={kh} stride={stride}",
@@ -424,7 +426,7 @@ def conv_backward(
     # adds those up over the kw shifts.
     height = padded_shape[0]
     windows = row_windows(spread_rows(dy, height, kh, stride, ws), kh, 1)  # (H, kh*C_out, W_out*N)
-    margin = shift_margin(kw)
+    margin = shift_margin(kw)      # the margins' place depends on kw and N: in the name
     dcols = _scratch(ws, f"dcols kw={kw} n={N}", (height, C_in * kw, (w_out + 2 * margin) * N),
                      dy.dtype, lambda a: a.fill(0))
     np.matmul(rotated_kernel(weight), windows, out=dcols[:, :, margin * N : (margin + w_out) * N])
