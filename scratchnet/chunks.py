@@ -29,6 +29,9 @@ parameters, its settings) except its **per-chunk state**:
 
 Copies are made afresh from the layers at each forward, so a change to a layer (its mode, a
 replaced parameter dict, the layer itself replaced through ``net.layers``) is what runs.
+The layers themselves do not run: each is told so (``Layer.ran_elsewhere``), and a backward
+called on one of them by hand then fails, naming the chunks, instead of using what its own
+last forward kept.
 A fused ``MaxPoolReLU`` is one layer here; the ``ReLU`` and ``MaxPool2D`` it holds only
 name it.
 
@@ -173,6 +176,9 @@ class Chunks:
             forward_through(layers, x)
             raise
         self._chunks, self._out = chunks, (y.shape, y.dtype)
+        where = f"inside a network, in chunks of at most {TRAIN_CHUNK} examples"
+        for layer in layers:                             # the chunks' copies ran, not they
+            layer.ran_elsewhere(where)
         return y
 
     def backward(self, grad: Any, need_input_grad: bool) -> np.ndarray | None:

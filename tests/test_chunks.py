@@ -180,6 +180,30 @@ def test_errors_name_the_batch_not_a_chunk() -> None:
         net.backward(np.zeros((batch, 10)))
 
 
+def test_a_layer_backward_after_a_chunked_forward_says_it_ran_in_chunks() -> None:
+    """The chunks' copies ran, not the layers: what a layer's own last forward kept is out
+    of date, and its own backward says why instead of using it (Layer.ran_elsewhere)."""
+    net = seed_network("full", seed=2)
+    rng = np.random.default_rng(2)
+    small, large = digits(rng, 3, np.float64), digits(rng, CHUNKS_ABOVE + 1, np.float64)
+    net.forward(small)                                   # each layer keeps a batch of 3
+    net.forward(large)
+    assert chunked(net)
+    message = (r"backward cannot follow: the last forward ran inside a network, in chunks of "
+               rf"at most {TRAIN_CHUNK} examples; call the network's backward, or this "
+               r"layer's own forward first$")
+    with pytest.raises(ShapeError, match=r"^fc2 \(Dense\): " + message):
+        net.layers["fc2"].backward(np.zeros((len(large), 10)))
+    with pytest.raises(ShapeError, match=r"^conv2 \(Conv2D\): " + message):
+        net.layers["conv2"].backward(np.zeros((3, 8, 8, 8)))      # the stale batch's shape
+    fc2 = net.layers["fc2"]                              # its own forward: its own backward
+    h = rng.standard_normal((4, 128))
+    np.testing.assert_array_equal(fc2.backward(fc2.forward(h)),
+                                  fc2.forward(h) @ fc2.params["weight"])
+    net.forward(small)                                   # one pass: the layers ran again
+    assert net.layers["conv2"].backward(np.zeros((3, 8, 8, 8))).shape == (3, 4, 12, 12)
+
+
 def test_a_layer_replaced_in_net_layers_runs_in_the_chunks() -> None:
     net = seed_network("full", seed=4)
     x = digits(np.random.default_rng(4), 300, np.float64)

@@ -114,6 +114,7 @@ class Layer:
     """
 
     kind: str | None = None
+    _ran_elsewhere: str | None = None     # see ran_elsewhere
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -185,10 +186,22 @@ class Layer:
 
     def _remember_output(self, y: np.ndarray) -> np.ndarray:
         self._out_shape, self._out_dtype = y.shape, y.dtype
+        self._ran_elsewhere = None
         return y
 
+    def ran_elsewhere(self, where: str) -> None:
+        """Record that this layer's computation last ran ``where``, not in its own
+        ``forward``: a network ran it fused with another layer or in chunks. What its own
+        last forward kept is then out of date, so its ``backward`` fails, naming ``where``,
+        until its own ``forward`` runs again."""
+        self._ran_elsewhere = where
+
     def _check_grad(self, grad_y: Any, cache: Any) -> None:
-        """Check ``backward`` follows a ``forward`` and ``grad_y`` matches that output."""
+        """Check ``backward`` follows this layer's own ``forward`` and ``grad_y`` matches
+        that output."""
+        if self._ran_elsewhere is not None:
+            self._fail(f"backward cannot follow: the last forward ran {self._ran_elsewhere}; "
+                       f"call the network's backward, or this layer's own forward first")
         if cache is None:
             self._fail("backward called before forward")
         problem = grad_mismatch(grad_y, self._out_shape, self._out_dtype)

@@ -99,3 +99,12 @@ class MaxPoolReLU(MaxPool2D):
         super().__init__(pool.kernel_size, pool.stride)
         self.relu, self.pool = relu, pool
         self.name = f"{relu.name}+{pool.name}"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """As ``MaxPool2D.forward``, for the two layers; ``relu`` and ``pool`` learn that
+        they ran here (``Layer.ran_elsewhere``), so a backward of their own says so."""
+        y = super().forward(x)
+        where = f"inside a network, fused as {self.name} (MaxPoolReLU)"
+        self.relu.ran_elsewhere(where)
+        self.pool.ran_elsewhere(where)
+        return y

@@ -159,6 +159,24 @@ def test_fused_relu_backward_before_forward() -> None:
         MaxPoolReLU(relu, pool).backward(np.zeros((1, 1, 1, 1)))
 
 
+def test_the_fused_layers_own_backward_says_they_ran_fused() -> None:
+    """In a network a ReLU before a MaxPool2D runs as one MaxPoolReLU (run_order): the two
+    layers' own forward did not run, so their own backward says so (Layer.ran_elsewhere)
+    until it does."""
+    relu, pool = ReLU(), MaxPool2D(2)
+    relu.name, pool.name = "relu1", "pool1"
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    pool.forward(x)                                      # a forward of its own, then fused
+    MaxPoolReLU(relu, pool).forward(x)
+    message = (r"backward cannot follow: the last forward ran inside a network, fused as "
+               r"relu1\+pool1 \(MaxPoolReLU\); call the network's backward, or this layer's "
+               r"own forward first$")
+    for layer, label in ((relu, r"relu1 \(ReLU\)"), (pool, r"pool1 \(MaxPool2D\)")):
+        with pytest.raises(ShapeError, match=rf"^{label}: {message}"):
+            layer.backward(np.zeros((2, 3, 2, 2)))
+    assert pool.backward(pool.forward(x)).shape == x.shape
+
+
 def test_empty_batch() -> None:
     for layer in (MaxPool2D(2), MaxPoolReLU(ReLU(), MaxPool2D(2))):
         y = layer.forward(np.zeros((0, 2, 4, 4)))
