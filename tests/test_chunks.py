@@ -7,9 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 
-from reference import to_torch
 from scratchnet import (
     AvgPool2D,
     Conv2D,
@@ -28,34 +26,12 @@ from scratchnet.chunks import CHUNKS_ABOVE, TRAIN_CHUNK, Chunks, chunk_slices
 from scratchnet.layers import ShapeError
 from tests.synthetic_data import digits
 from tests.test_network import CountingReLU, bn_dropout_network, torch_bn_dropout_network
-from tests.torch_check import check
+from tests.torch_check import assert_network_matches_twin, check
 
 
 def chunked(net: Sequential) -> bool:
     """Whether ``net``'s last forward ran in chunks."""
     return net._chunks.ran
-
-
-def assert_step_matches_twin(net: Sequential, x: np.ndarray, need_input_grad: bool = True,
-                             twin: torch.nn.Module | None = None, seed: int = 0) -> None:
-    """Logits, every parameter gradient and the input gradient (None when a first Conv2D
-    skips it) agree with the twin's, backward from a random upstream gradient."""
-    twin = to_torch(net) if twin is None else twin
-    logits = net.forward(x)
-    grad = np.random.default_rng(seed).standard_normal(logits.shape).astype(x.dtype)
-    grad_x = net.backward(grad, need_input_grad=need_input_grad)
-    xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
-    t_logits = twin(xt)
-    t_logits.backward(torch.from_numpy(grad))
-    check(logits, t_logits.detach().numpy(), x.dtype, f"batch {len(x)} logits")
-    t_params = dict(twin.named_parameters())
-    assert list(net.named_grads()) == list(t_params)
-    for key, g in net.named_grads().items():
-        check(g, t_params[key].grad.numpy(), x.dtype, f"batch {len(x)} {key}")
-    if need_input_grad or not isinstance(net.run_order[0], Conv2D):
-        check(grad_x, xt.grad.numpy(), x.dtype, f"batch {len(x)} input gradient")
-    else:
-        assert grad_x is None
 
 
 def test_chunks_are_equal_and_at_most_train_chunk() -> None:
@@ -77,9 +53,9 @@ def test_chunked_seed_network_matches_twin(batch: int, bias) -> None:
     rng = np.random.default_rng(batch)
     net = seed_network("full", bias=bias, seed=batch)
     x = digits(rng, batch, np.float64)
-    assert_step_matches_twin(net, x, need_input_grad=True, seed=batch)
+    assert_network_matches_twin(net, x, need_input_grad=True, seed=batch)
     assert chunked(net) == (batch > CHUNKS_ABOVE)
-    assert_step_matches_twin(net, x, need_input_grad=False, seed=batch + 1)
+    assert_network_matches_twin(net, x, need_input_grad=False, seed=batch + 1)
 
 
 def test_non_contiguous_input_and_float32() -> None:
@@ -88,7 +64,7 @@ def test_non_contiguous_input_and_float32() -> None:
     x = digits(rng, 500, np.float32)[::2]
     assert not x.flags.c_contiguous
     net = seed_network("full", dtype=np.float32, seed=7)
-    assert_step_matches_twin(net, x, need_input_grad=True)
+    assert_network_matches_twin(net, x, need_input_grad=True)
     assert chunked(net)
 
 
@@ -101,11 +77,11 @@ def test_every_per_example_kind_in_chunks_matches_twin() -> None:
                      LeakyReLU(0.1), Conv2D(3, 4, 2, stride=2, bias=None, rng=rng), Sigmoid(),
                      Flatten(), Dense(16, 5, rng=rng), ReLU())
     x = rng.standard_normal((CHUNKS_ABOVE + 37, 2, 8, 8)) * 3
-    assert_step_matches_twin(net, x)
+    assert_network_matches_twin(net, x)
     assert chunked(net)
     tail = Sequential(Flatten(), Dense(12, 4, rng=rng), Sigmoid())
     x = rng.standard_normal((CHUNKS_ABOVE + 9, 3, 2, 2))
-    assert_step_matches_twin(tail, x, need_input_grad=False)
+    assert_network_matches_twin(tail, x, need_input_grad=False)
     assert chunked(tail)
 
 
@@ -115,7 +91,7 @@ def test_a_network_with_batch_norm_and_dropout_runs_as_one_pass() -> None:
     net = bn_dropout_network()
     x = np.random.default_rng(5).standard_normal((CHUNKS_ABOVE + 72, 1, 8, 8))
     assert not Chunks.takes(net.run_order, x)
-    assert_step_matches_twin(net, x, twin=torch_bn_dropout_network(net))
+    assert_network_matches_twin(net, x, twin=torch_bn_dropout_network(net))
     assert not chunked(net)
 
 
@@ -125,7 +101,7 @@ def test_a_foreign_layer_runs_as_one_pass() -> None:
     counting = CountingReLU()
     net.layers["relu3"] = counting
     x = digits(np.random.default_rng(2), 200, np.float64)
-    assert_step_matches_twin(net, x)
+    assert_network_matches_twin(net, x)
     assert not chunked(net)
     assert counting.calls == ["forward", "backward"]       # once each, on the whole batch
 
@@ -211,7 +187,7 @@ def test_a_layer_replaced_in_net_layers_runs_in_the_chunks() -> None:
     loss.forward(net.forward(x), np.zeros(len(x), int))
     net.backward(loss.backward())
     net.layers["fc2"] = Dense(128, 10, rng=np.random.default_rng(5))
-    assert_step_matches_twin(net, x)                     # the twin has the new fc2's weights
+    assert_network_matches_twin(net, x)                     # the twin has the new fc2's weights
     assert chunked(net)
 
 

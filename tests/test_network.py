@@ -28,36 +28,7 @@ from scratchnet.network import DROPOUT_P, infer_chunk
 from scratchnet.optim import SGD
 from tests.gradcheck import assert_matches_finite_differences, numerical_gradient
 from tests.synthetic_data import digits
-from tests.torch_check import check
-
-
-def assert_network_matches_twin(net: Sequential, x: np.ndarray, labels: np.ndarray,
-                                infer: bool = True) -> None:
-    """Logits, loss, every parameter gradient and the input gradient agree with the twin;
-    with ``infer``, ``net.infer``'s logits and predictions too (for a network without
-    batch norm or dropout, whose training and eval modes compute alike)."""
-    twin = to_torch(net)
-    loss_fn = SoftmaxCrossEntropy()
-    logits = net.forward(x)
-    loss = loss_fn.forward(logits, labels)
-    grad_x = net.backward(loss_fn.backward())
-
-    xt = torch.from_numpy(x.copy()).requires_grad_(True)
-    t_logits = twin(xt)
-    t_loss = F.cross_entropy(t_logits, torch.from_numpy(labels))
-    t_loss.backward()
-
-    dtype = x.dtype
-    check(logits, t_logits.detach().numpy(), dtype, "logits")
-    check(np.float64(loss), t_loss.detach().numpy(), dtype, "loss")
-    t_params = dict(twin.named_parameters())
-    assert list(net.named_grads()) == list(t_params)
-    for key, grad in net.named_grads().items():
-        check(grad, t_params[key].grad.numpy(), dtype, key)
-    check(grad_x, xt.grad.numpy(), dtype, "input gradient")
-    if infer:
-        check(net.infer(x), t_logits.detach().numpy(), dtype, "infer logits")
-        assert np.array_equal(net.predict(x), t_logits.argmax(dim=1).numpy())
+from tests.torch_check import assert_network_matches_twin, check
 
 
 @pytest.mark.parametrize("variant", ["full", "shallow"])
@@ -68,14 +39,15 @@ def test_seed_network_matches_twin(variant: str, bias, dtype, batch: int) -> Non
     rng = np.random.default_rng(batch)
     net = seed_network(variant, bias=bias, dtype=dtype, seed=batch)
     labels = rng.integers(0, 10, batch)
-    assert_network_matches_twin(net, digits(rng, batch, dtype), labels)
+    assert_network_matches_twin(net, digits(rng, batch, dtype), labels, infer=True)
 
 
 @pytest.mark.parametrize("init", ["torch", "he"])
 def test_seed_network_matches_twin_on_noise_and_he_init(init: str) -> None:
     rng = np.random.default_rng(0)
     net = seed_network("full", init=init, seed=3)
-    assert_network_matches_twin(net, rng.standard_normal((5, 1, 28, 28)), rng.integers(0, 10, 5))
+    assert_network_matches_twin(net, rng.standard_normal((5, 1, 28, 28)), rng.integers(0, 10, 5),
+                                infer=True)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -277,7 +249,7 @@ def test_a_users_layers_run_in_a_sequential_and_train() -> None:
     assert net.run_order == list(net)                                   # nothing fused
     assert net.flat_params is None       # its own self.W must stay the array it computes with
     x, labels = rng.standard_normal((5, 4)), rng.integers(0, 3, 5)
-    assert_network_matches_twin(net, x, labels)                         # twin by kind
+    assert_network_matches_twin(net, x, labels, infer=True)              # twin by kind
     assert relu.calls == ["forward", "backward", "forward", "forward"]  # infer, predict
     before = own.W.copy()
     SGD(net, lr=0.1).step()
@@ -416,7 +388,7 @@ def test_the_seed_network_with_batch_norm_and_dropout() -> None:
         np.testing.assert_array_equal(net.named_params()[key], value)
     rng = np.random.default_rng(3)
     x, labels = digits(rng, 6, np.float64), rng.integers(0, 10, 6)
-    assert_network_matches_twin(net, x, labels, infer=False)
+    assert_network_matches_twin(net, x, labels)
     assert not net["dropout1"].mask.all()             # it dropped something
     twin = to_torch(net).eval()                        # the buffers after that step
     check(net.infer(x), twin(torch.from_numpy(x)).detach().numpy(), np.float64, "eval logits")

@@ -16,6 +16,8 @@ that expects an implementation to fail, and where. The layer's and the loss's co
 :mod:`reference.quantities`, which ``reference.check_layer`` stands on too. ``layer_and_naive`` and
 ``naive_and_torch`` pair a layer's quantities with those of ``scratchnet.naive`` (the
 seed's equations as loops), and ``assert_all_agree`` asserts on any such pairs.
+``assert_network_matches_twin`` is ``assert_layer_matches_torch`` for a whole network
+against its PyTorch twin (``reference.to_torch``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from reference.agreement import assert_agree, errors
 from reference.quantities import (
@@ -35,16 +38,17 @@ from reference.quantities import (
     upstream_gradient,
 )
 from reference.twin import to_torch
-from scratchnet import Sequential
+from scratchnet import Conv2D, Sequential, SoftmaxCrossEntropy
 from scratchnet.layers import Layer
 
 #: A layer's quantities (named as ``layer_and_torch`` names them) as ``scratchnet.naive``
 #: computes them from the layer's configuration and weights: ``(layer, x, grad_y) -> dict``.
 NaiveFn = Callable[[Layer, np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
-__all__ = ["WORST", "assert_all_agree", "assert_layer_matches_torch", "check", "clip_and_torch",
-           "disagreeing", "layer_and_naive", "layer_and_torch", "loss_and_torch",
-           "naive_and_torch", "optimizer_and_torch", "upstream_gradient"]
+__all__ = ["WORST", "assert_all_agree", "assert_layer_matches_torch",
+           "assert_network_matches_twin", "check", "clip_and_torch", "disagreeing",
+           "layer_and_naive", "layer_and_torch", "loss_and_torch", "naive_and_torch",
+           "optimizer_and_torch", "upstream_gradient"]
 
 #: The largest scaled error seen per dtype in this test session: ``dtype name ->
 #: (max abs error / max(1, max |torch value|), what)``; ``tests/conftest.py`` prints it.
@@ -88,6 +92,52 @@ def assert_layer_matches_torch(
     if getattr(layer, "mask", None) is not None and hasattr(layer, "use_mask"):
         layer.use_mask(layer.mask)
     check(layer.infer(x), y_torch, dtype, f"{layer!r} infer output")
+
+
+def assert_network_matches_twin(
+    net: Sequential, x: np.ndarray, labels: np.ndarray | None = None, *,
+    twin: torch.nn.Module | None = None, need_input_grad: bool = True, infer: bool = False,
+    seed: int = 0,
+) -> None:
+    """Assert a forward and backward pass of ``net`` on ``x`` computes what its twin's does:
+    the logits, every parameter gradient and the input gradient (None when
+    ``need_input_grad=False`` lets a first Conv2D skip it).
+
+    Args:
+        labels: backward from the cross-entropy with these labels (the loss compared too);
+            without them, from a random upstream gradient drawn from ``seed``.
+        twin: the PyTorch network (default ``to_torch(net)``, made before the pass).
+        infer: also compare ``net.infer`` and ``net.predict`` with the twin's logits (for a
+            network whose training and eval modes compute alike).
+    """
+    twin = to_torch(net) if twin is None else twin
+    dtype = x.dtype
+    logits = net.forward(x)
+    xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
+    t_logits = twin(xt)
+    if labels is None:
+        grad = np.random.default_rng(seed).standard_normal(logits.shape).astype(dtype)
+        t_logits.backward(torch.from_numpy(grad))
+    else:
+        loss_fn = SoftmaxCrossEntropy()
+        loss = loss_fn.forward(logits, labels)
+        grad = loss_fn.backward()
+        t_loss = F.cross_entropy(t_logits, torch.from_numpy(labels))
+        t_loss.backward()
+        check(np.float64(loss), t_loss.detach().numpy(), dtype, "loss")
+    grad_x = net.backward(grad, need_input_grad=need_input_grad)
+    check(logits, t_logits.detach().numpy(), dtype, f"batch {len(x)} logits")
+    t_params = dict(twin.named_parameters())
+    assert list(net.named_grads()) == list(t_params)
+    for key, g in net.named_grads().items():
+        check(g, t_params[key].grad.numpy(), dtype, f"batch {len(x)} {key}")
+    if need_input_grad or not isinstance(net.run_order[0], Conv2D):
+        check(grad_x, xt.grad.numpy(), dtype, f"batch {len(x)} input gradient")
+    else:
+        assert grad_x is None
+    if infer:
+        check(net.infer(x), t_logits.detach().numpy(), dtype, f"batch {len(x)} infer logits")
+        assert np.array_equal(net.predict(x), t_logits.argmax(dim=1).numpy())
 
 
 def layer_and_naive(layer: Layer, x: np.ndarray, naive_fn: NaiveFn, seed: int = 0) -> Pairs:
