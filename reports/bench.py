@@ -77,7 +77,7 @@ import pandas as pd
 
 from reference.lockstep import train_lockstep
 from reference.twin import to_torch
-from reports.machine import cpu_line, description
+from reports.machine import AVX2_CODE, cpu_line, description, limited_to_avx2
 from reports.steps import (
     INFER_BATCH,
     LR,
@@ -127,6 +127,10 @@ from scratchnet.network import infer_chunk
 from scratchnet.train import TrainConfig
 
 SPEED_DIR = Path(__file__).parent / "speed"  # the committed results
+#: The committed results of ``--isa avx2``: this CPU running AVX2 code only (AVX2_CODE).
+AVX2_SPEED_DIR = SPEED_DIR / "avx2"
+#: ``--isa``: the libraries' vector code, ``native`` (the CPU's widest) or ``avx2``.
+ISAS = ("native", "avx2")
 OUTPUTS = ("bench.csv", "bias.csv", "load.csv", "memory.csv", "overhead.csv", "bench.md")
 INFER_IMAGES = 10_000              # images per inference pass: the test set's size
 #: The training grid of a full run: batch sizes, dtypes, bias modes (the first bias mode
@@ -887,6 +891,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"e.g. {','.join(DTYPES)}")
     parser.add_argument("--biases", type=words_from(TIMED_BIASES), default=None,
                         help=f"e.g. {','.join(BIAS_GRID)}")
+    parser.add_argument("--isa", choices=ISAS, default="native",
+                        help="the vector code NumPy, OpenBLAS and PyTorch run: the CPU's "
+                             "widest (native, the default) or, on a CPU with AVX-512, the "
+                             "code of one with AVX2 only (avx2; the bench restarts itself "
+                             "with reports.machine.AVX2_CODE set; default --out "
+                             f"{AVX2_SPEED_DIR})")
 
 
 def build_parser(prog: str = "python -m reports.bench") -> argparse.ArgumentParser:
@@ -899,8 +909,21 @@ def build_parser(prog: str = "python -m reports.bench") -> argparse.ArgumentPars
 
 def run_from_args(args: argparse.Namespace, argv: Sequence[str]) -> None:
     """Check the output directory, run the benchmark the options ``args`` ask for (given
-    as ``argv``, which the report quotes) and print its speed table."""
-    out = output_dir(args.out, args.quick, SPEED_DIR, "speed")
+    as ``argv``, which the report quotes) and print its speed table.
+
+    With ``--isa avx2``, a process not yet under ``AVX2_CODE`` starts the benchmark again
+    under it, in its place (``os.execve``): the libraries choose their code when they are
+    loaded, and they are loaded by now."""
+    if args.isa == "avx2" and not limited_to_avx2():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, "-m", "reports.bench", *argv],
+                  {**os.environ, **AVX2_CODE})
+    name = "speed" if args.isa == "native" else "speed-avx2"
+    for committed in (SPEED_DIR, AVX2_SPEED_DIR):    # a smoke run replaces neither
+        output_dir(args.out, args.quick, committed, name)
+    out = output_dir(args.out, args.quick, AVX2_SPEED_DIR if args.isa == "avx2" else SPEED_DIR,
+                     name)
     try:
         check_outputs(out)
     except OSError as err:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import accuracy, bench, check_cli, cli, grade_cli, usage
+from reports import accuracy, bench, check_cli, cli, grade_cli, machine, usage
 from reports.cli import main
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.data import Dataset
@@ -386,12 +386,17 @@ def test_quick_report_writes_to_the_cache_never_the_committed_report(
     assert run(capsys, "report")[0] == 0 and calls == [accuracy.DEFAULT_OUT]  # the full run
 
 
-@pytest.mark.parametrize("command", ["report", "bench"])
-def test_quick_into_the_committed_results_is_refused(capsys, monkeypatch, command) -> None:
+@pytest.mark.parametrize(("command", "isa", "out"), [
+    ("report", None, accuracy.DEFAULT_OUT), ("bench", "native", bench.SPEED_DIR),
+    ("bench", "native", bench.AVX2_SPEED_DIR), ("bench", "avx2", bench.SPEED_DIR)])
+def test_quick_into_the_committed_results_is_refused(capsys, monkeypatch, command, isa,
+                                                     out) -> None:
     monkeypatch.setattr(accuracy, "run_report", lambda *a, **k: pytest.fail("ran"))
     monkeypatch.setattr(bench, "run_benchmark", lambda *a, **k: pytest.fail("ran"))
-    out = accuracy.DEFAULT_OUT if command == "report" else bench.SPEED_DIR
-    code, _, err = run(capsys, command, "--quick", "--out", str(out / ".." / out.name))
+    for name, value in machine.AVX2_CODE.items():     # as after the restart of --isa avx2
+        monkeypatch.setenv(name, value)
+    isa_args = () if isa is None else ("--isa", isa)
+    code, _, err = run(capsys, command, "--quick", *isa_args, "--out", str(out / ".." / out.name))
     assert_one_error_line(code, err, command, "a --quick smoke run never replaces the "
                                               "committed results there")
 
@@ -418,6 +423,46 @@ def test_quick_bench_writes_to_the_cache(capsys, monkeypatch, tmp_path) -> None:
     assert code == 130
     assert calls == [tmp_path / "cache" / "scratchnet" / "smoke" / "speed"]
     assert f"writing to {calls[0]}" in err
+
+
+def test_bench_isa_avx2_restarts_itself_under_the_avx2_settings(capsys, monkeypatch) -> None:
+    """The libraries pick their vector code when loaded: --isa avx2 starts the bench anew
+    with reports.machine.AVX2_CODE in its environment, its own arguments unchanged."""
+    for name in machine.AVX2_CODE:
+        monkeypatch.delenv(name, raising=False)
+    calls = []
+
+    def fake_execve(path, argv, env):
+        calls.append((path, argv, env))
+        raise KeyboardInterrupt               # stop here: what it would start is all we need
+
+    monkeypatch.setattr(bench.os, "execve", fake_execve)
+    monkeypatch.setattr(bench, "run_benchmark", lambda *a, **k: pytest.fail("ran"))
+    code, _, _ = run(capsys, "bench", "--isa", "avx2", "--batches", "64")
+    assert code == 130
+    [(path, argv, env)] = calls
+    assert path == sys.executable
+    assert argv == [sys.executable, "-m", "reports.bench", "--isa", "avx2", "--batches", "64"]
+    assert {name: env[name] for name in machine.AVX2_CODE} == machine.AVX2_CODE
+
+
+@pytest.mark.parametrize(("isa", "committed_dir", "smoke"), [
+    ("native", bench.SPEED_DIR, "speed"), ("avx2", bench.AVX2_SPEED_DIR, "speed-avx2")])
+def test_bench_writes_each_isa_to_its_own_directory(capsys, monkeypatch, tmp_path, isa,
+                                                    committed_dir, smoke) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for name, value in machine.AVX2_CODE.items():     # as after the restart of --isa avx2
+        monkeypatch.setenv(name, value)
+    calls = []
+
+    def fake_benchmark(**kwargs):
+        calls.append(kwargs["out_dir"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "run_benchmark", fake_benchmark)
+    assert run(capsys, "bench", "--isa", isa)[0] == 130
+    assert run(capsys, "bench", "--isa", isa, "--quick")[0] == 130
+    assert calls == [committed_dir, tmp_path / "cache" / "scratchnet" / "smoke" / smoke]
 
 
 def test_console_script_is_installed() -> None:

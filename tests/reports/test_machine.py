@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -96,3 +98,18 @@ def test_header_line_words_the_environment() -> None:
         f"Machine: 3 cores, a CPU, an OS; PyTorch threads: 1 per experiment. {versions}")
     del env["torch threads"]                      # as a study's older JSON stores it
     assert machine.header_line(env) == f"Machine: 3 cores, a CPU, an OS. {versions}"
+
+
+def test_vector_code_is_read_from_the_libraries() -> None:
+    """Under AVX2_CODE every library runs its AVX2 code, whichever kind of CPU this is, and
+    says so; a fresh process, since the libraries choose when they load."""
+    code = "from reports import machine; print(machine.vector_code())"
+    limited = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, **machine.AVX2_CODE}, check=True).stdout
+    assert limited == ("NumPy up to X86_V3, OpenBLAS Haswell kernels, PyTorch AVX2, limited "
+                       "to AVX2 code (--isa avx2)\n")
+    native = machine.vector_code()
+    assert "limited" not in native or machine.limited_to_avx2()
+    assert native.startswith("NumPy up to ") and "OpenBLAS " in native
+    info = {**machine.machine_facts(), "vector code in use": limited}
+    assert ", run with AVX2 code only, L1d " in machine.cpu_line(info)
