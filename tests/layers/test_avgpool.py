@@ -4,6 +4,7 @@ padding (counted in the average, PyTorch's default), and its errors."""
 from __future__ import annotations
 
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -59,6 +60,21 @@ def test_the_padding_counts_in_the_average() -> None:
                                          [4 / 9, 6 / 9, 4 / 9]], rtol=1e-15)
 
 
+def test_forward_without_padding_copies_nothing() -> None:
+    """Unpadded, the forward pass sums windows of a view of x: it allocates the output (and
+    its sum, 1/16 of x each for 4x4 windows), never a copy of x (NumPy reports its arrays
+    to tracemalloc), so half of x's size is a bound with room on both sides."""
+    x = rng.standard_normal((2, 2, 256, 256))
+    layer = AvgPool2D(4)
+    tracemalloc.start()
+    try:
+        layer.forward(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes / 2, f"forward allocated {peak} bytes for an input of {x.nbytes}"
+
+
 def test_avgpool_matches_finite_differences() -> None:
     layer = AvgPool2D(3, 2, 1)
     x = rng.standard_normal((2, 2, 7, 6))
@@ -82,6 +98,17 @@ def test_avgpool_errors() -> None:
     layer.forward(np.zeros((1, 1, 6, 6)))
     with pytest.raises(ShapeError, match=r"expected grad_y of shape \(1, 1, 2, 2\)"):
         layer.backward(np.zeros((1, 1, 6, 6)))
+
+
+@pytest.mark.parametrize("layer, shape, message", [   # shape: one example's
+    (AvgPool2D(2), [4, 8], "expected an input of shape (C, H, W), got (4, 8)"),
+    (AvgPool2D(5, padding=1), (1, 2, 5), "input 2x5 padded by 1x1 is smaller than the 5x5 window"),
+    (AvgPool2D(5, padding=1), (1, 5, 2), "input 5x2 padded by 1x1 is smaller than the 5x5 window"),
+    (AvgPool2D(3, padding=1), (1, 0, 3), "input 0x3 padded by 1x1 is smaller than the 3x3 window"),
+])
+def test_output_shape_errors(layer: AvgPool2D, shape, message: str) -> None:
+    with pytest.raises(ShapeError, match=f"^{re.escape('AvgPool2D: ' + message)}$"):
+        layer.output_shape(shape)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -89,6 +89,7 @@ BATCHNORM_CASES = {   # name: (x, training)
     "batch-last view": (rng.standard_normal((3, 5, 4, 6)).transpose(3, 0, 1, 2), True),
     "ties": (rng.choice([0.0, 1.0], (5, 2, 3, 3)), True),
     "empty batch, eval": (np.zeros((0, 3, 4, 4)), False),
+    "empty batch, training": (np.zeros((0, 3, 4, 4)), True),
     "one example, eval": (rng.standard_normal((1, 6)), False),
 }
 
@@ -119,10 +120,12 @@ def test_batchnorm_of_two_values_per_channel() -> None:
     assert_layer_matches_torch(layer, rng.standard_normal((2, 3)), torch_batchnorm(layer, True))
 
 
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("shape", [(0, 3), (0, 3, 4, 4)])
 def test_an_empty_training_batch_is_counted_but_changes_no_statistic(shape) -> None:
     """As PyTorch: an empty output, zero parameter gradients, the running statistics as
-    they were, and one more in num_batches_tracked."""
+    they were, and one more in num_batches_tracked; and quietly, as PyTorch (a warning is
+    an error here): nothing is divided by the batch's M = 0 values per channel."""
     layer = batchnorm(shape)
     twin = torch_module(layer)
     before = {k: v.copy() for k, v in layer.buffers.items()}
@@ -148,12 +151,14 @@ def torch_module(layer) -> torch.nn.Module:
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (5, 3, 7), (4, 3, 5, 6), (1, 2, 3, 3)])
-@pytest.mark.parametrize("momentum", [0.1, 0.7, None])
+@pytest.mark.parametrize("momentum", [0.1, 0.7, None, 0.0, 1.0])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_running_statistics_over_several_batches_then_eval(shape, momentum, dtype) -> None:
     """Five training batches of other sizes and growing offsets (a running mean that has
     to follow), each compared with torch's module: output, every gradient and the buffers
-    (the running variance from the unbiased variance); then eval mode on a new batch."""
+    (the running variance from the unbiased variance); then eval mode on a new batch.
+    Momentum's bounds are taken, as torch takes them: 0 keeps the initial statistics, 1
+    keeps the last batch's."""
     layer = batchnorm(shape, dtype, momentum=momentum)
     twin = torch_module(layer)
     draw = np.random.default_rng(1)
@@ -314,6 +319,7 @@ LAYERNORM_CASES = {   # name: (x, normalized_shape)
     "empty batch": (np.zeros((0, 3, 2)), (3, 2)),
     "batch-last view": (rng.standard_normal((3, 5, 4)).transpose(2, 0, 1), (3, 5)),
     "constant rows": (np.full((3, 4), -1.5), 4),
+    "no batch axis (torch takes it)": (rng.standard_normal((3, 4)), (3, 4)),
 }
 
 
@@ -324,19 +330,20 @@ def test_layernorm_edge_cases_match_torch(x: np.ndarray, normalized, dtype) -> N
     assert_layer_matches_torch(layer, x.astype(dtype), torch_layernorm(layer))
 
 
-def test_layernorm_of_one_value_is_its_bias() -> None:
+@pytest.mark.parametrize("shape", [(5, 1), (1, 1)])
+def test_layernorm_of_one_value_is_its_bias(shape) -> None:
     """One value per row has no variance: x_hat = 0 exactly, so y = bias, and the gradients
-    of x and of the weight are 0. (PyTorch's CPU kernel computes x_hat as x / std - mean /
-    std, which leaves rounding of |x| / sqrt(eps) there; float64 agrees with it at 1e-12,
-    float32 is held to the exact values.)"""
-    x = rng.standard_normal((5, 1))
+    of x and of the weight are 0; a single element, (1, 1), too. (PyTorch's CPU kernel
+    computes x_hat as x / std - mean / std, which leaves rounding of |x| / sqrt(eps) there;
+    float64 agrees with it at 1e-12, float32 is held to the exact values.)"""
+    x = rng.standard_normal(shape)
     layer = layernorm(1)
     assert_layer_matches_torch(layer, x, torch_layernorm(layer))
     for dtype in DTYPES:
         layer = layernorm(1, dtype)
         y = layer.forward(x.astype(dtype))
-        np.testing.assert_array_equal(y, np.broadcast_to(layer.params["bias"], (5, 1)))
-        np.testing.assert_array_equal(layer.backward(rng.standard_normal((5, 1)).astype(dtype)),
+        np.testing.assert_array_equal(y, np.broadcast_to(layer.params["bias"], shape))
+        np.testing.assert_array_equal(layer.backward(rng.standard_normal(shape).astype(dtype)),
                                       0.0)
         np.testing.assert_array_equal(layer.grads["weight"], 0.0)
 
@@ -390,6 +397,10 @@ def test_batchnorm_refuses_one_value_per_channel_in_training_as_torch() -> None:
      r"LayerNorm: expected input \(N, ..., 3, 4\), got an array of shape \(2, 4, 3\)"),
     (LayerNorm(4), np.zeros(()),
      r"LayerNorm: expected input \(N, ..., 4\), got an array of shape \(\)"),
+    (BatchNorm1D(3), [[1.0, 2.0, 3.0]],
+     r"BatchNorm1D: expected a NumPy array \(N, D\) or \(N, C, L\) with C = 3, got list$"),
+    (LayerNorm(3), [[1.0, 2.0, 3.0]],
+     r"LayerNorm: expected a NumPy array \(N, ..., 3\), got list$"),
 ])
 def test_norm_input_errors(layer, x: np.ndarray, message: str) -> None:
     with pytest.raises(ShapeError, match=f"^{message}"):
@@ -402,14 +413,24 @@ def test_norm_backward_errors_and_summary_shapes() -> None:
             layer.backward(np.zeros((2, 2, 3, 3)))
     assert BatchNorm2D(4).output_shape((4, 12, 12)) == (4, 12, 12)
     assert LayerNorm((8, 4, 4)).output_shape((8, 4, 4)) == (8, 4, 4)
-    with pytest.raises(ShapeError, match=r"^BatchNorm2D: expected an input of shape \(C, H, W\) "
-                                         r"with C = 4, got \(3, 12, 12\)$"):
-        BatchNorm2D(4).output_shape((3, 12, 12))
+
+
+@pytest.mark.parametrize("layer, shape, message", [   # shape: one example's
+    (BatchNorm2D(4), (3, 12, 12),
+     "BatchNorm2D: expected an input of shape (C, H, W) with C = 4, got (3, 12, 12)"),
+    (BatchNorm1D(5), (5, 3, 2),
+     "BatchNorm1D: expected an input of shape (D) or (C, L) with C = 5, got (5, 3, 2)"),
+    (LayerNorm((3, 4)), [4, 3], "LayerNorm: expected an input ending in (3, 4), got (4, 3)"),
+])
+def test_output_shape_errors(layer, shape, message: str) -> None:
+    with pytest.raises(ShapeError, match=f"^{re.escape(message)}$"):
+        layer.output_shape(shape)
 
 
 @pytest.mark.parametrize("make, message", [
     (lambda: BatchNorm2D(0), "BatchNorm2D: num_features must be an integer >= 1, got 0"),
     (lambda: BatchNorm1D(3, eps=0), "BatchNorm1D: eps must be > 0, got 0"),
+    (lambda: LayerNorm(4, eps=0), "LayerNorm: eps must be > 0, got 0"),
     (lambda: BatchNorm1D(3, momentum=1.5), "BatchNorm1D: momentum must be in [0, 1] or None, "
                                            "got 1.5"),
     (lambda: LayerNorm(()), "LayerNorm: normalized_shape must be an integer >= 1 or a "
