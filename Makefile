@@ -3,6 +3,9 @@
 #   make test     the whole test suite (what CI runs)
 #   make mutation mutation testing of the numerical core (about an hour; not part of CI):
 #                 writes reports/mutation/README.md
+#   make bench    scratchnet's speed against PyTorch (about 13 minutes; not part of CI):
+#                 writes reports/speed/; ARGS="--isa avx2" times the AVX2 code on an AVX-512
+#                 CPU and writes reports/speed/avx2/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
