@@ -80,8 +80,12 @@ def vector_code() -> str:
     OpenBLAS SkylakeX kernels, PyTorch AVX512``; with ``, limited to AVX2 code`` under
     :data:`AVX2_CODE`. Read from the libraries themselves, so it shows whether the settings
     took effect."""
-    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    targets = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+    try:
+        from numpy._core import _multiarray_umath as simd  # NumPy 2
+    except ImportError:
+        from numpy.core import _multiarray_umath as simd  # NumPy 1
+    features = getattr(simd, "__cpu_features__", {})
+    targets = [t for t in getattr(simd, "__cpu_dispatch__", ()) if features.get(t)]
     numpy_code = f"NumPy up to {targets[-1]}" if targets else "NumPy baseline"
     try:
         from threadpoolctl import threadpool_info
