@@ -176,7 +176,7 @@ class Chunks:
             forward_through(layers, x)
             raise
         self._chunks, self._out = chunks, (y.shape, y.dtype)
-        where = f"inside a network, in chunks of at most {TRAIN_CHUNK} examples"
+        where = f"in chunks of at most {TRAIN_CHUNK} examples"
         for layer in layers:                             # the chunks' copies ran, not they
             layer.ran_elsewhere(where)
         return y

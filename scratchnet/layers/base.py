@@ -190,8 +190,8 @@ class Layer:
         return y
 
     def ran_elsewhere(self, where: str) -> None:
-        """Record that this layer's computation last ran ``where``, not in its own
-        ``forward``: a network ran it fused with another layer or in chunks. What its own
+        """Record that this layer's computation last ran inside a network, ``where`` (fused
+        with another layer, or in chunks), not in its own ``forward``. What its own
         last forward kept is then out of date, so its ``backward`` fails, naming ``where``,
         until its own ``forward`` runs again."""
         self._ran_elsewhere = where
@@ -200,8 +200,9 @@ class Layer:
         """Check ``backward`` follows this layer's own ``forward`` and ``grad_y`` matches
         that output."""
         if self._ran_elsewhere is not None:
-            self._fail(f"backward cannot follow: the last forward ran {self._ran_elsewhere}; "
-                       f"call the network's backward, or this layer's own forward first")
+            self._fail(f"backward cannot follow: the last forward ran inside a network, "
+                       f"{self._ran_elsewhere}; call the network's backward, or this layer's "
+                       "own forward first")
         if cache is None:
             self._fail("backward called before forward")
         problem = grad_mismatch(grad_y, self._out_shape, self._out_dtype)

@@ -104,7 +104,7 @@ class MaxPoolReLU(MaxPool2D):
         """As ``MaxPool2D.forward``, for the two layers; ``relu`` and ``pool`` learn that
         they ran here (``Layer.ran_elsewhere``), so a backward of their own says so."""
         y = super().forward(x)
-        where = f"inside a network, fused as {self.name} (MaxPoolReLU)"
+        where = f"fused as {self.name} (MaxPoolReLU)"
         self.relu.ran_elsewhere(where)
         self.pool.ran_elsewhere(where)
         return y
